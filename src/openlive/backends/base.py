@@ -1,0 +1,99 @@
+"""The interface every LLM backend implements, and the values it exchanges.
+
+A backend is a model object (`LLM`) that is started once per process and shared by all
+sessions. Each session opens its own `Conversation` from it, which is where a backend
+keeps per-session state such as a KV cache. A conversation streams one reply at a time
+as `str` deltas, ended by one `Usage` with the token counts of that turn.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["LLM", "ChatMessage", "Conversation", "LLMError", "Sampling", "Usage"]
+
+Role = Literal["system", "user", "assistant"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Decoding parameters, from `generationConfig`; None means the backend's default."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one reply, from the model's own tokenizer."""
+
+    prompt_tokens: int
+    response_tokens: int
+    cached_tokens: int = 0
+    finish_reason: str = "stop"
+
+
+class LLMError(Exception):
+    """A backend failed (the engine is unreachable, answered an error, or crashed)."""
+
+
+@dataclass(slots=True)
+class Capabilities:
+    streaming: bool = True
+    kv_cache_per_session: bool = False
+    context_tokens: int = 8192
+    extras: dict[str, str] = field(default_factory=dict)
+
+
+class Conversation(abc.ABC):
+    """One session's handle on a shared model."""
+
+    @abc.abstractmethod
+    def reply(
+        self, messages: Sequence[ChatMessage], sampling: Sampling
+    ) -> AsyncIterator[str | Usage]:
+        """Stream the assistant's reply to `messages` (the whole history, system first).
+
+        Yields text deltas as they are generated, then exactly one `Usage`. Safe to
+        cancel: cancelling the iteration stops generation within a token, and returns
+        once the model is free again. Raises `LLMError` on a backend failure.
+        """
+
+    async def aclose(self) -> None:
+        """Release what the conversation holds (a saved KV cache, for instance)."""
+
+
+class LLM(abc.ABC):
+    """A model shared by every session of the process."""
+
+    name: str
+    capabilities: Capabilities
+
+    async def start(self) -> None:
+        """Load the model or check that the engine answers; called once at startup."""
+
+    async def aclose(self) -> None:
+        """Free the model."""
+
+    @abc.abstractmethod
+    def conversation(self) -> Conversation:
+        """Open the per-session handle."""
+
+    @abc.abstractmethod
+    async def count_tokens(self, text: str) -> int:
+        """The number of tokens `text` makes for this model."""

@@ -1,0 +1,144 @@
+"""Live model names, what each can do, and which backend serves it.
+
+The built-in names are the ones the Live API documentation and the SDKs use; every one
+is served by the default LLM unless the configuration says otherwise. A model's class
+decides what it accepts, as for the hosted models: half-cascade models answer in TEXT
+or AUDIO, native-audio models in AUDIO only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ..config import LLMSpec, ModelClass, ModelSpec
+from ..protocol.errors import InvalidArgument, NotFound
+from ..protocol.messages import Modality
+
+__all__ = ["BUILTIN_MODELS", "Catalogue", "CatalogueEntry"]
+
+_CLASS_MODALITIES: dict[ModelClass, frozenset[Modality]] = {
+    "half-cascade": frozenset({Modality.TEXT, Modality.AUDIO}),
+    "native-audio": frozenset({Modality.AUDIO}),
+    "native-audio-thinking": frozenset({Modality.AUDIO}),
+}
+
+_CLASS_CONTEXT: dict[ModelClass, int] = {
+    "half-cascade": 32_768,
+    "native-audio": 131_072,
+    "native-audio-thinking": 131_072,
+}
+
+BUILTIN_MODELS: dict[str, tuple[ModelClass, str]] = {
+    "gemini-live-2.5-flash-preview": ("half-cascade", "Gemini Live 2.5 Flash Preview"),
+    "gemini-2.0-flash-live-001": ("half-cascade", "Gemini 2.0 Flash Live"),
+    "gemini-2.0-flash-live-preview-04-09": ("half-cascade", "Gemini 2.0 Flash Live Preview"),
+    "gemini-live-2.5-flash": ("half-cascade", "Gemini Live 2.5 Flash"),
+    "gemini-2.5-flash-preview-native-audio-dialog": (
+        "native-audio",
+        "Gemini 2.5 Flash Preview Native Audio Dialog",
+    ),
+    "gemini-2.5-flash-native-audio-preview-09-2025": (
+        "native-audio",
+        "Gemini 2.5 Flash Native Audio Preview 09-2025",
+    ),
+    "gemini-2.5-flash-native-audio-preview-12-2025": (
+        "native-audio",
+        "Gemini 2.5 Flash Native Audio Preview 12-2025",
+    ),
+    "gemini-live-2.5-flash-native-audio": ("native-audio", "Gemini Live 2.5 Flash Native Audio"),
+    "gemini-3.1-flash-live-preview": ("native-audio", "Gemini 3.1 Flash Live Preview"),
+    "gemini-2.5-flash-exp-native-audio-thinking-dialog": (
+        "native-audio-thinking",
+        "Gemini 2.5 Flash Exp Native Audio Thinking Dialog",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueEntry:
+    name: str
+    model_class: ModelClass
+    display_name: str
+    description: str
+    llm: LLMSpec
+
+    @property
+    def modalities(self) -> frozenset[Modality]:
+        return _CLASS_MODALITIES[self.model_class]
+
+    @property
+    def input_token_limit(self) -> int:
+        return _CLASS_CONTEXT[self.model_class]
+
+    def check_modality(self, modality: Modality) -> None:
+        if modality not in self.modalities:
+            raise InvalidArgument(
+                f"The requested combination of response modalities ({modality.value}) is not "
+                "supported by the model."
+            )
+
+    def to_rest(self) -> dict[str, object]:
+        """The entry as a Gemini API `Model` resource."""
+        return {
+            "name": f"models/{self.name}",
+            "baseModelId": self.name,
+            "version": "openlive",
+            "displayName": self.display_name,
+            "description": self.description,
+            "inputTokenLimit": self.input_token_limit,
+            "outputTokenLimit": 8192,
+            "supportedGenerationMethods": ["bidiGenerateContent"],
+        }
+
+
+class Catalogue:
+    """Live model names → entries."""
+
+    def __init__(self, default_llm: LLMSpec, user_models: Iterable[ModelSpec] = ()) -> None:
+        self._entries: dict[str, CatalogueEntry] = {}
+        for name, (model_class, display) in BUILTIN_MODELS.items():
+            self._entries[name] = CatalogueEntry(
+                name=name,
+                model_class=model_class,
+                display_name=display,
+                description=f"{display}, served by OpenLive ({_describe(default_llm)}).",
+                llm=default_llm,
+            )
+        for spec in user_models:
+            llm = spec.llm or default_llm
+            self._entries[spec.name] = CatalogueEntry(
+                name=spec.name,
+                model_class=spec.model_class,
+                display_name=spec.name,
+                description=spec.description or f"Served by OpenLive ({_describe(llm)}).",
+                llm=llm,
+            )
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def lookup(self, name: str) -> CatalogueEntry:
+        """The entry for `name` (with or without `models/`), or `NotFound`."""
+        for prefix in ("models/", "tunedModels/"):
+            name = name.removeprefix(prefix)
+        entry = self._entries.get(name)
+        if entry is None:
+            raise NotFound()
+        return entry
+
+    def llm_specs(self) -> list[LLMSpec]:
+        """Each distinct backend the catalogue uses, once."""
+        specs: dict[tuple[object, ...], LLMSpec] = {}
+        for entry in self._entries.values():
+            specs.setdefault(entry.llm.key, entry.llm)
+        return list(specs.values())
+
+
+def _describe(llm: LLMSpec) -> str:
+    if llm.kind == "openai":
+        return f"{llm.model} at {llm.base_url}"
+    return f"embedded {llm.gguf.name if llm.gguf else 'SmolLM2-135M-Instruct'}"

@@ -1,0 +1,45 @@
+"""Builds each LLM backend the catalogue names, once, and owns their lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..config import LLMSpec
+from .base import LLM
+from .catalogue import Catalogue
+
+__all__ = ["Backends", "build_llm"]
+
+log = logging.getLogger(__name__)
+
+
+def build_llm(spec: LLMSpec) -> LLM:
+    if spec.kind == "openai":
+        from .openai_compat import OpenAICompatibleLLM
+
+        assert spec.base_url and spec.model
+        return OpenAICompatibleLLM(spec.base_url, spec.model, spec.api_key)
+    from .embedded import EmbeddedLLM
+
+    return EmbeddedLLM(spec.gguf, context_tokens=spec.context_tokens, threads=spec.threads)
+
+
+class Backends:
+    """The started LLMs of a process, shared by all sessions."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self._llms: dict[tuple[object, ...], LLM] = {
+            spec.key: build_llm(spec) for spec in catalogue.llm_specs()
+        }
+
+    async def start(self) -> None:
+        await asyncio.gather(*(llm.start() for llm in self._llms.values()))
+        log.info("backends ready: %s", ", ".join(llm.name for llm in self._llms.values()))
+
+    async def aclose(self) -> None:
+        await asyncio.gather(*(llm.aclose() for llm in self._llms.values()), return_exceptions=True)
+
+    def llm(self, spec: LLMSpec) -> LLM:
+        return self._llms[spec.key]

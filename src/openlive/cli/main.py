@@ -1,0 +1,219 @@
+"""`openlive serve` and `openlive env`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from ..config import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_PORT,
+    DEFAULT_TLS_PORT,
+    LLMSpec,
+    ServerConfig,
+    default_data_dir,
+    is_loopback,
+    load_toml,
+)
+
+__all__ = ["main"]
+
+LOCAL_KEY = "openlive-local"
+"""The key `openlive env` prints when the server accepts any key."""
+
+
+def _listener_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"plain HTTP/WebSocket port (default {DEFAULT_PORT})",
+    )
+    parser.add_argument(
+        "--tls-port",
+        type=int,
+        default=DEFAULT_TLS_PORT,
+        help=f"HTTPS/WSS port (default {DEFAULT_TLS_PORT}); 0 disables TLS",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where certificates and state live (default $OPENLIVE_DATA_DIR, "
+        "else ~/.local/share/openlive)",
+    )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        default=None,
+        metavar="KEY",
+        help="accept this API key (repeatable; also OPENLIVE_API_KEYS, "
+        "comma-separated). Without keys any non-empty key is accepted.",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="openlive",
+        description=("A self-hosted Live API server (BidiGenerateContent) on local models."),
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    _listener_flags(serve)
+    serve.add_argument(
+        "--allow-unauthenticated",
+        action="store_true",
+        help="listen on a non-loopback address without API keys",
+    )
+    serve.add_argument("--config", type=Path, help="a TOML file: [llm] and [models.NAME]")
+    serve.add_argument(
+        "--llm",
+        choices=["embedded", "openai"],
+        default=None,
+        help="the default LLM backend (default embedded)",
+    )
+    serve.add_argument(
+        "--gguf",
+        type=Path,
+        help="embedded: a GGUF model file (default: the bundled SmolLM2-135M-Instruct)",
+    )
+    serve.add_argument(
+        "--context-tokens",
+        type=int,
+        default=None,
+        help="embedded: context window in tokens (default 8192)",
+    )
+    serve.add_argument(
+        "--llm-url", help="openai: the engine's API root, e.g. http://127.0.0.1:8000/v1"
+    )
+    serve.add_argument("--llm-model", help="openai: the model name the engine serves")
+    serve.add_argument("--llm-api-key", help="openai: the engine's API key, if it wants one")
+    serve.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        help="largest client message accepted (default 16 MiB)",
+    )
+    serve.add_argument("--log-level", default=os.environ.get("OPENLIVE_LOG_LEVEL", "info"))
+
+    env = commands.add_parser("env", help="print the exports that point a program at the server")
+    _listener_flags(env)
+    return parser
+
+
+def _keys(args: argparse.Namespace) -> tuple[str, ...]:
+    keys = list(args.api_key or [])
+    keys += [k.strip() for k in os.environ.get("OPENLIVE_API_KEYS", "").split(",") if k.strip()]
+    return tuple(dict.fromkeys(keys))
+
+
+def _config(args: argparse.Namespace) -> ServerConfig:
+    llm, models = load_toml(args.config) if args.config else (None, ())
+    llm = llm or LLMSpec()
+    overrides = {
+        "kind": args.llm,
+        "gguf": args.gguf,
+        "context_tokens": args.context_tokens,
+        "base_url": args.llm_url,
+        "model": args.llm_model,
+        "api_key": args.llm_api_key,
+    }
+    llm = replace(llm, **{k: v for k, v in overrides.items() if v is not None})
+    if args.llm is None and args.llm_url:
+        llm = replace(llm, kind="openai")
+    llm.check()
+    return ServerConfig(
+        host=args.host,
+        port=args.port,
+        tls_port=args.tls_port or None,
+        data_dir=args.data_dir or default_data_dir(),
+        api_keys=_keys(args),
+        allow_unauthenticated=args.allow_unauthenticated,
+        max_message_bytes=args.max_message_bytes,
+        llm=llm,
+        models=models,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        config = _config(args)
+    except (ValueError, OSError) as exc:
+        print(f"openlive: {exc}", file=sys.stderr)
+        return 2
+    if not config.api_keys and not config.loopback and not config.allow_unauthenticated:
+        print(
+            f"openlive: refusing to listen on {config.host} without API keys; give "
+            "--api-key KEY (or OPENLIVE_API_KEYS), or --allow-unauthenticated",
+            file=sys.stderr,
+        )
+        return 2
+    from ..server.serve import serve
+
+    asyncio.run(serve(config))
+    return 0
+
+
+def _env(args: argparse.Namespace) -> int:
+    from ..server.tls import ensure_tls_files
+
+    data_dir = args.data_dir or default_data_dir()
+    host = args.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    tls = ensure_tls_files(data_dir, (args.host,))
+    shown = f"[{host}]" if ":" in host else host
+    keys = _keys(args)
+    key = keys[0] if keys else LOCAL_KEY
+    exports = {}
+    if args.tls_port:
+        exports["GOOGLE_GEMINI_BASE_URL"] = f"https://{shown}:{args.tls_port}"
+    else:
+        exports["GOOGLE_GEMINI_BASE_URL"] = f"http://{shown}:{args.port}"
+    exports |= {
+        "SSL_CERT_FILE": str(tls.bundle),
+        "NODE_EXTRA_CA_CERTS": str(tls.ca_cert),
+        "GEMINI_API_KEY": key,
+        "GOOGLE_API_KEY": key,
+    }
+    for name, value in exports.items():
+        print(f"export {name}={shlex.quote(value)}")
+    no_proxy = ",".join(
+        dict.fromkeys(
+            [
+                host,
+                "localhost",
+                "127.0.0.1",
+                *filter(None, os.environ.get("NO_PROXY", "").split(",")),
+            ]
+        )
+    )
+    print(f"export NO_PROXY={shlex.quote(no_proxy)}")
+    if not is_loopback(host) and not keys:
+        print("# the server needs --api-key when it listens beyond loopback", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return _env(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

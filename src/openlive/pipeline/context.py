@@ -1,0 +1,48 @@
+"""The conversation of one session: system instruction and turns, as the LLM sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..backends.base import ChatMessage
+from ..protocol.errors import InvalidArgument
+from ..protocol.messages import Content
+
+__all__ = ["ChatContext"]
+
+
+@dataclass(slots=True)
+class ChatContext:
+    system_instruction: str = ""
+    turns: list[ChatMessage] = field(default_factory=list)
+
+    def append_contents(self, contents: Iterable[Content]) -> None:
+        """Append `clientContent` turns (roles `user` and `model`)."""
+        for content in contents:
+            texts = []
+            for part in content.parts:
+                if part.text is not None and not part.thought:
+                    texts.append(part.text)
+                elif part.inline_data is not None or part.file_data is not None:
+                    raise InvalidArgument(
+                        "This model takes text parts only in client_content turns."
+                    )
+            text = "".join(texts)
+            if text:
+                if content.role == "model":
+                    self.turns.append(ChatMessage("assistant", text))
+                else:
+                    self.turns.append(ChatMessage("user", text))
+
+    def append_user(self, text: str) -> None:
+        self.turns.append(ChatMessage("user", text))
+
+    def append_model(self, text: str) -> None:
+        if text:
+            self.turns.append(ChatMessage("assistant", text))
+
+    def messages(self) -> list[ChatMessage]:
+        """The whole conversation, system instruction first, ready for the LLM."""
+        system = [ChatMessage("system", self.system_instruction)] if self.system_instruction else []
+        return system + self.turns

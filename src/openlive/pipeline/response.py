@@ -1,0 +1,76 @@
+"""One model turn: streaming the LLM's reply to the client, and stopping it.
+
+A `TextResponse` owns the task that generates one answer. It records what it has handed
+to the client, so that an interrupted turn leaves in the history only what the client
+received, never what was generated after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from ..backends.base import Conversation, Sampling, Usage
+from ..protocol.messages import Modality, ServerMessage
+from ..protocol.session import LiveSession, TurnUsage
+from .context import ChatContext
+
+__all__ = ["TextResponse"]
+
+Send = Callable[[ServerMessage], Awaitable[None]]
+
+
+class TextResponse:
+    """Generates one answer in text and sends it as it comes."""
+
+    def __init__(
+        self,
+        session: LiveSession,
+        conversation: Conversation,
+        context: ChatContext,
+        sampling: Sampling,
+        send: Send,
+    ) -> None:
+        self._session = session
+        self._conversation = conversation
+        self._context = context
+        self._sampling = sampling
+        self._send = send
+        self.sent: list[str] = []
+        self.usage: Usage | None = None
+        self.completed = False
+
+    async def run(self) -> None:
+        """Stream the reply, then `generationComplete` and `turnComplete` with usage.
+
+        Cancel-safe: cancelling stops the LLM within a token; `sent` then holds the
+        text the client has been given.
+        """
+        messages = self._context.messages()
+        async for item in self._conversation.reply(messages, self._sampling):
+            if isinstance(item, Usage):
+                self.usage = item
+                continue
+            await self._send(self._session.model_text(item))
+            self.sent.append(item)
+        self.completed = True
+        await self._send(self._session.generation_complete())
+        usage = self.usage or Usage(0, 0)
+        await self._send(
+            self._session.turn_complete(
+                TurnUsage(
+                    prompt={Modality.TEXT: usage.prompt_tokens},
+                    response={Modality.TEXT: usage.response_tokens},
+                )
+            )
+        )
+
+    @property
+    def text(self) -> str:
+        return "".join(self.sent)
+
+
+async def cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait until it has finished, whatever it raised."""
+    task.cancel()
+    await asyncio.wait([task])

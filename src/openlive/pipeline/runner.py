@@ -1,0 +1,254 @@
+"""One Live session, from its first frame to its close.
+
+`SessionRunner.run` owns every task of the session in one task group:
+
+- the reader decodes client frames, feeds them to the protocol core and acts on the
+  events it returns;
+- the writer drains the bounded outbox to the socket (its bound is what slows a
+  generation down when the client reads slowly);
+- the responder answers user turns one at a time, each in a task of its own that an
+  interruption cancels.
+
+When the client goes away, or a `LiveError` ends the session, the group cancels what is
+left and waits for it; then the socket is closed with the error's code and reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from ..backends.base import Conversation, LLMError, Sampling
+from ..backends.registry import Backends
+from ..protocol import codec
+from ..protocol.errors import InternalError, InvalidArgument, LiveError
+from ..protocol.events import (
+    ActivityEnded,
+    ActivityStarted,
+    AudioReceived,
+    AudioStreamEnded,
+    ContentAppended,
+    ContextUpdated,
+    Event,
+    SetupRequested,
+    TextReceived,
+    ToolResponsesReceived,
+    VideoReceived,
+)
+from ..protocol.messages import (
+    ActivityHandling,
+    GenerationConfig,
+    Modality,
+    ServerMessage,
+    Setup,
+    Tool,
+)
+from ..protocol.session import LiveSession, validate_setup
+from .context import ChatContext
+from .response import TextResponse, cancel_and_wait
+
+__all__ = ["OUTBOX_SIZE", "ClientGone", "SessionRunner", "Transport"]
+
+log = logging.getLogger(__name__)
+
+OUTBOX_SIZE = 64
+"""Server messages waiting for the socket. Small on purpose: a full outbox makes the
+generator wait, so a slow client slows its own answer instead of filling memory."""
+
+_BUILTIN_TOOLS = (
+    "google_search",
+    "google_search_retrieval",
+    "code_execution",
+    "url_context",
+    "google_maps",
+    "computer_use",
+    "file_search",
+    "retrieval",
+    "enterprise_web_search",
+    "mcp_servers",
+)
+
+
+class Transport(Protocol):
+    async def receive(self) -> str | bytes | None:
+        """The next client frame, or None once the client has gone."""
+
+    async def send(self, text: str) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+class ClientGone(Exception):
+    """The client closed the connection; ends the session quietly."""
+
+
+class SessionRunner:
+    def __init__(self, transport: Transport, backends: Backends) -> None:
+        self._transport = transport
+        self._backends = backends
+        self._session = LiveSession()
+        self._outbox: asyncio.Queue[ServerMessage] = asyncio.Queue(OUTBOX_SIZE)
+        self._context = ChatContext()
+        self._conversation: Conversation | None = None
+        self._sampling = Sampling()
+        self._activity_interrupts = True
+        self._answer_pending = False
+        self._wake = asyncio.Event()
+        self._response_task: asyncio.Task[None] | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+
+    async def run(self) -> None:
+        """Serve the session until the client leaves or an error closes it."""
+        error: LiveError | None = None
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                tasks.create_task(self._write(), name="writer")
+                tasks.create_task(self._respond(), name="responder")
+                await self._read()
+        except* ClientGone:
+            pass
+        except* LiveError as group:
+            first = _first(group)
+            assert isinstance(first, LiveError)
+            error = first
+        except* Exception as group:
+            log.exception("session failed", exc_info=_first(group))
+            error = InternalError()
+        finally:
+            self._session.close()
+            if self._conversation is not None:
+                await self._conversation.aclose()
+        if error is not None:
+            log.info("closing session: %d %s", error.code, error.reason)
+            await self._transport.close(error.code, error.reason)
+
+    # --- tasks -----------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        while True:
+            frame = await self._transport.receive()
+            if frame is None:
+                raise ClientGone
+            message = codec.decode(frame)
+            for event in self._session.receive(message):
+                await self._handle(event)
+
+    async def _write(self) -> None:
+        while True:
+            message = await self._outbox.get()
+            await self._transport.send(codec.encode(message))
+
+    async def _respond(self) -> None:
+        assert self._tasks is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._answer_pending:
+                self._answer_pending = False
+                assert self._conversation is not None
+                response = TextResponse(
+                    self._session,
+                    self._conversation,
+                    self._context,
+                    self._sampling,
+                    self._outbox.put,
+                )
+                task = self._tasks.create_task(response.run(), name="response")
+                self._response_task = task
+                await asyncio.wait([task])
+                self._response_task = None
+                self._context.append_model(response.text)
+                if not task.cancelled() and (exc := task.exception()) is not None:
+                    if isinstance(exc, LLMError):
+                        log.error("LLM failed: %s", exc)
+                        raise InternalError() from exc
+                    raise exc
+
+    async def _interrupt(self) -> None:
+        """Stop the answer being generated, if any, and tell the client."""
+        task = self._response_task
+        if task is None or task.done():
+            return
+        await cancel_and_wait(task)
+        await self._outbox.put(self._session.interrupted())
+        await self._outbox.put(self._session.turn_complete())
+
+    def _answer(self) -> None:
+        self._answer_pending = True
+        self._wake.set()
+
+    # --- events ------------------------------------------------------------------------
+
+    async def _handle(self, event: Event) -> None:
+        match event:
+            case SetupRequested(setup):
+                await self._setup(setup)
+            case ContentAppended(turns, turn_complete):
+                await self._interrupt()
+                self._context.append_contents(turns)
+                if turn_complete:
+                    self._answer()
+            case TextReceived(text):
+                if self._activity_interrupts:
+                    await self._interrupt()
+                if text:
+                    self._context.append_user(text)
+                    self._answer()
+            case AudioReceived() | VideoReceived():
+                kind = "Audio" if isinstance(event, AudioReceived) else "Video"
+                raise InvalidArgument(f"{kind} input is not supported by this server yet.")
+            case AudioStreamEnded() | ActivityStarted() | ActivityEnded():
+                pass
+            case ToolResponsesReceived(responses):
+                ids = ", ".join(r.id or "(none)" for r in responses)
+                raise InvalidArgument(f"Function response ids {ids} match no pending call.")
+            case ContextUpdated(system_instruction, tools):
+                if system_instruction is not None:
+                    self._context.system_instruction = system_instruction.text
+                if tools is not None:
+                    _check_tools(tools)
+
+    async def _setup(self, setup: Setup) -> None:
+        config = validate_setup(setup)
+        entry = self._backends.catalogue.lookup(config.model)
+        entry.check_modality(config.modality)
+        if config.modality is Modality.AUDIO:
+            raise InvalidArgument("Response modality AUDIO is not available yet; use TEXT.")
+        _check_tools(setup.tools or [])
+        rt = setup.realtime_input_config
+        self._activity_interrupts = not (
+            rt is not None and rt.activity_handling is ActivityHandling.NO_INTERRUPTION
+        )
+        self._sampling = _sampling(config.generation)
+        self._context.system_instruction = config.system_instruction
+        self._conversation = self._backends.llm(entry.llm).conversation()
+        await self._outbox.put(self._session.complete_setup(config))
+
+
+def _sampling(generation: GenerationConfig) -> Sampling:
+    return Sampling(
+        temperature=generation.temperature,
+        top_p=generation.top_p,
+        top_k=int(generation.top_k) if generation.top_k is not None else None,
+        max_tokens=generation.max_output_tokens,
+        seed=generation.seed,
+        stop=tuple(generation.stop_sequences or ()),
+        presence_penalty=generation.presence_penalty,
+        frequency_penalty=generation.frequency_penalty,
+    )
+
+
+def _check_tools(tools: list[Tool] | tuple[Tool, ...]) -> None:
+    for tool in tools:
+        for name in _BUILTIN_TOOLS:
+            if getattr(tool, name) is not None:
+                raise InvalidArgument(f"The built-in tool {name} is not available on this server.")
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc

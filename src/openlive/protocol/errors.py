@@ -1,0 +1,76 @@
+"""Errors of the Live protocol, and how each is reported: a WebSocket close code and reason.
+
+The Live API reports every error by closing the WebSocket (PROTOCOL.md §7)::
+
+    LiveError                  close code, reason (at most 123 bytes)
+    ├── InvalidArgument        1007  malformed input, unsupported field or value
+    ├── NotFound               1008  unknown model, handle or entity
+    ├── PermissionDenied       1008  missing or wrong credentials
+    ├── MessageTooBig          1009  a client message over the size limit
+    └── InternalError          1011  a failure on our side
+
+The reasons follow google.rpc wording where the hosted service's is known.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "MAX_REASON_BYTES",
+    "InternalError",
+    "InvalidArgument",
+    "LiveError",
+    "MessageTooBig",
+    "NotFound",
+    "PermissionDenied",
+    "truncate_reason",
+]
+
+MAX_REASON_BYTES = 123
+"""A WebSocket close reason is limited to 123 bytes of UTF-8 (RFC 6455 §5.5)."""
+
+
+def truncate_reason(reason: str) -> str:
+    """Cut a reason to fit a close frame, on a character boundary."""
+    data = reason.encode("utf-8")
+    if len(data) <= MAX_REASON_BYTES:
+        return reason
+    cut = data[: MAX_REASON_BYTES - 3].decode("utf-8", errors="ignore")
+    return cut + "..."
+
+
+class LiveError(Exception):
+    """An error reported to the client by closing the connection."""
+
+    code: ClassVar[int] = 1011
+    default_reason: ClassVar[str] = "Internal error encountered."
+
+    def __init__(self, reason: str | None = None) -> None:
+        self.reason = truncate_reason(reason or self.default_reason)
+        super().__init__(self.reason)
+
+
+class InvalidArgument(LiveError):
+    code = 1007
+    default_reason = "Request contains an invalid argument."
+
+
+class NotFound(LiveError):
+    code = 1008
+    default_reason = "Requested entity was not found."
+
+
+class PermissionDenied(LiveError):
+    code = 1008
+    default_reason = "The caller does not have permission."
+
+
+class MessageTooBig(LiveError):
+    code = 1009
+    default_reason = "Request payload size exceeds the limit."
+
+
+class InternalError(LiveError):
+    code = 1011
+    default_reason = "Internal error encountered."

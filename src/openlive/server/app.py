@@ -1,0 +1,134 @@
+"""The ASGI application: the Live WebSocket endpoint, the models resource, health.
+
+The same app serves both listeners (plain and TLS).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from ..backends.registry import Backends
+from ..pipeline.runner import ClientGone, SessionRunner
+from ..protocol.errors import LiveError, NotFound, PermissionDenied
+from .auth import INVALID_REASON, KeyChecker, find_credential
+from .routes import match_live, match_models
+
+__all__ = ["AppState", "create_app"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class AppState:
+    backends: Backends
+    keys: KeyChecker
+    accepting: bool = True
+    sessions: set[object] = field(default_factory=set)
+
+
+class _StarletteTransport:
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
+
+    async def receive(self) -> str | bytes | None:
+        message = await self._ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text: str | None = message.get("text")
+        return text if text is not None else message.get("bytes") or b""
+
+    async def send(self, text: str) -> None:
+        try:
+            await self._ws.send_text(text)
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            raise ClientGone from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        if self._ws.application_state is WebSocketState.DISCONNECTED:
+            return
+        try:
+            await self._ws.close(code, reason)
+        except (RuntimeError, OSError):
+            pass  # the client left first
+
+
+def create_app(state: AppState) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        if not state.accepting:
+            return JSONResponse({"status": "draining"}, status_code=503)
+        return JSONResponse({"status": "ok", "sessions": len(state.sessions)})
+
+    async def rest(request: Request) -> Response:
+        route = match_models(request.url.path)
+        if route is None or request.method != "GET":
+            return _rest_error(404, "NOT_FOUND", f"Method not found: {request.url.path}")
+        credential = find_credential(request.headers, request.query_params)
+        try:
+            state.keys.check(credential)
+        except PermissionDenied as exc:
+            if exc.reason == INVALID_REASON:
+                return _rest_error(400, "INVALID_ARGUMENT", exc.reason)
+            return _rest_error(403, "PERMISSION_DENIED", exc.reason)
+        catalogue = state.backends.catalogue
+        if route.name is not None:
+            try:
+                return JSONResponse(catalogue.lookup(route.name).to_rest())
+            except NotFound:
+                return _rest_error(
+                    404,
+                    "NOT_FOUND",
+                    f"models/{route.name} is not found for API version {route.version}.",
+                )
+        entries = [entry.to_rest() for entry in catalogue]
+        try:
+            size = max(1, min(1000, int(request.query_params.get("pageSize", 50))))
+            start = int(request.query_params.get("pageToken") or 0)
+        except ValueError:
+            return _rest_error(400, "INVALID_ARGUMENT", "Invalid pageSize or pageToken.")
+        body: dict[str, object] = {"models": entries[start : start + size]}
+        if start + size < len(entries):
+            body["nextPageToken"] = str(start + size)
+        return JSONResponse(body)
+
+    async def live(websocket: WebSocket) -> None:
+        route = match_live(websocket.url.path)
+        if route is None:
+            await websocket.send_denial_response(PlainTextResponse("Not Found", 404))
+            return
+        await websocket.accept()
+        transport = _StarletteTransport(websocket)
+        if not state.accepting:
+            await transport.close(1011, "The service is currently unavailable.")
+            return
+        try:
+            state.keys.check(find_credential(websocket.headers, websocket.query_params))
+        except LiveError as exc:
+            await transport.close(exc.code, exc.reason)
+            return
+        runner = SessionRunner(transport, state.backends)
+        state.sessions.add(runner)
+        try:
+            await runner.run()
+        finally:
+            state.sessions.discard(runner)
+
+    return Starlette(
+        routes=[
+            Route("/healthz", healthz),
+            Route("/{path:path}", rest, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            WebSocketRoute("/{path:path}", live),
+        ]
+    )
+
+
+def _rest_error(code: int, status: str, message: str) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"code": code, "message": message, "status": status}}, status_code=code
+    )

@@ -1,0 +1,96 @@
+"""Running the server: load the models, then listen in plain HTTP and in TLS.
+
+Both listeners are uvicorn servers in one event loop, sharing one app and one set of
+models. SIGINT and SIGTERM stop both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Generator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from ..backends.catalogue import Catalogue
+from ..backends.registry import Backends
+from ..config import ServerConfig
+from .app import AppState, create_app
+from .auth import KeyChecker
+from .tls import TLSFiles, ensure_tls_files
+
+__all__ = ["serve"]
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to `serve`."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def serve(config: ServerConfig) -> None:
+    catalogue = Catalogue(config.llm, config.models)
+    backends = Backends(catalogue)
+    await backends.start()
+    state = AppState(backends=backends, keys=KeyChecker(config.api_keys))
+    app = create_app(state)
+    servers = [_listener(app, config, config.port)]
+    urls = [f"http://{config.host}:{config.port}"]
+    if config.tls_port is not None:
+        tls = ensure_tls_files(config.data_dir, (config.host,))
+        servers.append(_listener(app, config, config.tls_port, tls))
+        urls.append(f"https://{config.host}:{config.tls_port}")
+
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        state.accepting = False
+        for server in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    try:
+        tasks = [
+            asyncio.create_task(s.serve(), name=f"listener-{i}") for i, s in enumerate(servers)
+        ]
+        # uvicorn has a `started` flag but no event to wait on
+        while not all(s.started for s in servers) and not any(t.done() for t in tasks):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if all(s.started for s in servers):
+            print(f"OpenLive ready on {' and '.join(urls)}", flush=True)
+        else:
+            stop()
+        await asyncio.gather(*tasks)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await backends.aclose()
+
+
+def _listener(
+    app: ASGIApp, config: ServerConfig, port: int, tls: TLSFiles | None = None
+) -> _Server:
+    return _Server(
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=port,
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
+            lifespan="off",
+            ws="websockets-sansio",
+            ws_max_size=config.max_message_bytes,
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            log_level="warning",
+            timeout_graceful_shutdown=5,
+        )
+    )

@@ -1,0 +1,152 @@
+"""The codec, without an event loop: envelopes, casing, base64, int64, errors."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from openlive.protocol import codec
+from openlive.protocol.errors import InvalidArgument
+from openlive.protocol.messages import (
+    Content,
+    Part,
+    ServerContent,
+    ServerMessage,
+    SessionResumptionUpdate,
+)
+
+
+def test_python_sdk_setup_with_mixed_casing() -> None:
+    frame = json.dumps(
+        {
+            "setup": {
+                "model": "models/gemini-live-2.5-flash-preview",
+                "generationConfig": {
+                    "responseModalities": ["TEXT"],
+                    "temperature": 0.7,
+                    "topK": 40.0,
+                    "speechConfig": {
+                        "voice_config": {"prebuilt_voice_config": {"voice_name": "Kore"}},
+                        "language_code": "en-US",
+                    },
+                },
+                "systemInstruction": {"parts": [{"text": "You are helpful."}], "role": "user"},
+                "realtimeInputConfig": {
+                    "automatic_activity_detection": {"disabled": False, "silence_duration_ms": 100}
+                },
+                "contextWindowCompression": {
+                    "trigger_tokens": 25600,
+                    "sliding_window": {"target_tokens": "12800"},
+                },
+            }
+        }
+    )
+    setup = codec.decode(frame).setup
+    assert setup is not None
+    assert setup.generation_config is not None
+    speech = setup.generation_config.speech_config
+    assert speech is not None and speech.voice_config is not None
+    assert speech.voice_config.prebuilt_voice_config is not None
+    assert speech.voice_config.prebuilt_voice_config.voice_name == "Kore"
+    assert setup.generation_config.top_k == 40.0
+    compression = setup.context_window_compression
+    assert compression is not None and compression.sliding_window is not None
+    assert compression.sliding_window.target_tokens == 12800  # int64 given as a string
+
+
+@pytest.mark.parametrize("key", ["client_content", "clientContent"])
+def test_client_content_in_either_casing(key: str) -> None:
+    frame = json.dumps(
+        {key: {"turns": [{"role": "user", "parts": [{"text": "hi"}]}], "turn_complete": True}}
+    )
+    content = codec.decode(frame).client_content
+    assert content is not None and content.turn_complete is True
+    assert content.turns == [Content(role="user", parts=[Part(text="hi")])]
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        base64.b64encode,
+        base64.urlsafe_b64encode,
+        lambda b: base64.urlsafe_b64encode(b).rstrip(b"="),
+    ],
+)
+def test_base64_in_both_alphabets_with_or_without_padding(encode) -> None:  # type: ignore[no-untyped-def]
+    data = bytes(range(250, 256)) + b"\xff\xfe\xfd\x00"
+    frame = json.dumps(
+        {
+            "realtime_input": {
+                "audio": {"data": encode(data).decode(), "mime_type": "audio/pcm;rate=16000"}
+            }
+        }
+    )
+    realtime = codec.decode(frame).realtime_input
+    assert realtime is not None and realtime.audio is not None
+    assert realtime.audio.data == data
+
+
+@pytest.mark.parametrize(
+    ("frame", "reason"),
+    [
+        ("{not json", "Invalid JSON payload received. Unexpected token."),
+        ("[1, 2]", "Invalid JSON payload received. Expected an object."),
+        ("{}", "A client message must set exactly one of"),
+        ('{"somethingNew": {}}', 'Unknown name "somethingNew": Cannot find field.'),
+        ('{"setup": {"model": "m"}, "clientContent": {}}', "exactly one of"),
+        (
+            '{"setup": {"model": "m", "generationConfig": {"temprature": 1}}}',
+            "Unknown name \"temprature\" at 'setup.generation_config': Cannot find field.",
+        ),
+        (
+            '{"realtimeInput": {"audio": {"data": "***", "mimeType": "audio/pcm"}}}',
+            "Invalid value at 'realtime_input.audio.data' (invalid base64 data)",
+        ),
+        ('{"setup": {}}', "Invalid value at 'setup.model': a required field is missing."),
+        (
+            '{"setup": {"model": "m", "generationConfig": {"temperature": "hot"}}}',
+            "Invalid value at 'setup.generation_config.temperature'",
+        ),
+    ],
+)
+def test_malformed_frames_are_invalid_arguments(frame: str, reason: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        codec.decode(frame)
+    assert info.value.code == 1007
+    assert reason in info.value.reason
+    assert len(info.value.reason.encode()) <= 123
+
+
+def test_encode_is_canonical_camel_case_with_standard_base64() -> None:
+    from openlive.protocol.messages import Blob
+
+    message = ServerMessage(
+        server_content=ServerContent(
+            model_turn=Content(
+                parts=[
+                    Part(inline_data=Blob(mime_type="audio/pcm;rate=24000", data=b"\xfb\xff\xfe"))
+                ]
+            ),
+            turn_complete=True,
+        )
+    )
+    assert json.loads(codec.encode(message)) == {
+        "serverContent": {
+            "modelTurn": {
+                "parts": [{"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": "+//+"}}]
+            },
+            "turnComplete": True,
+        }
+    }
+
+
+def test_int64_is_emitted_as_a_string() -> None:
+    message = ServerMessage(
+        session_resumption_update=SessionResumptionUpdate(
+            new_handle="h", resumable=True, last_consumed_client_message_index=12
+        )
+    )
+    wire = json.loads(codec.encode(message))
+    assert wire["sessionResumptionUpdate"]["lastConsumedClientMessageIndex"] == "12"

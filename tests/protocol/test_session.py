@@ -1,0 +1,129 @@
+"""The session state machine, driven by plain calls: no loop, no socket, no model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from openlive.protocol import codec
+from openlive.protocol.errors import InvalidArgument
+from openlive.protocol.events import ContentAppended, SetupRequested, TextReceived
+from openlive.protocol.messages import Modality, Setup
+from openlive.protocol.session import (
+    TRANSITIONS,
+    LiveSession,
+    SessionState,
+    TurnUsage,
+    validate_setup,
+)
+
+
+def _msg(obj: dict[str, object]):  # type: ignore[no-untyped-def]
+    return codec.decode(json.dumps(obj))
+
+
+def _active(setup: dict[str, object] | None = None) -> LiveSession:
+    session = LiveSession()
+    body = setup or {"model": "models/m", "generationConfig": {"responseModalities": ["TEXT"]}}
+    [event] = session.receive(_msg({"setup": body}))
+    assert isinstance(event, SetupRequested)
+    first = session.complete_setup(validate_setup(event.setup))
+    assert json.loads(codec.encode(first)) == {"setupComplete": {}}
+    return session
+
+
+def test_setup_then_content() -> None:
+    session = _active()
+    assert session.state is SessionState.ACTIVE
+    events = session.receive(
+        _msg({"clientContent": {"turns": [{"role": "user", "parts": [{"text": "hi"}]}]}})
+    )
+    assert events == [ContentAppended(events[0].turns, True)]  # type: ignore[union-attr]
+    assert session.receive(_msg({"realtimeInput": {"text": "yo"}})) == [TextReceived("yo")]
+    assert session.client_message_index == 2
+
+
+def test_a_message_before_setup_is_refused() -> None:
+    session = LiveSession()
+    with pytest.raises(InvalidArgument, match="first message must be setup"):
+        session.receive(_msg({"realtimeInput": {"text": "hi"}}))
+    assert session.state is SessionState.CLOSED
+
+
+def test_a_second_setup_is_refused() -> None:
+    session = _active()
+    with pytest.raises(InvalidArgument, match="only once"):
+        session.receive(_msg({"setup": {"model": "models/m"}}))
+
+
+def test_content_while_setting_up_is_refused() -> None:
+    session = LiveSession()
+    session.receive(_msg({"setup": {"model": "m"}}))
+    with pytest.raises(InvalidArgument, match="not allowed while the session is setting up"):
+        session.receive(_msg({"clientContent": {"turnComplete": True}}))
+
+
+def test_every_state_has_a_way_out_but_closed() -> None:
+    sources = {state for state, _ in TRANSITIONS}
+    assert sources == set(SessionState) - {SessionState.CLOSED}
+
+
+@pytest.mark.parametrize(
+    ("generation", "reason"),
+    [
+        ({"responseModalities": ["TEXT", "AUDIO"]}, "(TEXT, AUDIO) is not supported"),
+        ({"responseModalities": ["IMAGE"]}, "(IMAGE) is not supported"),
+        ({"temperature": 3}, "temperature must be between 0 and 2"),
+        ({"candidateCount": 2}, "candidate_count must be between 1 and 1"),
+        ({"responseMimeType": "application/json"}, "response_mime_type is not supported"),
+        ({"maxOutputTokens": 0}, "max_output_tokens must be at least 1"),
+    ],
+)
+def test_invalid_setups(generation: dict[str, object], reason: str) -> None:
+    setup = Setup.model_validate({"model": "m", "generationConfig": generation})
+    with pytest.raises(InvalidArgument) as info:
+        validate_setup(setup)
+    assert reason in info.value.reason
+
+
+def test_setup_defaults() -> None:
+    config = validate_setup(Setup.model_validate({"model": "models/x"}))
+    assert config.model == "x"
+    assert config.modality is Modality.AUDIO  # the hosted service's default
+    assert config.system_instruction == ""
+
+
+def test_activity_signals_need_manual_activity_detection() -> None:
+    session = _active()
+    with pytest.raises(InvalidArgument, match="automatic activity detection is enabled"):
+        session.receive(_msg({"realtimeInput": {"activityStart": {}}}))
+
+
+def test_manual_activity_detection_allows_activity_signals() -> None:
+    session = _active(
+        {"model": "m", "realtimeInputConfig": {"automaticActivityDetection": {"disabled": True}}}
+    )
+    assert len(session.receive(_msg({"realtimeInput": {"activityStart": {}}}))) == 1
+
+
+def test_turn_complete_carries_usage_by_modality() -> None:
+    session = _active()
+    message = session.turn_complete(
+        TurnUsage(prompt={Modality.TEXT: 12}, response={Modality.TEXT: 5})
+    )
+    assert json.loads(codec.encode(message)) == {
+        "serverContent": {"turnComplete": True},
+        "usageMetadata": {
+            "promptTokenCount": 12,
+            "responseTokenCount": 5,
+            "totalTokenCount": 17,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 12}],
+            "responseTokensDetails": [{"modality": "TEXT", "tokenCount": 5}],
+        },
+    }
+
+
+def test_server_content_before_setup_complete_is_a_programming_error() -> None:
+    with pytest.raises(RuntimeError):
+        LiveSession().model_text("hi")
