@@ -57,6 +57,8 @@ class LLMSpec:
     """embedded: a GGUF file; None means the bundled SmolLM2-135M-Instruct."""
     context_tokens: int = 8192
     threads: int | None = None
+    kv_cache_mb: int = 512
+    """embedded: memory for the KV caches of sessions waiting for their next turn."""
     base_url: str | None = None
     """openai: the engine's API root, e.g. http://127.0.0.1:8000/v1."""
     model: str | None = None
@@ -65,7 +67,16 @@ class LLMSpec:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LLMSpec:
-        known = {"kind", "gguf", "context_tokens", "threads", "base_url", "model", "api_key"}
+        known = {
+            "kind",
+            "gguf",
+            "context_tokens",
+            "threads",
+            "kv_cache_mb",
+            "base_url",
+            "model",
+            "api_key",
+        }
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"unknown llm settings: {', '.join(sorted(unknown))}")
@@ -86,7 +97,7 @@ class LLMSpec:
         """Identifies the backend instance, so that models sharing one share it."""
         if self.kind == "openai":
             return ("openai", self.base_url, self.model, self.api_key)
-        return ("embedded", self.gguf, self.context_tokens, self.threads)
+        return ("embedded", self.gguf, self.context_tokens, self.threads, self.kv_cache_mb)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["LLM", "ChatMessage", "Conversation", "LLMError", "Sampling", "Usage"]
+__all__ = ["LLM", "ChatMessage", "Conversation", "LLMError", "LLMStats", "Sampling", "Usage"]
 
 Role = Literal["system", "user", "assistant"]
 
@@ -60,6 +60,17 @@ class Capabilities:
     extras: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class LLMStats:
+    """Live counters of a backend, read by the metrics endpoint."""
+
+    generating: int = 0
+    """Replies being generated right now."""
+    replies: int = 0
+    tokens: int = 0
+    """Text deltas (about one per token) generated since start."""
+
+
 class Conversation(abc.ABC):
     """One session's handle on a shared model."""
 
@@ -83,6 +94,7 @@ class LLM(abc.ABC):
 
     name: str
     capabilities: Capabilities
+    stats: LLMStats
 
     async def start(self) -> None:
         """Load the model or check that the engine answers; called once at startup."""

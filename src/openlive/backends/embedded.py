@@ -28,7 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import LLM, Capabilities, ChatMessage, Conversation, LLMError, Sampling, Usage
+from .base import (
+    LLM,
+    Capabilities,
+    ChatMessage,
+    Conversation,
+    LLMError,
+    LLMStats,
+    Sampling,
+    Usage,
+)
 
 __all__ = ["EmbeddedLLM", "bundled_gguf"]
 
@@ -74,6 +83,7 @@ class EmbeddedLLM(LLM):
         self.path = gguf or bundled_gguf()
         self.name = self.path.stem
         self.capabilities = Capabilities(kv_cache_per_session=True, context_tokens=context_tokens)
+        self.stats = LLMStats()
         self._threads = threads or max(1, len(os.sched_getaffinity(0)))
         self._budget = cache_budget_bytes
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm")
@@ -191,16 +201,22 @@ class EmbeddedLLM(LLM):
         )
         text: list[str] = []
         finish = "stop"
-        for chunk in chunks:
-            choice = chunk["choices"][0]
-            if choice["text"]:
-                text.append(choice["text"])
-                emit(choice["text"])
-            if choice.get("finish_reason"):
-                finish = choice["finish_reason"]
-            if stop.is_set():
-                finish = "cancelled"
-                break
+        self.stats.generating += 1
+        self.stats.replies += 1
+        try:
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                if choice["text"]:
+                    self.stats.tokens += 1
+                    text.append(choice["text"])
+                    emit(choice["text"])
+                if choice.get("finish_reason"):
+                    finish = choice["finish_reason"]
+                if stop.is_set():
+                    finish = "cancelled"
+                    break
+        finally:
+            self.stats.generating -= 1
         reply = "".join(text)
         emit(
             Usage(

@@ -17,7 +17,16 @@ from typing import Any
 import httpx
 import openai
 
-from .base import LLM, Capabilities, ChatMessage, Conversation, LLMError, Sampling, Usage
+from .base import (
+    LLM,
+    Capabilities,
+    ChatMessage,
+    Conversation,
+    LLMError,
+    LLMStats,
+    Sampling,
+    Usage,
+)
 
 __all__ = ["OpenAICompatibleLLM"]
 
@@ -38,6 +47,7 @@ class OpenAICompatibleLLM(LLM):
             max_retries=1,
         )
         self._estimated = False
+        self.stats = LLMStats()
 
     async def start(self) -> None:
         """Check that the engine answers and serves the model (logged, not fatal:
@@ -105,6 +115,8 @@ class OpenAICompatibleLLM(LLM):
         text: list[str] = []
         usage: Usage | None = None
         finish = "stop"
+        self.stats.generating += 1
+        self.stats.replies += 1
         try:
             stream = await self._client.chat.completions.create(**request, extra_body=extra)
             async with stream:
@@ -116,6 +128,7 @@ class OpenAICompatibleLLM(LLM):
                         )
                     for choice in chunk.choices:
                         if choice.delta and choice.delta.content:
+                            self.stats.tokens += 1
                             text.append(choice.delta.content)
                             yield choice.delta.content
                         if choice.finish_reason:
@@ -124,6 +137,8 @@ class OpenAICompatibleLLM(LLM):
             raise LLMError(f"{self.base_url} answered {exc.status_code}: {exc.message}") from exc
         except openai.OpenAIError as exc:
             raise LLMError(f"{self.base_url}: {exc}") from exc
+        finally:
+            self.stats.generating -= 1
         if usage is None:
             prompt = "\n".join(m.content for m in messages)
             usage = Usage(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 
 from ..config import LLMSpec
 from .base import LLM
@@ -22,7 +23,12 @@ def build_llm(spec: LLMSpec) -> LLM:
         return OpenAICompatibleLLM(spec.base_url, spec.model, spec.api_key)
     from .embedded import EmbeddedLLM
 
-    return EmbeddedLLM(spec.gguf, context_tokens=spec.context_tokens, threads=spec.threads)
+    return EmbeddedLLM(
+        spec.gguf,
+        context_tokens=spec.context_tokens,
+        threads=spec.threads,
+        cache_budget_bytes=spec.kv_cache_mb * 1024 * 1024,
+    )
 
 
 class Backends:
@@ -40,6 +46,9 @@ class Backends:
 
     async def aclose(self) -> None:
         await asyncio.gather(*(llm.aclose() for llm in self._llms.values()), return_exceptions=True)
+
+    def __iter__(self) -> Iterator[LLM]:
+        return iter(self._llms.values())
 
     def llm(self, spec: LLMSpec) -> LLM:
         return self._llms[spec.key]

@@ -6,8 +6,10 @@ The same app serves both listeners (plain and TLS).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -18,6 +20,7 @@ from ..backends.registry import Backends
 from ..pipeline.runner import ClientGone, SessionRunner
 from ..protocol.errors import LiveError, NotFound, PermissionDenied
 from .auth import INVALID_REASON, KeyChecker, find_credential
+from .metrics import render
 from .routes import match_live, match_models
 
 __all__ = ["AppState", "create_app"]
@@ -31,11 +34,14 @@ class AppState:
     keys: KeyChecker
     accepting: bool = True
     sessions: set[object] = field(default_factory=set)
+    sessions_started: int = 0
+    close_codes: Counter[int] = field(default_factory=Counter)
 
 
 class _StarletteTransport:
-    def __init__(self, websocket: WebSocket) -> None:
+    def __init__(self, websocket: WebSocket, state: AppState) -> None:
         self._ws = websocket
+        self._state = state
 
     async def receive(self) -> str | bytes | None:
         message = await self._ws.receive()
@@ -51,6 +57,7 @@ class _StarletteTransport:
             raise ClientGone from exc
 
     async def close(self, code: int, reason: str) -> None:
+        self._state.close_codes[code] += 1
         if self._ws.application_state is WebSocketState.DISCONNECTED:
             return
         try:
@@ -64,6 +71,9 @@ def create_app(state: AppState) -> Starlette:
         if not state.accepting:
             return JSONResponse({"status": "draining"}, status_code=503)
         return JSONResponse({"status": "ok", "sessions": len(state.sessions)})
+
+    async def metrics(request: Request) -> Response:
+        return Response(render(state), media_type=CONTENT_TYPE_LATEST)
 
     async def rest(request: Request) -> Response:
         route = match_models(request.url.path)
@@ -103,7 +113,7 @@ def create_app(state: AppState) -> Starlette:
             await websocket.send_denial_response(PlainTextResponse("Not Found", 404))
             return
         await websocket.accept()
-        transport = _StarletteTransport(websocket)
+        transport = _StarletteTransport(websocket, state)
         if not state.accepting:
             await transport.close(1011, "The service is currently unavailable.")
             return
@@ -114,6 +124,7 @@ def create_app(state: AppState) -> Starlette:
             return
         runner = SessionRunner(transport, state.backends)
         state.sessions.add(runner)
+        state.sessions_started += 1
         try:
             await runner.run()
         finally:
@@ -122,6 +133,7 @@ def create_app(state: AppState) -> Starlette:
     return Starlette(
         routes=[
             Route("/healthz", healthz),
+            Route("/metrics", metrics),
             Route("/{path:path}", rest, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             WebSocketRoute("/{path:path}", live),
         ]
