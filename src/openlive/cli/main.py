@@ -95,6 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="embedded: context window in tokens (default 8192)",
     )
     serve.add_argument(
+        "--kv-cache-mb",
+        type=int,
+        default=None,
+        help="embedded: memory kept for idle sessions' KV caches (default 512; 0 makes a "
+        "session re-read its history whenever another session took a turn in between)",
+    )
+    serve.add_argument(
         "--llm-url", help="openai: the engine's API root, e.g. http://127.0.0.1:8000/v1"
     )
     serve.add_argument("--llm-model", help="openai: the model name the engine serves")
@@ -125,6 +132,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         "kind": args.llm,
         "gguf": args.gguf,
         "context_tokens": args.context_tokens,
+        "kv_cache_mb": args.kv_cache_mb,
         "base_url": args.llm_url,
         "model": args.llm_model,
         "api_key": args.llm_api_key,
