@@ -74,13 +74,14 @@ def start_server(data_dir: Path, *args: str, keys: tuple[str, ...] = ()) -> Serv
         common += ["--api-key", key]
     log = data_dir / f"server-{port}.log"
     env = {**os.environ, "OPENLIVE_API_KEYS": ""}
-    process = subprocess.Popen(
-        [*OPENLIVE, "serve", *common, *args],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=ROOT,
-    )
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*OPENLIVE, "serve", *common, *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
     server = Server(port, tls_port, data_dir, process, log, keys)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

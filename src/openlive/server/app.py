@@ -5,6 +5,8 @@ The same app serves both listeners (plain and TLS).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +28,9 @@ from .routes import match_live, match_models
 __all__ = ["AppState", "create_app"]
 
 log = logging.getLogger(__name__)
+
+_REFUSAL_WAIT = 5.0
+"""Seconds a refused client has to send its first message before the close."""
 
 
 @dataclass(slots=True)
@@ -120,6 +125,11 @@ def create_app(state: AppState) -> Starlette:
         try:
             state.keys.check(find_credential(websocket.headers, websocket.query_params))
         except LiveError as exc:
+            # Close in answer to the first message, as the hosted service does: the
+            # Python SDK sends `setup` at once and reports a close only after it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_REFUSAL_WAIT):
+                    await transport.receive()
             await transport.close(exc.code, exc.reason)
             return
         runner = SessionRunner(transport, state.backends)
