@@ -9,7 +9,7 @@ as `str` deltas, ended by one `Usage` with the token counts of that turn.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -77,7 +77,7 @@ class Conversation(abc.ABC):
     @abc.abstractmethod
     def reply(
         self, messages: Sequence[ChatMessage], sampling: Sampling
-    ) -> AsyncIterator[str | Usage]:
+    ) -> AsyncGenerator[str | Usage, None]:
         """Stream the assistant's reply to `messages` (the whole history, system first).
 
         Yields text deltas as they are generated, then exactly one `Usage`. Safe to

@@ -22,7 +22,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -291,7 +291,7 @@ class _EmbeddedConversation(Conversation):
 
     async def reply(
         self, messages: Sequence[ChatMessage], sampling: Sampling
-    ) -> AsyncIterator[str | Usage]:
+    ) -> AsyncGenerator[str | Usage, None]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | Usage | BaseException | None] = asyncio.Queue()
         stop = threading.Event()

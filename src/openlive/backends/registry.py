@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from ..config import LLMSpec
 from .base import LLM
@@ -34,10 +34,13 @@ def build_llm(spec: LLMSpec) -> LLM:
 class Backends:
     """The started LLMs of a process, shared by all sessions."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, prebuilt: Mapping[LLMSpec, LLM] | None = None) -> None:
+        """Build each LLM the catalogue uses, except those `prebuilt` already gives."""
         self.catalogue = catalogue
+        given = {spec.key: llm for spec, llm in (prebuilt or {}).items()}
         self._llms: dict[tuple[object, ...], LLM] = {
-            spec.key: build_llm(spec) for spec in catalogue.llm_specs()
+            spec.key: given[spec.key] if spec.key in given else build_llm(spec)
+            for spec in catalogue.llm_specs()
         }
 
     async def start(self) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 
-from ..backends.base import Conversation, Sampling, Usage
+from ..backends.base import Conversation, LLMError, Sampling, Usage
 from ..protocol.messages import Modality, ServerMessage
 from ..protocol.session import LiveSession, TurnUsage
 from .context import ChatContext
@@ -39,6 +40,8 @@ class TextResponse:
         self.sent: list[str] = []
         self.usage: Usage | None = None
         self.completed = False
+        self.error: LLMError | None = None
+        """Set when the backend failed; the turn then ends without completing."""
 
     async def run(self) -> None:
         """Stream the reply, then `generationComplete` and `turnComplete` with usage.
@@ -47,12 +50,18 @@ class TextResponse:
         text the client has been given.
         """
         messages = self._context.messages()
-        async for item in self._conversation.reply(messages, self._sampling):
-            if isinstance(item, Usage):
-                self.usage = item
-                continue
-            await self._send(self._session.model_text(item))
-            self.sent.append(item)
+        try:
+            # aclosing: a cancelled reply must stop the LLM before run() returns
+            async with aclosing(self._conversation.reply(messages, self._sampling)) as stream:
+                async for item in stream:
+                    if isinstance(item, Usage):
+                        self.usage = item
+                        continue
+                    await self._send(self._session.model_text(item))
+                    self.sent.append(item)
+        except LLMError as exc:
+            self.error = exc
+            return
         self.completed = True
         await self._send(self._session.generation_complete())
         usage = self.usage or Usage(0, 0)

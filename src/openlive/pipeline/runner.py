@@ -19,7 +19,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from ..backends.base import Conversation, LLMError, Sampling
+from ..backends.base import Conversation, Sampling
 from ..backends.registry import Backends
 from ..protocol import codec
 from ..protocol.errors import InternalError, InvalidArgument, LiveError
@@ -48,13 +48,16 @@ from ..protocol.session import LiveSession, validate_setup
 from .context import ChatContext
 from .response import TextResponse, cancel_and_wait
 
-__all__ = ["OUTBOX_SIZE", "ClientGone", "SessionRunner", "Transport"]
+__all__ = ["FLUSH_TIMEOUT", "OUTBOX_SIZE", "ClientGone", "SessionRunner", "Transport"]
 
 log = logging.getLogger(__name__)
 
 OUTBOX_SIZE = 64
 """Server messages waiting for the socket. Small on purpose: a full outbox makes the
 generator wait, so a slow client slows its own answer instead of filling memory."""
+
+FLUSH_TIMEOUT = 2.0
+"""Seconds given to sending what is queued before an error closes the session."""
 
 _BUILTIN_TOOLS = (
     "google_search",
@@ -94,6 +97,8 @@ class SessionRunner:
         self._sampling = Sampling()
         self._activity_interrupts = True
         self._answer_pending = False
+        self._held: list[str] = []
+        """User text that arrived during an answer it did not interrupt."""
         self._wake = asyncio.Event()
         self._response_task: asyncio.Task[None] | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -122,7 +127,17 @@ class SessionRunner:
                 await self._conversation.aclose()
         if error is not None:
             log.info("closing session: %d %s", error.code, error.reason)
+            await self._flush()
             await self._transport.close(error.code, error.reason)
+
+    async def _flush(self) -> None:
+        """Send what the outbox still holds, so that nothing before the error is lost."""
+        try:
+            async with asyncio.timeout(FLUSH_TIMEOUT):
+                while not self._outbox.empty():
+                    await self._transport.send(codec.encode(self._outbox.get_nowait()))
+        except (TimeoutError, ClientGone):
+            pass
 
     # --- tasks -----------------------------------------------------------------------
 
@@ -160,11 +175,12 @@ class SessionRunner:
                 await asyncio.wait([task])
                 self._response_task = None
                 self._context.append_model(response.text)
-                if not task.cancelled() and (exc := task.exception()) is not None:
-                    if isinstance(exc, LLMError):
-                        log.error("LLM failed: %s", exc)
-                        raise InternalError() from exc
-                    raise exc
+                for text in self._held:
+                    self._context.append_user(text)
+                self._held.clear()
+                if response.error is not None:
+                    log.error("LLM failed: %s", response.error)
+                    raise InternalError() from response.error
 
     async def _interrupt(self) -> None:
         """Stop the answer being generated, if any, and tell the client."""
@@ -193,9 +209,13 @@ class SessionRunner:
             case TextReceived(text):
                 if self._activity_interrupts:
                     await self._interrupt()
-                if text:
+                if not text:
+                    return
+                if self._response_task is not None and not self._response_task.done():
+                    self._held.append(text)  # answered once the current answer ends
+                else:
                     self._context.append_user(text)
-                    self._answer()
+                self._answer()
             case AudioReceived() | VideoReceived():
                 kind = "Audio" if isinstance(event, AudioReceived) else "Video"
                 raise InvalidArgument(f"{kind} input is not supported by this server yet.")
