@@ -15,8 +15,9 @@ MODEL = "gemini-live-2.5-flash-preview"
 
 
 def client(server: Server, key: str = "test-key", version: str = "v1beta") -> genai.Client:
-    return genai.Client(api_key=key, http_options={"base_url": server.https,
-                                                   "api_version": version})
+    return genai.Client(
+        api_key=key, http_options={"base_url": server.https, "api_version": version}
+    )
 
 
 @dataclass
@@ -49,6 +50,7 @@ async def receive_turn(session: Any) -> Turn:
 
 
 async def ask(session: Any, text: str, *, turn_complete: bool = True) -> Turn:
-    await session.send_client_content(turns={"role": "user", "parts": [{"text": text}]},
-                                      turn_complete=turn_complete)
+    await session.send_client_content(
+        turns={"role": "user", "parts": [{"text": text}]}, turn_complete=turn_complete
+    )
     return await receive_turn(session)

@@ -23,7 +23,8 @@ def tokenizer() -> tuple[Llama, Jinja2ChatFormatter]:
     llama = Llama(model_path=str(bundled_gguf()), vocab_only=True, verbose=False)
     formatter = Jinja2ChatFormatter(
         template=llama.metadata["tokenizer.chat_template"],
-        eos_token="<|im_end|>", bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        bos_token="<|im_start|>",
     )
     return llama, formatter
 
@@ -42,25 +43,38 @@ async def test_usage_metadata_holds_the_tokenizers_real_counts(
         second = await ask(session, "Name another one.")
     for turn, history in (
         (first, [("system", "You are terse."), ("user", "Name a colour.")]),
-        (second, [("system", "You are terse."), ("user", "Name a colour."),
-                  ("assistant", first.text), ("user", "Name another one.")]),
+        (
+            second,
+            [
+                ("system", "You are terse."),
+                ("user", "Name a colour."),
+                ("assistant", first.text),
+                ("user", "Name another one."),
+            ],
+        ),
     ):
         prompt = formatter(messages=[{"role": r, "content": c} for r, c in history]).prompt
         assert turn.usage is not None
         assert turn.usage.prompt_token_count == count(llama, prompt, template=True)
         assert turn.usage.response_token_count == count(llama, turn.text)
         assert turn.usage.total_token_count == (
-            turn.usage.prompt_token_count + turn.usage.response_token_count)
+            turn.usage.prompt_token_count + turn.usage.response_token_count
+        )
         assert turn.usage.prompt_tokens_details == [
-            types.ModalityTokenCount(modality=types.MediaModality.TEXT,
-                                     token_count=turn.usage.prompt_token_count)]
+            types.ModalityTokenCount(
+                modality=types.MediaModality.TEXT, token_count=turn.usage.prompt_token_count
+            )
+        ]
 
 
 async def test_generation_complete_precedes_turn_complete(server: Server) -> None:
     async with client(server).aio.live.connect(model=MODEL, config=TEXT) as session:
         turn = await ask(session, "Hi!")
-    flags = [(m.server_content.generation_complete, m.server_content.turn_complete)
-             for m in turn.messages if m.server_content]
+    flags = [
+        (m.server_content.generation_complete, m.server_content.turn_complete)
+        for m in turn.messages
+        if m.server_content
+    ]
     assert flags[-2:] == [(True, None), (None, True)]
     assert turn.text
 
@@ -77,11 +91,15 @@ async def test_same_seed_same_answer_and_max_output_tokens(server: Server) -> No
     assert answers[0] == answers[1]
 
 
-@pytest.mark.filterwarnings("ignore:Setting `LiveConnectConfig.generation_config`:DeprecationWarning")
+@pytest.mark.filterwarnings(
+    "ignore:Setting `LiveConnectConfig.generation_config`:DeprecationWarning"
+)
 async def test_stop_sequences_end_the_answer(server: Server) -> None:
     # LiveConnectConfig has no flat stop_sequences; its generation_config passes through
-    config = {**TEXT, "generation_config": {"stop_sequences": [","], "temperature": 0,
-                                            "max_output_tokens": 64}}
+    config = {
+        **TEXT,
+        "generation_config": {"stop_sequences": [","], "temperature": 0, "max_output_tokens": 64},
+    }
     async with client(server).aio.live.connect(model=MODEL, config=config) as session:
         turn = await ask(session, "List five animals, separated by commas.")
     assert "," not in turn.text
@@ -98,9 +116,12 @@ async def test_context_without_turn_complete_is_not_answered(server: Server) -> 
     config = {**TEXT, "temperature": 0}
     async with client(server).aio.live.connect(model=MODEL, config=config) as session:
         await session.send_client_content(
-            turns=[{"role": "user", "parts": [{"text": "My name is Alice."}]},
-                   {"role": "model", "parts": [{"text": "Nice to meet you, Alice."}]}],
-            turn_complete=False)
+            turns=[
+                {"role": "user", "parts": [{"text": "My name is Alice."}]},
+                {"role": "model", "parts": [{"text": "Nice to meet you, Alice."}]},
+            ],
+            turn_complete=False,
+        )
         turn = await ask(session, "What is my name?")
     assert turn.usage is not None and turn.usage.prompt_token_count is not None
     assert turn.usage.prompt_token_count > 20  # the context turns are in the prompt
@@ -110,16 +131,20 @@ async def test_context_without_turn_complete_is_not_answered(server: Server) -> 
 
 @pytest.mark.parametrize("version", ["v1", "v1beta", "v1alpha"])
 async def test_every_api_version(server: Server, version: str) -> None:
-    async with client(server, version=version).aio.live.connect(model=MODEL,
-                                                                 config=TEXT) as session:
+    async with client(server, version=version).aio.live.connect(
+        model=MODEL, config=TEXT
+    ) as session:
         assert (await ask(session, "Hi")).text
 
 
 async def test_models_list_and_get(server: Server) -> None:
     live = client(server)
     names = [m.name for m in live.models.list()]
-    for name in ("gemini-live-2.5-flash-preview", "gemini-2.5-flash-preview-native-audio-dialog",
-                 "gemini-2.5-flash-exp-native-audio-thinking-dialog"):
+    for name in (
+        "gemini-live-2.5-flash-preview",
+        "gemini-2.5-flash-preview-native-audio-dialog",
+        "gemini-2.5-flash-exp-native-audio-thinking-dialog",
+    ):
         assert f"models/{name}" in names
     model = live.models.get(model=MODEL)
     assert model.name == f"models/{MODEL}"
@@ -128,13 +153,13 @@ async def test_models_list_and_get(server: Server) -> None:
 
 async def test_wrong_key_closes_with_1008(keyed_server: Server) -> None:
     with pytest.raises(errors.APIError) as info:
-        async with client(keyed_server, key="wrong-key").aio.live.connect(model=MODEL,
-                                                                         config=TEXT):
+        async with client(keyed_server, key="wrong-key").aio.live.connect(model=MODEL, config=TEXT):
             pass
     assert info.value.code == 1008
     assert info.value.details == "API key not valid. Please pass a valid API key."
-    async with client(keyed_server, key="right-key").aio.live.connect(model=MODEL,
-                                                                     config=TEXT) as session:
+    async with client(keyed_server, key="right-key").aio.live.connect(
+        model=MODEL, config=TEXT
+    ) as session:
         assert (await ask(session, "Hi")).text
 
 
@@ -148,8 +173,9 @@ async def test_unknown_model_closes_with_1008(server: Server) -> None:
 
 async def test_audio_response_is_refused_until_voice_lands(server: Server) -> None:
     with pytest.raises(errors.APIError) as info:
-        async with client(server).aio.live.connect(model=MODEL,
-                                                   config={"response_modalities": ["AUDIO"]}):
+        async with client(server).aio.live.connect(
+            model=MODEL, config={"response_modalities": ["AUDIO"]}
+        ):
             pass
     assert info.value.code == 1007
 
@@ -157,7 +183,8 @@ async def test_audio_response_is_refused_until_voice_lands(server: Server) -> No
 async def test_native_audio_models_refuse_text(server: Server) -> None:
     with pytest.raises(errors.APIError) as info:
         async with client(server).aio.live.connect(
-                model="gemini-2.5-flash-preview-native-audio-dialog", config=TEXT):
+            model="gemini-2.5-flash-preview-native-audio-dialog", config=TEXT
+        ):
             pass
     assert info.value.code == 1007
     assert "response modalities (TEXT)" in str(info.value.details)
