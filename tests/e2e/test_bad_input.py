@@ -15,7 +15,9 @@ from .live import MODEL, ask, client
 
 pytestmark = pytest.mark.e2e
 
-SETUP = {"setup": {"model": f"models/{MODEL}", "generationConfig": {"responseModalities": ["TEXT"]}}}
+SETUP = {
+    "setup": {"model": f"models/{MODEL}", "generationConfig": {"responseModalities": ["TEXT"]}}
+}
 
 
 async def close_of(ws: ClientConnection) -> tuple[int, str]:
@@ -41,56 +43,137 @@ async def as_first(server: Server, frame: str | bytes) -> tuple[int, str]:
         return await close_of(ws)
 
 
-INVALID = "Request contains an invalid argument."
+BYSTANDER = {"response_modalities": ["TEXT"], "max_output_tokens": 16}
 
 CASES = [
     ("invalid JSON", as_first, "{setup", 1007, "Invalid JSON payload received. Unexpected token."),
     ("not an object", as_first, "[]", 1007, "Invalid JSON payload received. Expected an object."),
-    ("invalid UTF-8", as_first, b'{"setup": "\xff"}', 1007,
-     "Invalid JSON payload received. Unexpected token."),
-    ("message before setup", as_first, json.dumps({"realtimeInput": {"text": "hi"}}), 1007,
-     "The first message must be setup."),
-    ("second setup", after_setup, json.dumps(SETUP), 1007,
-     "setup may be sent only once, as the first message."),
-    ("unknown envelope", after_setup, json.dumps({"somethingNew": {}}), 1007,
-     'Invalid JSON payload received. Unknown name "somethingNew": Cannot find field.'),
-    ("empty envelope", after_setup, "{}", 1007,
-     "A client message must set exactly one of setup, clientContent, realtimeInput, "
-     "toolResponse or contextUpdate."),
-    ("two envelopes", after_setup,
-     json.dumps({"clientContent": {}, "realtimeInput": {"text": "x"}}), 1007,
-     "A client message must set exactly one of setup, clientContent, realtimeInput, "
-     "toolResponse or contextUpdate."),
-    ("two response modalities", as_first, json.dumps({"setup": {
-        "model": f"models/{MODEL}", "generationConfig": {"responseModalities": ["TEXT", "AUDIO"]}}}),
-     1007, "The requested combination of response modalities (TEXT, AUDIO) is not supported "
-     "by the model."),
-    ("invalid base64", after_setup, json.dumps({"realtimeInput": {"audio": {
-        "data": "not base64!", "mimeType": "audio/pcm;rate=16000"}}}), 1007,
-     "Invalid value at 'realtime_input.audio.data' (invalid base64 data), \"not base64!\""),
-    ("unknown field", after_setup, json.dumps({"clientContent": {"turnz": []}}), 1007,
-     'Invalid JSON payload received. Unknown name "turnz" at \'client_content\': '
-     "Cannot find field."),
-    ("wrong type", after_setup, json.dumps({"clientContent": {"turns": "hello"}}), 1007,
-     "Invalid value at 'client_content.turns' (Input should be a valid list), \"hello\""),
-    ("invalid role", after_setup, json.dumps({"clientContent": {"turns": [
-        {"role": "robot", "parts": [{"text": "x"}]}]}}), 1007,
-     'Please use a valid role: user, model. Got "robot".'),
-    ("unknown model", as_first, json.dumps({"setup": {"model": "models/nope"}}), 1008,
-     "Requested entity was not found."),
-    ("response to no call", after_setup, json.dumps({"toolResponse": {"functionResponses": [
-        {"id": "fc-1", "name": "f", "response": {}}]}}), 1007,
-     "Function response ids fc-1 match no pending call."),
+    (
+        "invalid UTF-8",
+        as_first,
+        b'{"setup": "\xff"}',
+        1007,
+        "Invalid JSON payload received. Unexpected token.",
+    ),
+    (
+        "message before setup",
+        as_first,
+        json.dumps({"realtimeInput": {"text": "hi"}}),
+        1007,
+        "The first message must be setup.",
+    ),
+    (
+        "second setup",
+        after_setup,
+        json.dumps(SETUP),
+        1007,
+        "setup may be sent only once, as the first message.",
+    ),
+    (
+        "unknown envelope",
+        after_setup,
+        json.dumps({"somethingNew": {}}),
+        1007,
+        'Invalid JSON payload received. Unknown name "somethingNew": Cannot find field.',
+    ),
+    (
+        "empty envelope",
+        after_setup,
+        "{}",
+        1007,
+        "A client message must set exactly one of setup, clientContent, realtimeInput, "
+        "toolResponse or contextUpdate.",
+    ),
+    (
+        "two envelopes",
+        after_setup,
+        json.dumps({"clientContent": {}, "realtimeInput": {"text": "x"}}),
+        1007,
+        "A client message must set exactly one of setup, clientContent, realtimeInput, "
+        "toolResponse or contextUpdate.",
+    ),
+    (
+        "two response modalities",
+        as_first,
+        json.dumps(
+            {
+                "setup": {
+                    "model": f"models/{MODEL}",
+                    "generationConfig": {"responseModalities": ["TEXT", "AUDIO"]},
+                }
+            }
+        ),
+        1007,
+        "The requested combination of response modalities (TEXT, AUDIO) is not supported "
+        "by the model.",
+    ),
+    (
+        "invalid base64",
+        after_setup,
+        json.dumps(
+            {
+                "realtimeInput": {
+                    "audio": {"data": "not base64!", "mimeType": "audio/pcm;rate=16000"}
+                }
+            }
+        ),
+        1007,
+        "Invalid value at 'realtime_input.audio.data' (invalid base64 data), \"not base64!\"",
+    ),
+    (
+        "unknown field",
+        after_setup,
+        json.dumps({"clientContent": {"turnz": []}}),
+        1007,
+        "Invalid JSON payload received. Unknown name \"turnz\" at 'client_content': "
+        "Cannot find field.",
+    ),
+    (
+        "wrong type",
+        after_setup,
+        json.dumps({"clientContent": {"turns": "hello"}}),
+        1007,
+        "Invalid value at 'client_content.turns' (Input should be a valid list), \"hello\"",
+    ),
+    (
+        "invalid role",
+        after_setup,
+        json.dumps({"clientContent": {"turns": [{"role": "robot", "parts": [{"text": "x"}]}]}}),
+        1007,
+        'Please use a valid role: user, model. Got "robot".',
+    ),
+    (
+        "unknown model",
+        as_first,
+        json.dumps({"setup": {"model": "models/nope"}}),
+        1008,
+        "Requested entity was not found.",
+    ),
+    (
+        "response to no call",
+        after_setup,
+        json.dumps(
+            {"toolResponse": {"functionResponses": [{"id": "fc-1", "name": "f", "response": {}}]}}
+        ),
+        1007,
+        "Function response ids fc-1 match no pending call.",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "how", "frame", "code", "reason"), CASES,
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "how", "frame", "code", "reason"), CASES, ids=[c[0] for c in CASES]
+)
 async def test_bad_input_closes_with_the_documented_code(
-    server: Server, sdk_env: dict[str, str], name: str, how, frame, code: int, reason: str  # type: ignore[no-untyped-def]
+    server: Server,
+    sdk_env: dict[str, str],
+    name: str,
+    how,
+    frame,
+    code: int,
+    reason: str,  # type: ignore[no-untyped-def]
 ) -> None:
-    async with client(server).aio.live.connect(model=MODEL,
-                                               config={"response_modalities": ["TEXT"]}) as bystander:
+    async with client(server).aio.live.connect(model=MODEL, config=BYSTANDER) as bystander:
         assert await how(server, frame) == (code, reason)
         assert (await ask(bystander, "Hello!")).text, "a bystander session was harmed"
 
@@ -110,10 +193,13 @@ async def test_missing_key_closes_with_1008(server: Server) -> None:
     assert reason.startswith("Method doesn't allow unregistered callers.")
 
 
-@pytest.mark.parametrize("path", [
-    "//ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContent",
-    "/some/prefix//ws/google.ai.generativelanguage.v1.GenerativeService.BidiGenerateContent",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "//ws/google.ai.generativelanguage.v1alpha.GenerativeService.BidiGenerateContent",
+        "/some/prefix//ws/google.ai.generativelanguage.v1.GenerativeService.BidiGenerateContent",
+    ],
+)
 async def test_doubled_slashes_and_prefixes_are_routed(server: Server, path: str) -> None:
     async with connect(f"ws://127.0.0.1:{server.port}{path}?key=k") as ws:
         await ws.send(json.dumps(SETUP))

@@ -14,7 +14,7 @@ from .live import MODEL, ask, client, receive_turn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sdk_env")]
 
-TEXT = {"response_modalities": ["TEXT"]}
+TEXT = {"response_modalities": ["TEXT"], "max_output_tokens": 48}
 
 
 @pytest.fixture(scope="module")
