@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from google import genai
 from google.genai import types
+from llama_cpp import Llama
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from openlive.backends.embedded import bundled_gguf
 
 from ..conftest import Server
 
@@ -54,3 +59,27 @@ async def ask(session: Any, text: str, *, turn_complete: bool = True) -> Turn:
         turns={"role": "user", "parts": [{"text": text}]}, turn_complete=turn_complete
     )
     return await receive_turn(session)
+
+
+@functools.cache
+def _tokenizer() -> tuple[Llama, Jinja2ChatFormatter]:
+    """The embedded model's own tokenizer and chat template, to check usage counts."""
+    llama = Llama(model_path=str(bundled_gguf()), vocab_only=True, verbose=False)
+    formatter = Jinja2ChatFormatter(
+        template=llama.metadata["tokenizer.chat_template"],
+        eos_token="<|im_end|>",
+        bos_token="<|im_start|>",
+    )
+    return llama, formatter
+
+
+def prompt_tokens(history: list[tuple[str, str]]) -> int:
+    """Tokens of a chat (role, text) history as the embedded model's template renders it."""
+    llama, formatter = _tokenizer()
+    prompt = formatter(messages=[{"role": r, "content": c} for r, c in history]).prompt
+    return len(llama.tokenize(prompt.encode(), add_bos=True, special=True))
+
+
+def text_tokens(text: str) -> int:
+    llama, _ = _tokenizer()
+    return len(llama.tokenize(text.encode(), add_bos=False, special=True))
