@@ -182,7 +182,8 @@ async def test_oversized_message_closes_with_1009(server: Server) -> None:
     big = json.dumps({"realtimeInput": {"text": "x" * (16 * 1024 * 1024)}})
     code, reason = await after_setup(server, big)
     assert code == 1009
-    assert httpx.get(f"{server.http}/healthz").status_code == 200
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(f"{server.http}/healthz")).status_code == 200
 
 
 async def test_missing_key_closes_with_1008(server: Server) -> None:

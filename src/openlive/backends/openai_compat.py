@@ -2,20 +2,27 @@
 
 vLLM, llama.cpp's server, llama-cpp-python's server, Ollama, LM Studio and hosted
 services all speak `POST /v1/chat/completions` with server-sent events. The engine does
-its own batching and prefix caching, so a conversation here holds no state. Token counts
-come from the engine (`stream_options.include_usage`); an engine that reports none gets
-its counts from its `/tokenize` endpoint (vLLM, llama.cpp) or, failing that, from the
-length of the text (marked as an estimate in the logs).
+its own batching and prefix caching, so a conversation here holds no state.
+
+Token counts come from the engine. Most report them at the end of the stream
+(`stream_options.include_usage`). llama-cpp-python's server ignores that option; for an
+engine like it, the prompt's count comes from the same messages sent again for one
+token without streaming (an answer that is not streamed always has `usage`, and the
+engine's prefix cache makes the repeat cheap), and the reply's from the engine's
+tokenize endpoint. Only what no endpoint answers is estimated from the length of the
+text, with a warning in the logs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 
 from .base import (
     LLM,
@@ -33,6 +40,41 @@ __all__ = ["OpenAICompatibleLLM"]
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class _Tokenizer:
+    """A tokenize endpoint: its path under the engine's root (the API root without
+    `/v1`) and its request for (model, text). Each answers `{"tokens": [...]}`."""
+
+    path: str
+    body: Callable[[str, str], dict[str, Any]]
+
+
+_TOKENIZERS = (
+    # llama.cpp's server reads `content`, vLLM `prompt`; told so, neither adds a BOS.
+    _Tokenizer(
+        "/tokenize",
+        lambda model, text: {
+            "model": model,
+            "content": text,
+            "prompt": text,
+            "add_special_tokens": False,
+        },
+    ),
+    # llama-cpp-python's server, which adds the model's BOS (if it has one).
+    _Tokenizer("/extras/tokenize", lambda model, text: {"model": model, "input": text}),
+)
+
+
+def _chat_message(message: ChatMessage) -> ChatCompletionMessageParam:
+    match message.role:
+        case "system":
+            return {"role": "system", "content": message.content}
+        case "user":
+            return {"role": "user", "content": message.content}
+        case "assistant":
+            return {"role": "assistant", "content": message.content}
+
+
 class OpenAICompatibleLLM(LLM):
     def __init__(
         self, base_url: str, model: str, api_key: str | None = None, *, timeout: float = 60.0
@@ -46,6 +88,14 @@ class OpenAICompatibleLLM(LLM):
             timeout=timeout,
             max_retries=1,
         )
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url.removesuffix("/v1"),
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
+            timeout=5.0,
+        )
+        self._tokenizer: _Tokenizer | None = None
+        self._bos_tokens = 0
+        """What the tokenizer adds to any text, taken off its counts."""
         self._estimated = False
         self.stats = LLMStats()
 
@@ -67,37 +117,61 @@ class OpenAICompatibleLLM(LLM):
 
     async def aclose(self) -> None:
         await self._client.close()
+        await self._http.aclose()
 
     def conversation(self) -> Conversation:
         return _RemoteConversation(self)
 
     async def count_tokens(self, text: str) -> int:
-        root = self.base_url.removesuffix("/v1")
-        try:
-            async with httpx.AsyncClient(timeout=5.0) as http:
-                response = await http.post(
-                    f"{root}/tokenize", json={"model": self.name, "content": text, "prompt": text}
-                )
-                if response.status_code == 200:
-                    body = response.json()
-                    tokens = body.get("tokens")
-                    if isinstance(tokens, list):
-                        return len(tokens)
-                    if isinstance(body.get("count"), int):
-                        return int(body["count"])
-        except (httpx.HTTPError, ValueError):
-            pass
+        counted = await self._tokenize(text)
+        if counted is not None:
+            return counted
         if not self._estimated:
-            log.warning("%s reports no token counts; estimating them", self.base_url)
+            log.warning("%s counts no tokens; estimating them", self.base_url)
             self._estimated = True
-        return max(1, len(text) // 4)
+        return -(-len(text) // 4)
+
+    async def _tokenize(self, text: str) -> int | None:
+        """The engine's count for `text`, from the first tokenize endpoint that answers
+        (then that one only), or None."""
+        for tokenizer in (self._tokenizer,) if self._tokenizer else _TOKENIZERS:
+            counted = await self._count_with(tokenizer, text)
+            if counted is None:
+                continue
+            if self._tokenizer is None:
+                self._tokenizer = tokenizer
+                self._bos_tokens = await self._count_with(tokenizer, "") or 0
+            return max(0, counted - self._bos_tokens)
+        return None
+
+    async def _count_with(self, tokenizer: _Tokenizer, text: str) -> int | None:
+        try:
+            response = await self._http.post(tokenizer.path, json=tokenizer.body(self.name, text))
+            response.raise_for_status()
+            body = response.json()
+        except (httpx.HTTPError, ValueError):
+            return None
+        tokens = body.get("tokens") if isinstance(body, dict) else None
+        return len(tokens) if isinstance(tokens, list) else None
+
+    async def _prompt_tokens(self, messages: list[ChatCompletionMessageParam]) -> int | None:
+        """The engine's count for the prompt `messages` make (chat template included),
+        from a one-token answer without streaming, or None."""
+        try:
+            completion = await self._client.chat.completions.create(
+                model=self.name, messages=messages, max_tokens=1, stream=False
+            )
+        except openai.OpenAIError:
+            return None
+        return completion.usage.prompt_tokens if completion.usage else None
 
     async def stream(
         self, messages: Sequence[ChatMessage], sampling: Sampling
-    ) -> AsyncIterator[str | Usage]:
+    ) -> AsyncGenerator[str | Usage, None]:
+        chat = [_chat_message(m) for m in messages]
         request: dict[str, Any] = {
             "model": self.name,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": chat,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -115,36 +189,38 @@ class OpenAICompatibleLLM(LLM):
         text: list[str] = []
         usage: Usage | None = None
         finish = "stop"
-        self.stats.generating += 1
-        self.stats.replies += 1
         try:
             stream = await self._client.chat.completions.create(**request, extra_body=extra)
-            async with stream:
-                async for chunk in stream:
-                    if chunk.usage is not None:
-                        usage = Usage(
-                            prompt_tokens=chunk.usage.prompt_tokens,
-                            response_tokens=chunk.usage.completion_tokens,
-                        )
-                    for choice in chunk.choices:
-                        if choice.delta and choice.delta.content:
-                            self.stats.tokens += 1
-                            text.append(choice.delta.content)
-                            yield choice.delta.content
-                        if choice.finish_reason:
-                            finish = choice.finish_reason
+            self.stats.replies += 1
+            self.stats.generating += 1
+            try:
+                async with stream:
+                    async for chunk in stream:
+                        if chunk.usage is not None:
+                            usage = Usage(
+                                prompt_tokens=chunk.usage.prompt_tokens,
+                                response_tokens=chunk.usage.completion_tokens,
+                            )
+                        for choice in chunk.choices:
+                            if choice.delta and choice.delta.content:
+                                self.stats.tokens += 1
+                                text.append(choice.delta.content)
+                                yield choice.delta.content
+                            if choice.finish_reason:
+                                finish = choice.finish_reason
+            finally:
+                self.stats.generating -= 1
         except openai.APIStatusError as exc:
             raise LLMError(f"{self.base_url} answered {exc.status_code}: {exc.message}") from exc
-        except openai.OpenAIError as exc:
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            # openai 1.x lets a transport error in the middle of a stream through as is
             raise LLMError(f"{self.base_url}: {exc}") from exc
-        finally:
-            self.stats.generating -= 1
         if usage is None:
-            prompt = "\n".join(m.content for m in messages)
-            usage = Usage(
-                prompt_tokens=await self.count_tokens(prompt),
-                response_tokens=await self.count_tokens("".join(text)) if text else 0,
-            )
+            prompt = await self._prompt_tokens(chat)
+            if prompt is None:
+                prompt = await self.count_tokens("\n".join(m.content for m in messages))
+            reply = "".join(text)
+            usage = Usage(prompt, await self.count_tokens(reply) if reply else 0)
         yield Usage(usage.prompt_tokens, usage.response_tokens, finish_reason=finish)
 
 
@@ -154,5 +230,5 @@ class _RemoteConversation(Conversation):
 
     def reply(
         self, messages: Sequence[ChatMessage], sampling: Sampling
-    ) -> AsyncIterator[str | Usage]:
+    ) -> AsyncGenerator[str | Usage, None]:
         return self._llm.stream(messages, sampling)
