@@ -13,7 +13,16 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["LLM", "ChatMessage", "Conversation", "LLMError", "LLMStats", "Sampling", "Usage"]
+__all__ = [
+    "LLM",
+    "ChatMessage",
+    "ContextOverflow",
+    "Conversation",
+    "LLMError",
+    "LLMStats",
+    "Sampling",
+    "Usage",
+]
 
 Role = Literal["system", "user", "assistant"]
 
@@ -50,6 +59,10 @@ class Usage:
 
 class LLMError(Exception):
     """A backend failed (the engine is unreachable, answered an error, or crashed)."""
+
+
+class ContextOverflow(LLMError):
+    """The conversation's newest turn alone does not fit the model's context window."""
 
 
 @dataclass(slots=True)

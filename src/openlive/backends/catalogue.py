@@ -69,6 +69,8 @@ class CatalogueEntry:
 
     @property
     def input_token_limit(self) -> int:
+        if self.llm.kind == "embedded":
+            return min(self.llm.context_tokens, _CLASS_CONTEXT[self.model_class])
         return _CLASS_CONTEXT[self.model_class]
 
     def check_modality(self, modality: Modality) -> None:
@@ -87,7 +89,7 @@ class CatalogueEntry:
             "displayName": self.display_name,
             "description": self.description,
             "inputTokenLimit": self.input_token_limit,
-            "outputTokenLimit": 8192,
+            "outputTokenLimit": min(8192, self.input_token_limit // 2),
             "supportedGenerationMethods": ["bidiGenerateContent"],
         }
 

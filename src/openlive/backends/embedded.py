@@ -32,6 +32,7 @@ from .base import (
     LLM,
     Capabilities,
     ChatMessage,
+    ContextOverflow,
     Conversation,
     LLMError,
     LLMStats,
@@ -181,7 +182,10 @@ class EmbeddedLLM(LLM):
             del history[drop]
             prompt = self.prompt_tokens(history)
         if len(prompt) + max_tokens > limit:
-            raise LLMError("the input does not fit the model's context window")
+            raise ContextOverflow(
+                f"The input token count ({len(prompt)}) exceeds the maximum number of tokens "
+                f"allowed ({limit - max_tokens})."
+            )
         self._switch_to(conv)
         cached = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), prompt)
         chunks = llama.create_completion(
@@ -308,7 +312,8 @@ class _EmbeddedConversation(Conversation):
             finally:
                 emit(None)
 
-        future = loop.run_in_executor(self._llm._executor, work)
+        job = self._llm._executor.submit(work)
+        done = asyncio.wrap_future(job)
         try:
             while (item := await queue.get()) is not None:
                 if isinstance(item, LLMError):
@@ -318,8 +323,8 @@ class _EmbeddedConversation(Conversation):
                 yield item
         finally:
             stop.set()
-            if not future.cancel():  # already running: it stops at the next token
-                await asyncio.wait([future])
+            if not job.cancel():  # already running: it stops at the next token
+                await asyncio.wait([done])
 
     async def aclose(self) -> None:
         self.closed = True

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import shlex
+import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -155,11 +156,14 @@ def _config(args: argparse.Namespace) -> ServerConfig:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
+        logging.basicConfig(
+            level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
         config = _config(args)
+        for port in (config.port, config.tls_port):
+            if port is not None:
+                _check_port(config.host, port)
     except (ValueError, OSError) as exc:
         print(f"openlive: {exc}", file=sys.stderr)
         return 2
@@ -174,6 +178,17 @@ def _serve(args: argparse.Namespace) -> int:
 
     asyncio.run(serve(config))
     return 0
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before the models load if a listener cannot bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _env(args: argparse.Namespace) -> int:

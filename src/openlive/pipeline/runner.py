@@ -19,7 +19,7 @@ import asyncio
 import logging
 from typing import Protocol
 
-from ..backends.base import Conversation, Sampling
+from ..backends.base import ContextOverflow, Conversation, Sampling
 from ..backends.registry import Backends
 from ..protocol import codec
 from ..protocol.errors import InternalError, InvalidArgument, LiveError
@@ -54,7 +54,10 @@ log = logging.getLogger(__name__)
 
 OUTBOX_SIZE = 64
 """Server messages waiting for the socket. Small on purpose: a full outbox makes the
-generator wait, so a slow client slows its own answer instead of filling memory."""
+response wait, so a slow client slows its own answer instead of filling memory. (A
+backend that shares one model between sessions, like the embedded one, does not hold
+the model for a slow reader: it finishes the reply into a buffer bounded by
+maxOutputTokens.)"""
 
 FLUSH_TIMEOUT = 2.0
 """Seconds given to sending what is queued before an error closes the session."""
@@ -178,6 +181,8 @@ class SessionRunner:
                 for text in self._held:
                     self._context.append_user(text)
                 self._held.clear()
+                if isinstance(response.error, ContextOverflow):
+                    raise InvalidArgument(str(response.error)) from response.error
                 if response.error is not None:
                     log.error("LLM failed: %s", response.error)
                     raise InternalError() from response.error
@@ -222,7 +227,7 @@ class SessionRunner:
             case AudioStreamEnded() | ActivityStarted() | ActivityEnded():
                 pass
             case ToolResponsesReceived(responses):
-                ids = ", ".join(r.id or "(none)" for r in responses)
+                ids = ", ".join(r.id or "(none)" for r in responses) or "(none)"
                 raise InvalidArgument(f"Function response ids {ids} match no pending call.")
             case ContextUpdated(system_instruction, tools):
                 if system_instruction is not None:

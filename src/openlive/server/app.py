@@ -105,6 +105,8 @@ def create_app(state: AppState) -> Starlette:
         try:
             size = max(1, min(1000, int(request.query_params.get("pageSize", 50))))
             start = int(request.query_params.get("pageToken") or 0)
+            if start < 0:
+                raise ValueError(start)
         except ValueError:
             return _rest_error(400, "INVALID_ARGUMENT", "Invalid pageSize or pageToken.")
         body: dict[str, object] = {"models": entries[start : start + size]}
