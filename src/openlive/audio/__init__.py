@@ -1,0 +1,1 @@
+"""Audio: PCM and mime parsing, streaming resampling and bounded sample buffers."""
