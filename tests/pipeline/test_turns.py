@@ -1,0 +1,88 @@
+"""Turn-taking on scripted VAD probabilities: no loop, no model."""
+
+from __future__ import annotations
+
+from openlive.pipeline.turns import (
+    PauseEnded,
+    PauseStarted,
+    SpeechEnded,
+    SpeechStarted,
+    TurnDetector,
+    TurnEvent,
+    TurnSettings,
+)
+
+
+def run(probabilities: list[float], settings: TurnSettings | None = None) -> list[TurnEvent]:
+    detector = TurnDetector(settings)
+    events: list[TurnEvent] = []
+    for p in probabilities:
+        events += detector.push(p)
+    return events + detector.flush()
+
+
+def frames(ms: int) -> int:
+    return ms // 32
+
+
+SILENCE = [0.01]
+SPEECH = [0.95]
+
+
+def test_a_turn_starts_after_the_prefix_padding_and_ends_after_the_silence() -> None:
+    script = SILENCE * 10 + SPEECH * frames(640) + SILENCE * frames(640)
+    assert run(script) == [SpeechStarted(10), PauseStarted(30), SpeechEnded(10, 30)]
+
+
+def test_the_start_is_announced_only_once_the_padding_is_heard() -> None:
+    detector = TurnDetector(TurnSettings(prefix_padding_ms=160))
+    announced = [bool(detector.push(0.9)) for _ in range(6)]
+    assert announced == [False, False, False, False, True, False]
+
+
+def test_a_click_is_not_a_turn() -> None:
+    assert run(SILENCE * 5 + SPEECH * 2 + SILENCE * 40) == []
+
+
+def test_a_short_pause_is_not_the_end() -> None:
+    script = SPEECH * 20 + SILENCE * frames(320) + SPEECH * 20 + SILENCE * frames(640)
+    events = run(script)
+    assert events == [
+        SpeechStarted(0),
+        PauseStarted(20),
+        PauseEnded(30),
+        PauseStarted(50),
+        SpeechEnded(0, 50),
+    ]
+
+
+def test_a_one_word_reply_after_a_pause_is_heard() -> None:
+    yes = [0.3, 0.8, 0.95, 0.97, 0.96, 0.9, 0.85, 0.6, 0.2]  # ~300 ms
+    assert run(SILENCE * 60 + yes + SILENCE * 30)[0] == SpeechStarted(61)
+
+
+def test_low_start_sensitivity_needs_clearer_speech() -> None:
+    murmur = [0.6] * 20
+    assert run(murmur) != []
+    assert run(murmur, TurnSettings.from_live(start_high=False)) == []
+
+
+def test_low_end_sensitivity_waits_for_real_silence() -> None:
+    trailing = SPEECH * 20 + [0.25] * 40
+    assert SpeechEnded(0, 20) in run(trailing)[:3]
+    low = run(trailing, TurnSettings.from_live(end_high=False))
+    assert low == [SpeechStarted(0), SpeechEnded(0, 60)]  # only the end of the audio ends it
+
+
+def test_settings_from_the_setup() -> None:
+    settings = TurnSettings.from_live(prefix_padding_ms=20, silence_duration_ms=100)
+    assert run(SPEECH + SILENCE * 4) == []  # defaults: one frame is not enough
+    assert run(SPEECH + SILENCE * 4, settings) == [
+        SpeechStarted(0),
+        PauseStarted(1),
+        SpeechEnded(0, 1),
+    ]
+
+
+def test_audio_stream_end_flushes_a_turn_in_progress() -> None:
+    assert run(SPEECH * 10) == [SpeechStarted(0), SpeechEnded(0, 10)]
