@@ -465,7 +465,7 @@ FUNCTION_RESPONSE = {
         pytest.param(
             [setup(modality="AUDIO")],
             1007,
-            "Response modality AUDIO is not available yet; use TEXT.",
+            "Response modality AUDIO is not available on this server.",
             id="audio-modality",
         ),
         pytest.param(
@@ -517,7 +517,7 @@ async def test_a_bad_first_message_closes(
         pytest.param(
             {"realtimeInput": {"audio": {"mimeType": "audio/pcm;rate=16000", "data": "AAAA"}}},
             1007,
-            "Audio input is not supported by this server yet.",
+            "Audio input is not available on this server.",
             id="audio-input",
         ),
     ],

@@ -5,14 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from ..config import LLMSpec
 from .base import LLM
 from .catalogue import Catalogue
+from .voice import ASR, TTS, VAD
 
-__all__ = ["Backends", "build_llm"]
+__all__ = ["Backends", "VoiceModels", "build_llm"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceModels:
+    """The embedded voice stack, shared by every session."""
+
+    vad: VAD
+    asr: ASR
+    tts: TTS
 
 
 def build_llm(spec: LLMSpec) -> LLM:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Protocol
 
 from ..backends.base import ContextOverflow, Conversation, Sampling
-from ..backends.registry import Backends
+from ..backends.registry import Backends, VoiceModels
 from ..protocol import codec
 from ..protocol.errors import InternalError, InvalidArgument, LiveError
 from ..protocol.events import (
@@ -38,15 +39,21 @@ from ..protocol.events import (
 )
 from ..protocol.messages import (
     ActivityHandling,
+    EndSensitivity,
     GenerationConfig,
     Modality,
     ServerMessage,
     Setup,
+    StartSensitivity,
     Tool,
 )
 from ..protocol.session import LiveSession, validate_setup
 from .context import ChatContext
+from .listener import Listener, ListenerEvent, UserSpoke, VoiceStarted
 from .response import TextResponse, cancel_and_wait
+from .scheduler import Scheduler
+from .speech import SpeechResponse
+from .turns import TurnDetector, TurnSettings
 
 __all__ = ["FLUSH_TIMEOUT", "OUTBOX_SIZE", "ClientGone", "SessionRunner", "Transport"]
 
@@ -89,10 +96,25 @@ class ClientGone(Exception):
     """The client closed the connection; ends the session quietly."""
 
 
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """The voice models and the scheduler they run on; None where there is no voice."""
+
+    models: VoiceModels
+    scheduler: Scheduler
+
+
 class SessionRunner:
-    def __init__(self, transport: Transport, backends: Backends) -> None:
+    def __init__(
+        self, transport: Transport, backends: Backends, voice: Voice | None = None
+    ) -> None:
         self._transport = transport
         self._backends = backends
+        self._voice = voice
+        self._listener: Listener | None = None
+        self._speak = False
+        self._transcribe_input = False
+        self._transcribe_output = False
         self._session = LiveSession()
         self._outbox: asyncio.Queue[ServerMessage] = asyncio.Queue(OUTBOX_SIZE)
         self._context = ChatContext()
@@ -114,7 +136,7 @@ class SessionRunner:
                 self._tasks = tasks
                 tasks.create_task(self._write(), name="writer")
                 tasks.create_task(self._respond(), name="responder")
-                await self._read()
+                await self._read(tasks)
         except* ClientGone:
             pass
         except* LiveError as group:
@@ -144,7 +166,7 @@ class SessionRunner:
 
     # --- tasks -----------------------------------------------------------------------
 
-    async def _read(self) -> None:
+    async def _read(self, tasks: asyncio.TaskGroup) -> None:
         while True:
             frame = await self._transport.receive()
             if frame is None:
@@ -152,6 +174,8 @@ class SessionRunner:
             message = codec.decode(frame)
             for event in self._session.receive(message):
                 await self._handle(event)
+                if self._listener is not None and isinstance(event, SetupRequested):
+                    tasks.create_task(self._listener.run(), name="listener")
 
     async def _write(self) -> None:
         while True:
@@ -166,13 +190,7 @@ class SessionRunner:
             while self._answer_pending:
                 self._answer_pending = False
                 assert self._conversation is not None
-                response = TextResponse(
-                    self._session,
-                    self._conversation,
-                    self._context,
-                    self._sampling,
-                    self._outbox.put,
-                )
+                response = self._response()
                 task = self._tasks.create_task(response.run(), name="response")
                 self._response_task = task
                 await asyncio.wait([task])
@@ -186,6 +204,42 @@ class SessionRunner:
                 if response.error is not None:
                     log.error("LLM failed: %s", response.error)
                     raise InternalError() from response.error
+
+    def _response(self) -> TextResponse | SpeechResponse:
+        assert self._conversation is not None
+        if not self._speak:
+            return TextResponse(
+                self._session, self._conversation, self._context, self._sampling, self._outbox.put
+            )
+        assert self._voice is not None
+        return SpeechResponse(
+            self._session,
+            self._conversation,
+            self._context,
+            self._sampling,
+            self._outbox.put,
+            self._voice.models.tts,
+            self._voice.scheduler,
+            transcribe=self._transcribe_output,
+        )
+
+    async def _heard(self, event: ListenerEvent) -> None:
+        """What the listener reports: the user began to speak, or finished a turn."""
+        match event:
+            case VoiceStarted():
+                if self._activity_interrupts:
+                    await self._interrupt()
+            case UserSpoke(transcript):
+                if self._transcribe_input:
+                    await self._outbox.put(self._session.input_transcription(transcript.text))
+                await self._user_text(transcript.text)
+
+    async def _user_text(self, text: str) -> None:
+        if self._response_task is not None and not self._response_task.done():
+            self._held.append(text)  # answered once the current answer ends
+        else:
+            self._context.append_user(text)
+        self._answer()
 
     async def _interrupt(self) -> None:
         """Stop the answer being generated, if any, and tell the client."""
@@ -214,18 +268,25 @@ class SessionRunner:
             case TextReceived(text):
                 if self._activity_interrupts:
                     await self._interrupt()
-                if not text:
-                    return
-                if self._response_task is not None and not self._response_task.done():
-                    self._held.append(text)  # answered once the current answer ends
-                else:
-                    self._context.append_user(text)
-                self._answer()
-            case AudioReceived() | VideoReceived():
-                kind = "Audio" if isinstance(event, AudioReceived) else "Video"
-                raise InvalidArgument(f"{kind} input is not supported by this server yet.")
-            case AudioStreamEnded() | ActivityStarted() | ActivityEnded():
-                pass
+                if text:
+                    await self._user_text(text)
+            case AudioReceived(blob):
+                if self._listener is None:
+                    raise InvalidArgument("Audio input is not available on this server.")
+                self._listener.feed(blob)
+            case VideoReceived():
+                raise InvalidArgument("Video input is not supported by this server yet.")
+            case AudioStreamEnded():
+                if self._listener is not None:
+                    self._listener.audio_stream_end()
+            case ActivityStarted():
+                if self._activity_interrupts:
+                    await self._interrupt()
+                if self._listener is not None:
+                    self._listener.activity_start()
+            case ActivityEnded():
+                if self._listener is not None:
+                    self._listener.activity_end()
             case ToolResponsesReceived(responses):
                 ids = ", ".join(r.id or "(none)" for r in responses) or "(none)"
                 raise InvalidArgument(f"Function response ids {ids} match no pending call.")
@@ -239,17 +300,49 @@ class SessionRunner:
         config = validate_setup(setup)
         entry = self._backends.catalogue.lookup(config.model)
         entry.check_modality(config.modality)
-        if config.modality is Modality.AUDIO:
-            raise InvalidArgument("Response modality AUDIO is not available yet; use TEXT.")
+        self._speak = config.modality is Modality.AUDIO
+        if self._speak and self._voice is None:
+            raise InvalidArgument("Response modality AUDIO is not available on this server.")
         _check_tools(setup.tools or [])
         rt = setup.realtime_input_config
         self._activity_interrupts = not (
             rt is not None and rt.activity_handling is ActivityHandling.NO_INTERRUPTION
         )
+        self._transcribe_input = setup.input_audio_transcription is not None
+        self._transcribe_output = setup.output_audio_transcription is not None
+        if self._voice is not None:
+            self._listener = self._listen(setup)
         self._sampling = _sampling(config.generation)
         self._context.system_instruction = config.system_instruction
         self._conversation = self._backends.llm(entry.llm).conversation()
         await self._outbox.put(self._session.complete_setup(config))
+
+    def _listen(self, setup: Setup) -> Listener:
+        assert self._voice is not None
+        rt = setup.realtime_input_config
+        aad = rt.automatic_activity_detection if rt else None
+        settings = TurnSettings.from_live(
+            start_high=None
+            if aad is None or aad.start_of_speech_sensitivity is None
+            else aad.start_of_speech_sensitivity is not StartSensitivity.START_SENSITIVITY_LOW,
+            end_high=None
+            if aad is None or aad.end_of_speech_sensitivity is None
+            else aad.end_of_speech_sensitivity is not EndSensitivity.END_SENSITIVITY_LOW,
+            prefix_padding_ms=aad.prefix_padding_ms if aad else None,
+            silence_duration_ms=aad.silence_duration_ms if aad else None,
+        )
+        speech = setup.generation_config.speech_config if setup.generation_config else None
+        language = (
+            speech.language_code.split("-")[0].lower() if speech and speech.language_code else None
+        )
+        return Listener(
+            self._voice.models,
+            self._voice.scheduler,
+            TurnDetector(settings),
+            automatic=not (aad is not None and aad.disabled),
+            language=language,
+            emit=self._heard,
+        )
 
 
 def _sampling(generation: GenerationConfig) -> Sampling:

@@ -32,6 +32,7 @@ from .events import (
     VideoReceived,
 )
 from .messages import (
+    Blob,
     ClientContent,
     ClientMessage,
     Content,
@@ -46,6 +47,7 @@ from .messages import (
     Setup,
     SetupComplete,
     ToolResponse,
+    Transcription,
     UsageMetadata,
 )
 
@@ -283,6 +285,20 @@ class LiveSession:
         return self._content(
             ServerContent(model_turn=Content(role="model", parts=[Part(text=text)]))
         )
+
+    def model_audio(self, pcm: bytes, rate: int = 24000) -> ServerMessage:
+        blob = Blob(mime_type=f"audio/pcm;rate={rate}", data=pcm)
+        return self._content(
+            ServerContent(model_turn=Content(role="model", parts=[Part(inline_data=blob)]))
+        )
+
+    def input_transcription(self, text: str, *, finished: bool = True) -> ServerMessage:
+        return self._content(
+            ServerContent(input_transcription=Transcription(text=text, finished=finished))
+        )
+
+    def output_transcription(self, text: str) -> ServerMessage:
+        return self._content(ServerContent(output_transcription=Transcription(text=text)))
 
     def generation_complete(self) -> ServerMessage:
         return self._content(ServerContent(generation_complete=True))

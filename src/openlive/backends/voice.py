@@ -1,0 +1,147 @@
+"""The interfaces of the voice backends (VAD, ASR, TTS), and the values they exchange.
+
+Like the LLM (`base.py`), each is a model object loaded once per process and shared by
+every session. All three are synchronous and CPU-bound: the pipeline calls them on its
+own worker threads, never on the event loop. What a session owns is small: a
+`VADStream` (the model's recurrent state for one audio stream); ASR and TTS calls keep
+no state between calls.
+
+Audio is `openlive.audio.pcm.Samples` (mono float32 in [-1, 1)) at fixed rates: the
+VAD and ASR take 16 kHz (`SAMPLE_RATE`), and TTS gives 24 kHz (`OUTPUT_RATE`, what the
+Live API sends), so that rate conversion happens once, at the edge of the pipeline.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+from openlive.audio.pcm import OUTPUT_RATE, Samples
+
+__all__ = [
+    "ASR",
+    "OUTPUT_RATE",
+    "SAMPLE_RATE",
+    "TTS",
+    "VAD",
+    "ASRCapabilities",
+    "TTSCapabilities",
+    "Transcript",
+    "VADStream",
+    "VoiceModelError",
+]
+
+SAMPLE_RATE: Final = 16000
+"""The rate of the audio that the VAD and ASR take."""
+
+
+class VoiceModelError(Exception):
+    """A voice model is missing, damaged, or could not be loaded."""
+
+
+# --- VAD ---------------------------------------------------------------------------
+
+
+class VADStream(abc.ABC):
+    """One audio stream's view of a shared VAD model: it holds the per-stream state.
+
+    Not thread-safe: feed one stream from one thread at a time (different streams may
+    run on different threads at once).
+    """
+
+    @abc.abstractmethod
+    def probability(self, frame: Samples) -> float:
+        """The probability, in [0, 1], that `frame` holds speech.
+
+        `frame` is exactly `VAD.frame_samples` samples at `SAMPLE_RATE`, the next frame
+        of the stream (the model looks back across frames). Raises `ValueError` on a
+        frame of another length or shape.
+        """
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Forget the stream's past: the next frame is treated as the start of a stream."""
+
+
+class VAD(abc.ABC):
+    """A voice activity detector, scoring fixed-size frames of 16 kHz audio."""
+
+    name: str
+    frame_samples: int
+    """The length of the frames that `VADStream.probability` takes."""
+
+    @abc.abstractmethod
+    def stream(self) -> VADStream:
+        """Open the state of a new audio stream (one per session, or per input)."""
+
+
+# --- ASR ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ASRCapabilities:
+    streaming: bool = False
+    """Whether the model transcribes incrementally; if not, it is given whole utterances
+    (the pipeline segments them with the VAD, and may transcribe a pause speculatively)."""
+    language_detection: bool = True
+    languages: frozenset[str] = frozenset()
+    """The language codes it knows; empty when it does not say."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What was said in one utterance."""
+
+    text: str
+    """Stripped of surrounding spaces; empty when nothing was recognised."""
+    language: str
+    """The language code, detected or as given."""
+    language_probability: float
+    """The detector's confidence; 1.0 when the language was given."""
+    duration: float
+    """The length of the audio, in seconds."""
+
+
+class ASR(abc.ABC):
+    """A speech recogniser for whole utterances of 16 kHz audio."""
+
+    name: str
+    capabilities: ASRCapabilities
+
+    @abc.abstractmethod
+    def transcribe(self, samples: Samples, language: str | None = None) -> Transcript:
+        """Transcribe `samples` (mono, `SAMPLE_RATE`).
+
+        `language` is a code such as ``"en"``; None detects it, which costs time. Safe to
+        call from several threads; calls may be serialised inside the model.
+        """
+
+
+# --- TTS ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TTSCapabilities:
+    sentence_streaming: bool = True
+    """Whether `synthesize` yields sentence by sentence, rather than all at the end."""
+    languages: frozenset[str] = frozenset()
+
+
+class TTS(abc.ABC):
+    """A speech synthesiser whose output is already at the Live API's rate."""
+
+    name: str
+    capabilities: TTSCapabilities
+    sample_rate: int
+    """The model's native rate (before conversion to `OUTPUT_RATE`)."""
+
+    @abc.abstractmethod
+    def synthesize(self, text: str, *, length_scale: float | None = None) -> Iterator[Samples]:
+        """Speak `text`, yielding audio at `OUTPUT_RATE` as each piece (a sentence) is
+        ready, so that the first can be sent while the rest are synthesised.
+
+        `length_scale` stretches time (above 1 is slower); None is the voice's default.
+        The chunks joined are the whole utterance; empty text yields nothing.
+        """

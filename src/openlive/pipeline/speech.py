@@ -1,0 +1,206 @@
+"""One model turn spoken: LLM text → clauses → speech → audio paced at real time.
+
+Three tasks, each owned by the response's task group, linked by small bounded queues:
+
+- the writer reads the LLM's deltas and cuts them into clauses;
+- the synthesizer speaks each clause on the voice scheduler (the first clause of an
+  answer goes ahead of other sessions' bulk work);
+- the player sends the audio in 40 ms chunks, released at real time with a short lead,
+  so that an interruption stops the sound within a chunk or two; each clause's text
+  goes out as `outputTranscription` when its audio starts.
+
+`heard` holds what reached the client: whole clauses, and the share of the words of
+a clause cut short that matches the share of its audio that was sent. An interrupted
+turn keeps only that in the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..audio.pcm import OUTPUT_RATE, float_to_pcm16
+from ..backends.base import Conversation, LLMError, Sampling, Usage
+from ..backends.voice import TTS
+from ..protocol.messages import Modality, ServerMessage
+from ..protocol.session import LiveSession, TurnUsage
+from .context import ChatContext
+from .scheduler import Priority, Scheduler
+
+__all__ = ["CHUNK_MS", "LEAD_MS", "AUDIO_TOKENS_PER_SECOND", "SpeechResponse", "clauses"]
+
+CHUNK_MS = 40
+"""Audio per message: small, so that an interruption takes effect quickly."""
+LEAD_MS = 200
+"""How far ahead of real time audio is released (covers network jitter)."""
+AUDIO_TOKENS_PER_SECOND = 32
+
+Send = Callable[[ServerMessage], Awaitable[None]]
+
+_CLAUSE_END = re.compile(r"([.!?;:]+[\"')\]]*|\n)\s+")
+_SOFT_BREAK = re.compile(r",\s+")
+_FIRST_CLAUSE_CHARS = 40
+"""A first clause longer than this may be cut at a comma, to start speaking sooner."""
+
+
+def clauses(buffer: str, *, first: bool, final: bool) -> tuple[list[str], str]:
+    """Cut complete clauses off the front of `buffer`; return them and the rest."""
+    out: list[str] = []
+    while True:
+        match = _CLAUSE_END.search(buffer)
+        if match is None and first and not out and len(buffer) > _FIRST_CLAUSE_CHARS:
+            match = _SOFT_BREAK.search(buffer, _FIRST_CLAUSE_CHARS // 2)
+        if match is None:
+            break
+        clause, buffer = buffer[: match.end()].strip(), buffer[match.end() :]
+        if clause:
+            out.append(clause)
+    if final and buffer.strip():
+        out.append(buffer.strip())
+        buffer = ""
+    return out, buffer
+
+
+@dataclass(slots=True)
+class _Spoken:
+    text: str
+    samples: int
+    sent: int = 0
+
+
+class SpeechResponse:
+    """Generates one answer as speech."""
+
+    def __init__(
+        self,
+        session: LiveSession,
+        conversation: Conversation,
+        context: ChatContext,
+        sampling: Sampling,
+        send: Send,
+        tts: TTS,
+        scheduler: Scheduler,
+        *,
+        transcribe: bool,
+    ) -> None:
+        self._session = session
+        self._conversation = conversation
+        self._context = context
+        self._sampling = sampling
+        self._send = send
+        self._tts = tts
+        self._scheduler = scheduler
+        self._transcribe = transcribe
+        self._spoken: list[_Spoken] = []
+        self.usage: Usage | None = None
+        self.error: LLMError | None = None
+        self.completed = False
+
+    @property
+    def text(self) -> str:
+        """What the client heard (see the module docstring)."""
+        words: list[str] = []
+        for part in self._spoken:
+            if part.sent >= part.samples:
+                words.append(part.text)
+            elif part.sent:
+                parts = part.text.split()
+                words.append(" ".join(parts[: math.floor(len(parts) * part.sent / part.samples)]))
+        return " ".join(w for w in words if w)
+
+    @property
+    def audio_seconds(self) -> float:
+        return sum(p.sent for p in self._spoken) / OUTPUT_RATE
+
+    async def run(self) -> None:
+        """Speak the reply, then `generationComplete` and `turnComplete` with usage.
+
+        Cancel-safe: cancelling stops the LLM, the synthesis and the sound at once."""
+        texts: asyncio.Queue[str | None] = asyncio.Queue(maxsize=4)
+        audio: asyncio.Queue[tuple[str, np.ndarray] | None] = asyncio.Queue(maxsize=2)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._write(texts), name="speech-writer")
+                tasks.create_task(self._synthesize(texts, audio), name="speech-synth")
+                tasks.create_task(self._play(audio), name="speech-player")
+        except* LLMError as group:
+            error = group.exceptions[0]
+            assert isinstance(error, LLMError)
+            self.error = error
+        if self.error is not None:
+            return
+        self.completed = True
+        await self._send(self._session.generation_complete())
+        usage = self.usage or Usage(0, 0)
+        await self._send(
+            self._session.turn_complete(
+                TurnUsage(
+                    prompt={Modality.TEXT: usage.prompt_tokens},
+                    response={Modality.AUDIO: round(self.audio_seconds * AUDIO_TOKENS_PER_SECOND)},
+                )
+            )
+        )
+
+    async def _write(self, texts: asyncio.Queue[str | None]) -> None:
+        buffer = ""
+        first = True
+        messages = self._context.messages()
+        async with aclosing(self._conversation.reply(messages, self._sampling)) as stream:
+            async for item in stream:
+                if isinstance(item, Usage):
+                    self.usage = item
+                    continue
+                ready, buffer = clauses(buffer + item, first=first, final=False)
+                for clause in ready:
+                    first = False
+                    await texts.put(clause)
+        ready, _ = clauses(buffer, first=first, final=True)
+        for clause in ready:
+            await texts.put(clause)
+        await texts.put(None)
+
+    async def _synthesize(
+        self,
+        texts: asyncio.Queue[str | None],
+        audio: asyncio.Queue[tuple[str, np.ndarray] | None],
+    ) -> None:
+        priority = Priority.FIRST_AUDIO
+        while (text := await texts.get()) is not None:
+            speech = await self._scheduler.run(priority, self._speak, text)
+            priority = Priority.SYNTHESIS
+            if len(speech):
+                await audio.put((text, speech))
+        await audio.put(None)
+
+    def _speak(self, text: str) -> np.ndarray:
+        pieces = list(self._tts.synthesize(text))
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+
+    async def _play(self, audio: asyncio.Queue[tuple[str, np.ndarray] | None]) -> None:
+        chunk = OUTPUT_RATE * CHUNK_MS // 1000
+        started: float | None = None
+        played = 0  # samples released since the start of the answer
+        while (item := await audio.get()) is not None:
+            text, speech = item
+            spoken = _Spoken(text, len(speech))
+            self._spoken.append(spoken)
+            if self._transcribe:
+                await self._send(self._session.output_transcription(text + " "))
+            for offset in range(0, len(speech), chunk):
+                now = time.monotonic()
+                if started is None or now - (started + played / OUTPUT_RATE) > LEAD_MS / 1000:
+                    started = now - played / OUTPUT_RATE  # the start, or after an underrun
+                delay = started + played / OUTPUT_RATE - LEAD_MS / 1000 - now
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                piece = speech[offset : offset + chunk]
+                await self._send(self._session.model_audio(float_to_pcm16(piece)))
+                spoken.sent += len(piece)
+                played += len(piece)
