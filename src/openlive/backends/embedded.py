@@ -20,10 +20,8 @@ import ctypes
 import importlib.util
 import logging
 import os
-import threading
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from .base import (
     Sampling,
     Usage,
 )
+from .scheduler import Priority, Scheduler
 
 __all__ = ["EmbeddedLLM", "bundled_gguf"]
 
@@ -80,6 +79,7 @@ class EmbeddedLLM(LLM):
         context_tokens: int = 8192,
         threads: int | None = None,
         cache_budget_bytes: int = 512 * 1024 * 1024,
+        scheduler: Scheduler | None = None,
     ) -> None:
         self.path = gguf or bundled_gguf()
         self.name = self.path.stem
@@ -87,17 +87,18 @@ class EmbeddedLLM(LLM):
         self.stats = LLMStats()
         self._threads = threads or max(1, len(os.sched_getaffinity(0)))
         self._budget = cache_budget_bytes
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm")
+        self._own_scheduler = scheduler is None
+        self._scheduler = scheduler or Scheduler("llm")
+        self._turn = asyncio.Lock()
         self._llama: Any = None
         self._formatter: Any = None
-        # Only touched on the worker thread:
+        # Only touched on the scheduler's thread:
         self._owner: _EmbeddedConversation | None = None
         self._saved: OrderedDict[_EmbeddedConversation, _SavedKV] = OrderedDict()
         self._saved_bytes = 0
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._load)
+        await self._scheduler.run(Priority.LLM, self._load)
 
     def _load(self) -> None:
         from llama_cpp import Llama
@@ -130,10 +131,11 @@ class EmbeddedLLM(LLM):
         )
 
     async def aclose(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
         if self._llama is not None:
-            self._llama.close()
+            await self._scheduler.run(Priority.LLM, self._llama.close)
             self._llama = None
+        if self._own_scheduler:
+            self._scheduler.close()
 
     def conversation(self) -> Conversation:
         return _EmbeddedConversation(self)
@@ -156,20 +158,35 @@ class EmbeddedLLM(LLM):
         )
         return tokens
 
-    # --- the worker thread ---------------------------------------------------------
+    # --- one reply, as jobs on the scheduler ------------------------------------------
 
-    def _generate(
+    async def _produce(
         self,
         conv: _EmbeddedConversation,
         messages: Sequence[ChatMessage],
         sampling: Sampling,
-        emit: Callable[[str | Usage], None],
-        stop: threading.Event,
+        put: Callable[[str | Usage | BaseException | None], None],
     ) -> None:
-        from llama_cpp import StoppingCriteriaList
+        """Generate one reply into `put`, a token per scheduler job. Cancel-safe."""
+        run = self._scheduler.run
+        try:
+            async with self._turn:  # one reply owns the model's context at a time
+                generation = await run(Priority.LLM, self._begin, conv, messages, sampling)
+                try:
+                    while (text := await run(Priority.LLM, generation.step)) is not None:
+                        if text:
+                            put(text)
+                    put(await run(Priority.LLM, generation.finish))
+                finally:
+                    await run(Priority.LLM, generation.close)
+        except Exception as exc:  # handed to the consumer, not lost
+            put(exc)
+        finally:
+            put(None)
 
-        if stop.is_set():
-            return
+    def _begin(
+        self, conv: _EmbeddedConversation, messages: Sequence[ChatMessage], sampling: Sampling
+    ) -> _Generation:
         llama = self._llama
         max_tokens = sampling.max_tokens or _DEFAULT_MAX_TOKENS
         history = list(messages)
@@ -201,35 +218,10 @@ class EmbeddedLLM(LLM):
             seed=sampling.seed,
             stop=list(sampling.stop) or None,
             stream=True,
-            stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
         )
-        text: list[str] = []
-        finish = "stop"
         self.stats.generating += 1
         self.stats.replies += 1
-        try:
-            for chunk in chunks:
-                choice = chunk["choices"][0]
-                if choice["text"]:
-                    self.stats.tokens += 1
-                    text.append(choice["text"])
-                    emit(choice["text"])
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-                if stop.is_set():
-                    finish = "cancelled"
-                    break
-        finally:
-            self.stats.generating -= 1
-        reply = "".join(text)
-        emit(
-            Usage(
-                prompt_tokens=len(prompt),
-                response_tokens=len(self._tokenize(reply)) if reply else 0,
-                cached_tokens=cached,
-                finish_reason=finish,
-            )
-        )
+        return _Generation(self, iter(chunks), len(prompt), cached)
 
     def _switch_to(self, conv: _EmbeddedConversation) -> None:
         """Make the context hold `conv`'s KV cells, saving the previous owner's."""
@@ -284,8 +276,7 @@ class EmbeddedLLM(LLM):
             self._owner = None
 
     async def _release(self, conv: _EmbeddedConversation) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._drop, conv)
+        await self._scheduler.run(Priority.LLM, self._drop, conv)
 
 
 class _EmbeddedConversation(Conversation):
@@ -296,24 +287,12 @@ class _EmbeddedConversation(Conversation):
     async def reply(
         self, messages: Sequence[ChatMessage], sampling: Sampling
     ) -> AsyncGenerator[str | Usage, None]:
-        loop = asyncio.get_running_loop()
+        # A producer task generates into a queue (bounded by maxOutputTokens), so that a
+        # slow reader never holds the shared model.
         queue: asyncio.Queue[str | Usage | BaseException | None] = asyncio.Queue()
-        stop = threading.Event()
-
-        def emit(item: str | Usage | BaseException | None) -> None:
-            if not stop.is_set() or item is None or isinstance(item, Usage):
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-
-        def work() -> None:
-            try:
-                self._llm._generate(self, messages, sampling, emit, stop)
-            except BaseException as exc:  # reported to the consumer, not lost
-                emit(exc)
-            finally:
-                emit(None)
-
-        job = self._llm._executor.submit(work)
-        done = asyncio.wrap_future(job)
+        producer = asyncio.create_task(
+            self._llm._produce(self, messages, sampling, queue.put_nowait), name="llm-reply"
+        )
         try:
             while (item := await queue.get()) is not None:
                 if isinstance(item, LLMError):
@@ -322,13 +301,58 @@ class _EmbeddedConversation(Conversation):
                     raise LLMError(f"{type(item).__name__}: {item}") from item
                 yield item
         finally:
-            stop.set()
-            if not job.cancel():  # already running: it stops at the next token
-                await asyncio.wait([done])
+            producer.cancel()  # stops within a token; returns once the model is free
+            await asyncio.wait([producer])
 
     async def aclose(self) -> None:
         self.closed = True
         await self._llm._release(self)
+
+
+class _Generation:
+    """One reply in progress: each method runs as a job on the scheduler's thread."""
+
+    def __init__(self, llm: EmbeddedLLM, chunks: Iterator[Any], prompt: int, cached: int) -> None:
+        self._llm = llm
+        self._chunks = chunks
+        self._prompt = prompt
+        self._cached = cached
+        self._text: list[str] = []
+        self._finish = "cancelled"
+        self._open = True
+
+    def step(self) -> str | None:
+        """The next piece of text ("" for a token that completes no character yet), or
+        None at the end."""
+        try:
+            chunk = next(self._chunks)
+        except StopIteration:
+            return None
+        choice = chunk["choices"][0]
+        if choice.get("finish_reason"):
+            self._finish = choice["finish_reason"]
+        text: str = choice["text"]
+        if text:
+            self._llm.stats.tokens += 1
+            self._text.append(text)
+        return text
+
+    def finish(self) -> Usage:
+        reply = "".join(self._text)
+        return Usage(
+            prompt_tokens=self._prompt,
+            response_tokens=len(self._llm._tokenize(reply)) if reply else 0,
+            cached_tokens=self._cached,
+            finish_reason=self._finish,
+        )
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            self._llm.stats.generating -= 1
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

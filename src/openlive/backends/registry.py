@@ -1,4 +1,4 @@
-"""Builds each LLM backend the catalogue names, once, and owns their lifetime."""
+"""Builds the models of a process once: each LLM the catalogue names, and the voice stack."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import asyncio
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config import LLMSpec
 from .base import LLM
 from .catalogue import Catalogue
+from .scheduler import Scheduler
 from .voice import ASR, TTS, VAD
 
-__all__ = ["Backends", "VoiceModels", "build_llm"]
+__all__ = ["Backends", "VoiceModels", "build_llm", "load_voice"]
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,25 @@ class VoiceModels:
     tts: TTS
 
 
-def build_llm(spec: LLMSpec) -> LLM:
+def load_voice(data_dir: Path) -> VoiceModels:
+    """Load the embedded voice stack (blocking: call it off the event loop).
+
+    Whisper's weights ship split across two packages; the first start joins them into
+    `data_dir/models` (about a second), later starts only check them.
+    """
+    from .models import prepare_whisper
+    from .piper import PiperTTS
+    from .silero import SileroVAD
+    from .whisper import WhisperASR
+
+    vad = SileroVAD()
+    asr = WhisperASR(prepare_whisper(data_dir / "models"))
+    tts = PiperTTS()
+    log.info("voice ready: %s, %s, %s", vad.name, asr.name, tts.name)
+    return VoiceModels(vad=vad, asr=asr, tts=tts)
+
+
+def build_llm(spec: LLMSpec, scheduler: Scheduler | None = None) -> LLM:
     if spec.kind == "openai":
         from .openai_compat import OpenAICompatibleLLM
 
@@ -39,18 +59,27 @@ def build_llm(spec: LLMSpec) -> LLM:
         context_tokens=spec.context_tokens,
         threads=spec.threads,
         cache_budget_bytes=spec.kv_cache_mb * 1024 * 1024,
+        scheduler=scheduler,
     )
 
 
 class Backends:
     """The started LLMs of a process, shared by all sessions."""
 
-    def __init__(self, catalogue: Catalogue, prebuilt: Mapping[LLMSpec, LLM] | None = None) -> None:
-        """Build each LLM the catalogue uses, except those `prebuilt` already gives."""
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        prebuilt: Mapping[LLMSpec, LLM] | None = None,
+        scheduler: Scheduler | None = None,
+    ) -> None:
+        """Build each LLM the catalogue uses, except those `prebuilt` already gives.
+
+        Embedded models run their steps on `scheduler` (shared with the voice models),
+        or on a scheduler of their own."""
         self.catalogue = catalogue
         given = {spec.key: llm for spec, llm in (prebuilt or {}).items()}
         self._llms: dict[tuple[object, ...], LLM] = {
-            spec.key: given[spec.key] if spec.key in given else build_llm(spec)
+            spec.key: given[spec.key] if spec.key in given else build_llm(spec, scheduler)
             for spec in catalogue.llm_specs()
         }
 

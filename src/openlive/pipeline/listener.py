@@ -26,9 +26,9 @@ from ..audio.pcm import parse_pcm_mime, pcm16_to_float
 from ..audio.resample import StreamingResampler
 from ..audio.ring import AudioRing
 from ..backends.registry import VoiceModels
+from ..backends.scheduler import Priority, Scheduler
 from ..backends.voice import Transcript
 from ..protocol.messages import Blob
-from .scheduler import Priority, Scheduler
 from .turns import (
     FRAME_MS,
     PauseEnded,

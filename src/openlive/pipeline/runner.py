@@ -22,6 +22,7 @@ from typing import Protocol
 
 from ..backends.base import ContextOverflow, Conversation, Sampling
 from ..backends.registry import Backends, VoiceModels
+from ..backends.scheduler import Scheduler
 from ..protocol import codec
 from ..protocol.errors import InternalError, InvalidArgument, LiveError
 from ..protocol.events import (
@@ -51,7 +52,6 @@ from ..protocol.session import LiveSession, validate_setup
 from .context import ChatContext
 from .listener import Listener, ListenerEvent, UserSpoke, VoiceStarted
 from .response import TextResponse, cancel_and_wait
-from .scheduler import Scheduler
 from .speech import SpeechResponse
 from .turns import TurnDetector, TurnSettings
 

@@ -28,11 +28,11 @@ import numpy as np
 
 from ..audio.pcm import OUTPUT_RATE, float_to_pcm16
 from ..backends.base import Conversation, LLMError, Sampling, Usage
+from ..backends.scheduler import Priority, Scheduler
 from ..backends.voice import TTS
 from ..protocol.messages import Modality, ServerMessage
 from ..protocol.session import LiveSession, TurnUsage
 from .context import ChatContext
-from .scheduler import Priority, Scheduler
 
 __all__ = ["CHUNK_MS", "LEAD_MS", "AUDIO_TOKENS_PER_SECOND", "SpeechResponse", "clauses"]
 

@@ -19,7 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..backends.registry import Backends
-from ..pipeline.runner import ClientGone, SessionRunner
+from ..pipeline.runner import ClientGone, SessionRunner, Voice
 from ..protocol.errors import LiveError, NotFound, PermissionDenied
 from .auth import INVALID_REASON, KeyChecker, find_credential
 from .metrics import render
@@ -37,6 +37,7 @@ _REFUSAL_WAIT = 5.0
 class AppState:
     backends: Backends
     keys: KeyChecker
+    voice: Voice | None = None
     accepting: bool = True
     sessions: set[object] = field(default_factory=set)
     sessions_started: int = 0
@@ -134,7 +135,7 @@ def create_app(state: AppState) -> Starlette:
                     await transport.receive()
             await transport.close(exc.code, exc.reason)
             return
-        runner = SessionRunner(transport, state.backends)
+        runner = SessionRunner(transport, state.backends, state.voice)
         state.sessions.add(runner)
         state.sessions_started += 1
         try:

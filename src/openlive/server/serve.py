@@ -16,8 +16,10 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from ..backends.catalogue import Catalogue
-from ..backends.registry import Backends
+from ..backends.registry import Backends, load_voice
+from ..backends.scheduler import Scheduler
 from ..config import ServerConfig
+from ..pipeline.runner import Voice
 from .app import AppState, create_app
 from .auth import KeyChecker
 from .tls import TLSFiles, ensure_tls_files
@@ -37,9 +39,13 @@ class _Server(uvicorn.Server):
 
 async def serve(config: ServerConfig) -> None:
     catalogue = Catalogue(config.llm, config.models)
-    backends = Backends(catalogue)
-    await backends.start()
-    state = AppState(backends=backends, keys=KeyChecker(config.api_keys))
+    scheduler = Scheduler()  # every embedded model's work, by priority, on one thread
+    backends = Backends(catalogue, scheduler=scheduler)
+    voice_models, _ = await asyncio.gather(
+        asyncio.to_thread(load_voice, config.data_dir), backends.start()
+    )
+    voice = Voice(voice_models, scheduler)
+    state = AppState(backends=backends, keys=KeyChecker(config.api_keys), voice=voice)
     app = create_app(state)
     servers = [_listener(app, config, config.port)]
     urls = [f"http://{config.host}:{config.port}"]
@@ -73,6 +79,7 @@ async def serve(config: ServerConfig) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await backends.aclose()
+        voice.scheduler.close()
 
 
 def _listener(

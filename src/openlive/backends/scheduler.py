@@ -1,10 +1,12 @@
-"""One worker thread for the voice models, serving the most urgent work first.
+"""One worker thread for the embedded models, serving the most urgent work first.
 
-VAD, recognition and synthesis are shared by every session and run off the event loop.
-They go through one `Scheduler` so that they never compete with each other for the two
-cores, and so that a barge-in check is never stuck behind the synthesis of a long
-answer: jobs wait in a priority queue, and the worker takes the most urgent first
-(ties in arrival order). The LLM has its own thread (see backends/embedded.py).
+The VAD, the recognizer, the synthesizer and the embedded LLM are shared by every
+session and run off the event loop, each using all the cores for one job. They all go
+through one `Scheduler`, so that they never compete for the cores (two models running
+at once on two cores would each spin and crawl), and so that a barge-in check is never
+stuck behind a long job: jobs wait in a priority queue, and the worker takes the most
+urgent first (ties in arrival order). The LLM submits one job per token, so voice work
+slips in between tokens.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Priority(enum.IntEnum):
     RECOGNITION = 2
     SYNTHESIS = 3
     """The rest of an answer, which plays behind the first sentence."""
+    LLM = 4
+    """One step of text generation."""
 
 
 _STOP = 1 << 30
