@@ -45,7 +45,9 @@ log = logging.getLogger(__name__)
 
 _DEFAULT_TEMPERATURE = 0.2
 _DEFAULT_TOP_P = 0.9
-_DEFAULT_MAX_TOKENS = 512
+_DEFAULT_MAX_TOKENS = 256
+"""A small model left to run on tends to repeat itself; clients may ask for more."""
+_REPEAT_PENALTY = 1.1
 
 
 def bundled_gguf() -> Path:
@@ -215,6 +217,7 @@ class EmbeddedLLM(LLM):
             top_k=sampling.top_k if sampling.top_k is not None else 40,
             presence_penalty=sampling.presence_penalty or 0.0,
             frequency_penalty=sampling.frequency_penalty or 0.0,
+            repeat_penalty=_REPEAT_PENALTY,
             seed=sampling.seed,
             stop=list(sampling.stop) or None,
             stream=True,

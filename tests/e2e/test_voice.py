@@ -1,0 +1,194 @@
+"""Voice through the official SDK against a real server: the guide's audio examples,
+recognition of human recordings at several rates, speech out, round trip, barge-in."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+from google.genai import types
+
+from openlive.audio.pcm import float_to_pcm16, pcm16_to_float
+from openlive.audio.resample import resample
+
+from ..conftest import ROOT, SPEECH, Server
+from .live import MODEL, client
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sdk_env")]
+
+EXAMPLES = ROOT / "tests" / "examples"
+BECKETT = "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better."
+CLONE = "I do, I think that America do it very well."
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    def norm(text: str) -> str:
+        return re.sub(r"[^a-z' ]+", " ", text.lower()).strip()
+
+    return float(jiwer.wer(norm(reference), norm(hypothesis)))
+
+
+def pcm(name: str) -> bytes:
+    with wave.open(str(SPEECH / name)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+        return w.readframes(w.getnframes())
+
+
+def at_rate(data: bytes, rate: int) -> bytes:
+    return float_to_pcm16(resample(pcm16_to_float(data), 16000, rate))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """The files the guide's examples read, made from the human recordings."""
+    shutil.copy(SPEECH / "clone-test.wav", tmp_path / "sample.wav")
+    (tmp_path / "sample.pcm").write_bytes(pcm("clone-test.wav"))
+    (tmp_path / "16000.pcm").write_bytes(pcm("clone-test.wav"))
+    return tmp_path
+
+
+def example(name: str, server: Server, cwd: Path) -> str:
+    env = {**os.environ, **server.env}
+    result = subprocess.run([sys.executable, str(EXAMPLES / name)], capture_output=True,
+                            text=True, env=env, cwd=cwd, timeout=300)
+    assert result.returncode == 0, f"{name}:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def test_example_audio_to_text(server: Server, workdir: Path) -> None:
+    assert example("audio_to_text.py", server, workdir).strip()
+
+
+def test_example_automatic_vad(server: Server, workdir: Path) -> None:
+    assert example("automatic_vad.py", server, workdir).strip()
+
+
+def test_example_input_transcription(server: Server, workdir: Path) -> None:
+    out = example("input_transcription.py", server, workdir)
+    heard = " ".join(line.removeprefix("Transcript: ") for line in out.splitlines()
+                     if line.startswith("Transcript: "))
+    assert wer(CLONE, heard) <= 0.2, heard
+
+
+def test_example_text_to_audio(server: Server, workdir: Path) -> None:
+    example("text_to_audio.py", server, workdir)
+    with wave.open(str(workdir / "audio.wav")) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (24000, 1, 2)
+        audio = pcm16_to_float(w.readframes(w.getnframes()))
+    assert len(audio) / 24000 > 0.5
+    assert np.sqrt(np.mean(audio**2)) > 0.01, "the answer is silent"
+
+
+def test_example_output_transcription(server: Server, workdir: Path) -> None:
+    out = example("output_transcription.py", server, workdir)
+    assert "Model turn:" in out and "inline_data" in out
+    transcript = [line for line in out.splitlines() if line.startswith("Transcript: ")]
+    assert transcript and "".join(transcript).strip() != "Transcript:"
+
+
+async def hear(server: Server, audio: bytes, rate: int, *, chunk_ms: int = 100,
+               pace: float = 0.0) -> list[str]:
+    """Send `audio` in chunks (`pace` 1.0 = real time) and collect input transcriptions
+    until the server has answered every turn."""
+    config = {"response_modalities": ["TEXT"], "input_audio_transcription": {},
+              "max_output_tokens": 8}
+    heard: list[str] = []
+    async with client(server).aio.live.connect(model=MODEL, config=config) as session:
+        step = rate * 2 * chunk_ms // 1000
+        for offset in range(0, len(audio), step):
+            await session.send_realtime_input(audio=types.Blob(
+                data=audio[offset:offset + step], mime_type=f"audio/pcm;rate={rate}"))
+            if pace:
+                await asyncio.sleep(chunk_ms / 1000 / pace)
+        await session.send_realtime_input(audio_stream_end=True)
+        deadline = time.monotonic() + 60
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline and time.monotonic() - quiet_since < 4:
+            try:
+                async with asyncio.timeout(1):
+                    async for message in session.receive():
+                        content = message.server_content
+                        if content and content.input_transcription:
+                            heard.append(content.input_transcription.text or "")
+                            quiet_since = time.monotonic()
+            except TimeoutError:
+                continue
+    return heard
+
+
+@pytest.mark.parametrize("rate", [16000, 24000, 48000])
+async def test_human_speech_is_recognized_at_any_rate(server: Server, rate: int) -> None:
+    heard = await hear(server, at_rate(pcm("beckett.wav"), rate), rate, pace=4.0)
+    assert wer(BECKETT, " ".join(heard)) <= 0.2, heard
+
+
+async def test_a_whole_file_in_one_message(server: Server) -> None:
+    heard = await hear(server, pcm("clone-test.wav"), 16000, chunk_ms=10_000)
+    assert wer(CLONE, " ".join(heard)) <= 0.2, heard
+
+
+async def speak(server: Server, text: str) -> tuple[bytes, str, types.UsageMetadata | None]:
+    config = {"response_modalities": ["AUDIO"], "output_audio_transcription": {},
+              "system_instruction": "Repeat exactly what the user says, nothing else.",
+              "temperature": 0, "max_output_tokens": 40}
+    audio, said, usage = b"", "", None
+    async with client(server).aio.live.connect(model=MODEL, config=config) as session:
+        await session.send_client_content(turns={"role": "user", "parts": [{"text": text}]})
+        async for message in session.receive():
+            content = message.server_content
+            if message.data:
+                audio += message.data
+            if content and content.output_transcription:
+                said += content.output_transcription.text or ""
+            usage = message.usage_metadata or usage
+    return audio, said, usage
+
+
+async def test_round_trip_what_it_says_is_what_it_hears(server: Server) -> None:
+    audio, said, usage = await speak(server, "The weather is nice today, so we go to the park.")
+    assert said.strip() and len(audio) > 24000
+    assert usage is not None and usage.response_tokens_details
+    assert usage.response_tokens_details[0].modality == types.MediaModality.AUDIO
+    heard = await hear(server, audio, 24000)
+    assert wer(said, " ".join(heard)) <= 0.15, (said, heard)
+
+
+async def test_barge_in_interrupts_the_answer(server: Server) -> None:
+    config = {"response_modalities": ["AUDIO"], "max_output_tokens": 300, "temperature": 0.7}
+    speech = pcm("clone-test.wav")
+    async with client(server).aio.live.connect(model=MODEL, config=config) as session:
+        await session.send_client_content(turns={"role": "user", "parts": [
+            {"text": "Tell me a long story about a lighthouse keeper."}]})
+        events: list[str] = []
+        async def barge_in() -> None:
+            step = 16000 * 2 // 50  # 20 ms chunks at real time
+            for offset in range(0, len(speech), step):
+                await session.send_realtime_input(audio=types.Blob(
+                    data=speech[offset:offset + step], mime_type="audio/pcm;rate=16000"))
+                await asyncio.sleep(0.02)
+        sender: asyncio.Task[None] | None = None
+        async for message in session.receive():
+            content = message.server_content
+            if message.data:
+                events.append("audio")
+                if sender is None:
+                    sender = asyncio.create_task(barge_in())
+            if content and content.interrupted:
+                events.append("interrupted")
+            if content and content.generation_complete:
+                events.append("generation_complete")
+        assert sender is not None
+        await sender
+    assert "interrupted" in events, "the answer was not interrupted"
+    after = events[events.index("interrupted") + 1:]
+    assert "audio" not in after and "generation_complete" not in after
