@@ -94,7 +94,11 @@ class PiperTTS(TTS):
     def synthesize(self, text: str, *, length_scale: float | None = None) -> Iterator[Samples]:
         if length_scale is not None and not length_scale > 0:
             raise ValueError(f"length_scale must be positive, got {length_scale}")
-        syn = SynthesisConfig(speaker_id=self.speaker_id, length_scale=length_scale)
+        return self._sentences(
+            text, SynthesisConfig(speaker_id=self.speaker_id, length_scale=length_scale)
+        )
+
+    def _sentences(self, text: str, syn: SynthesisConfig) -> Iterator[Samples]:
         sentences = [p for p in self._voice.phonemize(text) if p]
         resampler = StreamingResampler(self.sample_rate, OUTPUT_RATE)
         for i, phonemes in enumerate(sentences):

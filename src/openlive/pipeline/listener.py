@@ -48,6 +48,10 @@ FRAME = RATE * FRAME_MS // 1000
 MAX_UTTERANCE_S = 30
 """Longer speech is cut into turns of this length (Whisper's window)."""
 RING_S = 40
+PADDING = RATE // 5
+"""Audio kept on each side of an utterance: Whisper does better with a lead-in."""
+LANGUAGE_CONFIDENCE = 0.5
+"""A detected language at least this likely becomes the session's language."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +181,7 @@ class Listener:
                     pass  # where speculative recognition will start and be dropped
 
     def _queue_utterance(self, start: int, end: int) -> None:
-        padding = FRAME * 3
+        padding = PADDING
         start = max(self._ring.position, start - padding)
         end = min(self._ring.end, end + padding)
         if end - start < FRAME:
@@ -198,5 +202,9 @@ class Listener:
             transcript = await self._scheduler.run(
                 Priority.RECOGNITION, self._voice.asr.transcribe, audio, self._language
             )
+            if self._language is None and transcript.language_probability >= LANGUAGE_CONFIDENCE:
+                # Detection is slow and, on a word or two, unreliable: once the session's
+                # language is clear, keep it.
+                self._language = transcript.language
             if transcript.text:
                 await self._emit(UserSpoke(transcript, len(audio) / RATE))
