@@ -16,7 +16,7 @@ from pathlib import Path
 import jiwer
 import numpy as np
 import pytest
-from google.genai import types
+from google.genai import errors, types
 
 from openlive.audio.pcm import float_to_pcm16, pcm16_to_float
 from openlive.audio.resample import resample
@@ -239,3 +239,29 @@ async def test_barge_in_interrupts_the_answer(server: Server) -> None:
     assert "interrupted" in events, "the answer was not interrupted"
     after = events[events.index("interrupted") + 1 :]
     assert "audio" not in after and "generation_complete" not in after
+
+
+@pytest.mark.parametrize(
+    ("model", "voice", "ok"),
+    [
+        (MODEL, "Kore", True),
+        (MODEL, "puck", True),
+        (MODEL, "Sulafat", False),  # a native-audio voice on a half-cascade model
+        ("gemini-2.5-flash-native-audio-preview-09-2025", "Sulafat", True),
+        (MODEL, "Nobody", False),
+    ],
+)
+async def test_voice_names(server: Server, model: str, voice: str, ok: bool) -> None:
+    config = {
+        "response_modalities": ["AUDIO"],
+        "speech_config": {"voice_config": {"prebuilt_voice_config": {"voice_name": voice}}},
+    }
+    if ok:
+        async with client(server).aio.live.connect(model=model, config=config) as session:
+            assert session is not None
+        return
+    with pytest.raises(errors.APIError) as info:
+        async with client(server).aio.live.connect(model=model, config=config):
+            pass
+    assert info.value.code == 1007
+    assert f'Voice name "{voice}" is not supported by the model.' == info.value.details

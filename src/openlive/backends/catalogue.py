@@ -55,6 +55,20 @@ BUILTIN_MODELS: dict[str, tuple[ModelClass, str]] = {
 }
 
 
+HALF_CASCADE_VOICES = ("Puck", "Charon", "Kore", "Fenrir", "Aoede", "Leda", "Orus", "Zephyr")
+NATIVE_AUDIO_VOICES = HALF_CASCADE_VOICES + (
+    "Callirrhoe", "Autonoe", "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina",
+    "Erinome", "Algenib", "Rasalgethi", "Laomedeia", "Achernar", "Alnilam", "Schedar",
+    "Gacrux", "Pulcherrima", "Achird", "Zubenelgenubi", "Vindemiatrix", "Sadachbia",
+    "Sadaltager", "Sulafat",
+)  # fmt: skip
+_CLASS_VOICES: dict[ModelClass, tuple[str, ...]] = {
+    "half-cascade": HALF_CASCADE_VOICES,
+    "native-audio": NATIVE_AUDIO_VOICES,
+    "native-audio-thinking": NATIVE_AUDIO_VOICES,
+}
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogueEntry:
     name: str
@@ -72,6 +86,11 @@ class CatalogueEntry:
         if self.llm.kind == "embedded":
             return min(self.llm.context_tokens, _CLASS_CONTEXT[self.model_class])
         return _CLASS_CONTEXT[self.model_class]
+
+    def check_voice(self, name: str) -> None:
+        """Refuse a prebuilt voice name that the model's class does not have."""
+        if name.lower() not in {v.lower() for v in _CLASS_VOICES[self.model_class]}:
+            raise InvalidArgument(f'Voice name "{name[:40]}" is not supported by the model.')
 
     def check_modality(self, modality: Modality) -> None:
         if modality not in self.modalities:

@@ -300,6 +300,10 @@ class SessionRunner:
         config = validate_setup(setup)
         entry = self._backends.catalogue.lookup(config.model)
         entry.check_modality(config.modality)
+        speech = config.generation.speech_config
+        voice = speech.voice_config if speech else None
+        if voice and voice.prebuilt_voice_config and voice.prebuilt_voice_config.voice_name:
+            entry.check_voice(voice.prebuilt_voice_config.voice_name)
         self._speak = config.modality is Modality.AUDIO
         if self._speak and self._voice is None:
             raise InvalidArgument("Response modality AUDIO is not available on this server.")
