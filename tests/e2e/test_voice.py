@@ -27,6 +27,7 @@ from .live import MODEL, client
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sdk_env")]
 
 EXAMPLES = ROOT / "tests" / "examples"
+JS_EXAMPLES = ROOT / "tests" / "js" / "examples"
 BECKETT = "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better."
 CLONE = "I do, I think that America do it very well."
 QUIET_S = 8.0
@@ -93,6 +94,34 @@ def test_example_input_transcription(server: Server, workdir: Path) -> None:
 
 def test_example_text_to_audio(server: Server, workdir: Path) -> None:
     example("text_to_audio.py", server, workdir)
+    with wave.open(str(workdir / "audio.wav")) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (24000, 1, 2)
+        audio = pcm16_to_float(w.readframes(w.getnframes()))
+    assert len(audio) / 24000 > 0.5
+    assert np.sqrt(np.mean(audio**2)) > 0.01, "the answer is silent"
+
+
+def js_example(name: str, server: Server, cwd: Path) -> str:
+    """Run a JS example with `cwd` as its working folder (it reads and writes files
+    there) and the SDK resolved from tests/js."""
+    script = cwd / name
+    shutil.copy(JS_EXAMPLES / name, script)
+    env = {**os.environ, **server.env}
+    (cwd / "node_modules").symlink_to(JS_EXAMPLES.parent / "node_modules")
+    result = subprocess.run(
+        ["node", str(script)], capture_output=True, text=True, env=env, cwd=cwd, timeout=300
+    )
+    assert result.returncode == 0 and "got error" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def test_js_example_audio_to_text(server: Server, workdir: Path) -> None:
+    out = js_example("audio_to_text.mjs", server, workdir)
+    assert "Received text: " in out, out
+
+
+def test_js_example_text_to_audio(server: Server, workdir: Path) -> None:
+    js_example("text_to_audio.mjs", server, workdir)
     with wave.open(str(workdir / "audio.wav")) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (24000, 1, 2)
         audio = pcm16_to_float(w.readframes(w.getnframes()))
