@@ -36,7 +36,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -m "not e2e"
 
 test: $(STAMP) $(JS)/node_modules/.installed lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/text_turns.py
