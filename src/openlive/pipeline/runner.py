@@ -51,7 +51,7 @@ from ..protocol.messages import (
 from ..protocol.session import LiveSession, validate_setup
 from .context import ChatContext
 from .listener import Listener, ListenerEvent, UserSpoke, VoiceStarted
-from .response import TextResponse, cancel_and_wait
+from .response import TextResponse
 from .speech import SpeechResponse
 from .turns import TurnDetector, TurnSettings
 
@@ -246,9 +246,12 @@ class SessionRunner:
         task = self._response_task
         if task is None or task.done():
             return
-        await cancel_and_wait(task)
+        # Tell the client first: a cancelled answer sends nothing more, and waiting for
+        # its models to stop (a sentence being synthesized, say) would delay the news.
+        task.cancel()
         await self._outbox.put(self._session.interrupted())
         await self._outbox.put(self._session.turn_complete())
+        await asyncio.wait([task])
 
     def _answer(self) -> None:
         self._answer_pending = True
