@@ -60,7 +60,7 @@ MODEL = "gemini-live-2.5-flash-preview"
 CONFIG = types.LiveConnectConfig(
     response_modalities=[types.Modality.TEXT], temperature=0, max_output_tokens=64, seed=1
 )
-BUSY_LOAD = 0.5
+BUSY_LOAD = 1.0
 """A 1-minute load average above this, before starting, is work of other processes."""
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "text_turns.json"
 
