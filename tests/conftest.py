@@ -73,7 +73,9 @@ def start_server(data_dir: Path, *args: str, keys: tuple[str, ...] = ()) -> Serv
     for key in keys:
         common += ["--api-key", key]
     log = data_dir / f"server-{port}.log"
-    env = {**os.environ, "OPENLIVE_API_KEYS": ""}
+    # The tests' clients share the two cores with the server: llama.cpp's OpenMP threads
+    # must not spin while they wait (docs/configuration.md, "Shared machines").
+    env = {**os.environ, "OPENLIVE_API_KEYS": "", "OMP_WAIT_POLICY": "PASSIVE"}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*OPENLIVE, "serve", *common, *args],
