@@ -7,7 +7,6 @@ received, never what was generated after.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 
@@ -77,9 +76,3 @@ class TextResponse:
     @property
     def text(self) -> str:
         return "".join(self.sent)
-
-
-async def cancel_and_wait(task: asyncio.Task[None]) -> None:
-    """Cancel `task` and wait until it has finished, whatever it raised."""
-    task.cancel()
-    await asyncio.wait([task])
