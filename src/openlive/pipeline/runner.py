@@ -136,7 +136,7 @@ class SessionRunner:
                 self._tasks = tasks
                 tasks.create_task(self._write(), name="writer")
                 tasks.create_task(self._respond(), name="responder")
-                await self._read(tasks)
+                await self._read()
         except* ClientGone:
             pass
         except* LiveError as group:
@@ -166,7 +166,7 @@ class SessionRunner:
 
     # --- tasks -----------------------------------------------------------------------
 
-    async def _read(self, tasks: asyncio.TaskGroup) -> None:
+    async def _read(self) -> None:
         while True:
             frame = await self._transport.receive()
             if frame is None:
@@ -174,8 +174,6 @@ class SessionRunner:
             message = codec.decode(frame)
             for event in self._session.receive(message):
                 await self._handle(event)
-                if self._listener is not None and isinstance(event, SetupRequested):
-                    tasks.create_task(self._listener.run(), name="listener")
 
     async def _write(self) -> None:
         while True:
@@ -318,7 +316,9 @@ class SessionRunner:
         self._transcribe_input = setup.input_audio_transcription is not None
         self._transcribe_output = setup.output_audio_transcription is not None
         if self._voice is not None:
+            assert self._tasks is not None
             self._listener = self._listen(setup)
+            self._tasks.create_task(self._listener.run(), name="listener")
         self._sampling = _sampling(config.generation)
         self._context.system_instruction = config.system_instruction
         self._conversation = self._backends.llm(entry.llm).conversation()
