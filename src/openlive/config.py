@@ -119,6 +119,8 @@ class ServerConfig:
     api_keys: tuple[str, ...] = ()
     allow_unauthenticated: bool = False
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    speculative_recognition: bool = True
+    """Transcribe during a pause, before the end of the turn is decided."""
     llm: LLMSpec = field(default_factory=LLMSpec)
     models: tuple[ModelSpec, ...] = ()
 

@@ -113,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_MAX_MESSAGE_BYTES,
         help="largest client message accepted (default 16 MiB)",
     )
+    serve.add_argument(
+        "--no-speculative-recognition",
+        dest="speculative_recognition",
+        action="store_false",
+        help="transcribe a turn only once its end is decided, not during the pause before"
+        " (slower answers; saves the work thrown away when the user goes on speaking)",
+    )
     serve.add_argument("--log-level", default=os.environ.get("OPENLIVE_LOG_LEVEL", "info"))
 
     env = commands.add_parser("env", help="print the exports that point a program at the server")
@@ -150,6 +157,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         api_keys=_keys(args),
         allow_unauthenticated=args.allow_unauthenticated,
         max_message_bytes=args.max_message_bytes,
+        speculative_recognition=args.speculative_recognition,
         llm=llm,
         models=models,
     )

@@ -11,12 +11,22 @@ Audio that stops arriving counts as silence after `silence_duration_ms` of wall-
 time, so a whole recording sent as one message ends its turn as a real-time stream would.
 With automatic activity detection disabled, `activity_start` / `activity_end` delimit
 the turn instead.
+
+Recognition is speculative: as soon as a pause has lasted `TRAILING` (the audio an
+utterance keeps after its speech), the speech so far is transcribed, while the silence
+window runs. If the user goes on speaking, that work is dropped; if the pause ends the
+turn, the transcript is already there (or on its way). A speculative transcript is of
+exactly the audio the turn would have been transcribed from, so it changes when the
+answer starts, never what was heard.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -29,6 +39,7 @@ from ..backends.registry import VoiceModels
 from ..backends.scheduler import Priority, Scheduler
 from ..backends.voice import Transcript
 from ..protocol.messages import Blob
+from .timing import TurnTiming, VoiceStats
 from .turns import (
     FRAME_MS,
     PauseEnded,
@@ -48,8 +59,10 @@ FRAME = RATE * FRAME_MS // 1000
 MAX_UTTERANCE_S = 30
 """Longer speech is cut into turns of this length (Whisper's window)."""
 RING_S = 40
-PADDING = RATE // 5
-"""Audio kept on each side of an utterance: Whisper does better with a lead-in."""
+LEADING = RATE // 5
+"""Audio kept before an utterance's speech: Whisper does better with a lead-in."""
+TRAILING = 4 * FRAME
+"""Audio kept after its speech; a pause this long starts speculative recognition."""
 LANGUAGE_CONFIDENCE = 0.5
 """A detected language at least this likely becomes the session's language."""
 
@@ -63,6 +76,19 @@ class VoiceStarted:
 class UserSpoke:
     transcript: Transcript
     audio_seconds: float
+    timing: TurnTiming
+
+
+@dataclass(slots=True)
+class _Utterance:
+    start: int
+    end: int
+    """Sample positions, padding included."""
+    speech_end: float
+    """When the last voiced sample arrived (monotonic clock)."""
+    decided: float = 0.0
+    guess: asyncio.Task[Transcript] | None = None
+    """Its speculative transcript, started during the pause."""
 
 
 ListenerEvent = VoiceStarted | UserSpoke
@@ -78,6 +104,8 @@ class Listener:
         automatic: bool,
         language: str | None,
         emit: Callable[[ListenerEvent], Awaitable[None]],
+        speculate: bool = True,
+        stats: VoiceStats | None = None,
     ) -> None:
         self._voice = voice
         self._scheduler = scheduler
@@ -92,8 +120,17 @@ class Listener:
         """Absolute index of the next sample to score (always a frame boundary)."""
         self._arrived = asyncio.Event()
         self._manual_start: int | None = None
-        self._utterances: asyncio.Queue[tuple[int, int]] = asyncio.Queue(maxsize=8)
+        self._utterances: asyncio.Queue[_Utterance] = asyncio.Queue(maxsize=8)
         self._stream_ended = False
+        self._speculate = speculate
+        self._stats = stats or VoiceStats()
+        self._speech_start = 0
+        """The first frame of the speech in progress."""
+        self._pause: _Utterance | None = None
+        """The turn as it would be if the current pause ended it."""
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=4096)
+        """(ring end after a blob, when it arrived): when each sample came in."""
+        self._tasks: asyncio.TaskGroup | None = None
 
     # --- called by the runner on each client message (no awaiting) --------------------
 
@@ -104,6 +141,7 @@ class Listener:
         if self._resampler is None or self._resampler.in_rate != rate:
             self._resampler = StreamingResampler(rate, RATE)
         self._ring.push(self._resampler.process(samples))
+        self._arrivals.append((self._ring.end, time.monotonic()))
         self._arrived.set()
 
     def audio_stream_end(self) -> None:
@@ -119,13 +157,17 @@ class Listener:
         if self._manual_start is None:
             return
         start, self._manual_start = self._manual_start, None
-        self._queue_utterance(start, self._ring.end)
+        end = self._ring.end
+        utterance = self._utterance(start, end)
+        if utterance is not None:
+            self._queue(utterance)
 
     # --- the listener's tasks ------------------------------------------------------
 
     async def run(self) -> None:
         """Score frames and transcribe turns until cancelled."""
         async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
             tasks.create_task(self._recognize(), name="recognizer")
             if self._automatic:
                 await self._detect()
@@ -169,42 +211,102 @@ class Listener:
         self._scored = start + count * FRAME
         for probability in probabilities:
             await self._events(self._detector.push(probability))
+        pause = self._pause
+        if pause is not None and pause.guess is None and self._ring.end >= pause.end:
+            self._guess(pause)
 
     async def _events(self, events: list[TurnEvent]) -> None:
         for event in events:
             match event:
-                case SpeechStarted():
+                case SpeechStarted(frame):
+                    self._speech_start = frame
                     await self._emit(VoiceStarted())
+                case PauseStarted(frame):
+                    if self._speculate:
+                        self._pause = self._utterance(self._speech_start * FRAME, frame * FRAME)
+                case PauseEnded():
+                    self._drop_guess()
                 case SpeechEnded(start, end):
-                    self._queue_utterance(start * FRAME, end * FRAME)
-                case PauseStarted() | PauseEnded():
-                    pass  # where speculative recognition will start and be dropped
+                    pause, self._pause = self._pause, None
+                    utterance = self._utterance(start * FRAME, end * FRAME)
+                    if utterance is None:
+                        self._drop_guess(pause)
+                    elif pause is not None and (pause.start, pause.end) == (
+                        utterance.start,
+                        utterance.end,
+                    ):
+                        pause.end = min(pause.end, self._ring.end)
+                        self._queue(pause)
+                    else:
+                        self._drop_guess(pause)
+                        self._queue(utterance)
 
-    def _queue_utterance(self, start: int, end: int) -> None:
-        padding = PADDING
-        start = max(self._ring.position, start - padding)
-        end = min(self._ring.end, end + padding)
-        if end - start < FRAME:
-            return
+    def _utterance(self, start: int, end: int) -> _Utterance | None:
+        """The turn whose speech spans samples [start, end), with its padding."""
+        speech_end = self._arrival(end)
+        start, end = max(self._ring.position, start - LEADING), end + TRAILING
+        if min(end, self._ring.end) - start < FRAME:
+            return None
+        return _Utterance(start, end, speech_end)
+
+    def _arrival(self, end: int) -> float:
+        """When the samples before `end` had all arrived (now, if it is not on record)."""
+        i = bisect.bisect_left(self._arrivals, end, key=lambda a: a[0])
+        return self._arrivals[i][1] if i < len(self._arrivals) else time.monotonic()
+
+    def _guess(self, pause: _Utterance) -> None:
+        assert self._tasks is not None
+        self._stats.speculations += 1
+        pause.guess = self._tasks.create_task(
+            self._transcribe(pause.start, pause.end), name="speculative-recognition"
+        )
+
+    def _drop_guess(self, pause: _Utterance | None = None) -> None:
+        """The user went on: cancel the speculative transcript (the group waits for it)."""
+        if pause is None:
+            pause, self._pause = self._pause, None
+        if pause is not None and pause.guess is not None:
+            pause.guess.cancel()
+
+    def _queue(self, utterance: _Utterance) -> None:
+        utterance.end = min(utterance.end, self._ring.end)
+        utterance.decided = time.monotonic()
         try:
-            self._utterances.put_nowait((start, end))
+            self._utterances.put_nowait(utterance)
         except asyncio.QueueFull:
             log.warning("dropping an utterance: recognition is falling behind")
+            if utterance.guess is not None:
+                utterance.guess.cancel()
+
+    async def _transcribe(self, start: int, end: int) -> Transcript:
+        held = self._ring.peek()
+        audio = held[max(0, start - self._ring.position) : max(0, end - self._ring.position)]
+        audio = np.ascontiguousarray(audio[-MAX_UTTERANCE_S * RATE :])
+        if len(audio) < FRAME:
+            return Transcript("", self._language or "", 0.0, len(audio) / RATE)
+        return await self._scheduler.run(
+            Priority.RECOGNITION, self._voice.asr.transcribe, audio, self._language
+        )
 
     async def _recognize(self) -> None:
         while True:
-            start, end = await self._utterances.get()
-            held = self._ring.peek()
-            audio = held[max(0, start - self._ring.position) : end - self._ring.position]
-            if len(audio) < FRAME:
-                continue
-            audio = np.ascontiguousarray(audio[-MAX_UTTERANCE_S * RATE :])
-            transcript = await self._scheduler.run(
-                Priority.RECOGNITION, self._voice.asr.transcribe, audio, self._language
-            )
+            utterance = await self._utterances.get()
+            guess = utterance.guess
+            if guess is not None and not guess.cancelled():
+                transcript = await guess
+                self._stats.speculations_used += 1
+            else:
+                transcript = await self._transcribe(utterance.start, utterance.end)
+            recognized = time.monotonic()
             if self._language is None and transcript.language_probability >= LANGUAGE_CONFIDENCE:
                 # Detection is slow and, on a word or two, unreliable: once the session's
                 # language is clear, keep it.
                 self._language = transcript.language
             if transcript.text:
-                await self._emit(UserSpoke(transcript, len(audio) / RATE))
+                timing = TurnTiming(
+                    speech_end=utterance.speech_end,
+                    decided=utterance.decided,
+                    recognized=recognized,
+                    speculative=guess is not None,
+                )
+                await self._emit(UserSpoke(transcript, transcript.duration, timing))

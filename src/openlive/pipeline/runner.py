@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..backends.base import ContextOverflow, Conversation, Sampling
@@ -53,6 +53,7 @@ from .context import ChatContext
 from .listener import Listener, ListenerEvent, UserSpoke, VoiceStarted
 from .response import TextResponse
 from .speech import SpeechResponse
+from .timing import TurnTiming, VoiceStats
 from .turns import TurnDetector, TurnSettings
 
 __all__ = ["FLUSH_TIMEOUT", "OUTBOX_SIZE", "ClientGone", "SessionRunner", "Transport"]
@@ -102,6 +103,9 @@ class Voice:
 
     models: VoiceModels
     scheduler: Scheduler
+    speculate: bool = True
+    """Transcribe during pauses, before the end of the turn is certain."""
+    stats: VoiceStats = field(default_factory=VoiceStats)
 
 
 class SessionRunner:
@@ -124,6 +128,8 @@ class SessionRunner:
         self._answer_pending = False
         self._held: list[str] = []
         """User text that arrived during an answer it did not interrupt."""
+        self._timing: TurnTiming | None = None
+        """The spoken turn the next answer answers."""
         self._wake = asyncio.Event()
         self._response_task: asyncio.Task[None] | None = None
         self._tasks: asyncio.TaskGroup | None = None
@@ -189,10 +195,14 @@ class SessionRunner:
                 self._answer_pending = False
                 assert self._conversation is not None
                 response = self._response()
+                self._timing = None
                 task = self._tasks.create_task(response.run(), name="response")
                 self._response_task = task
                 await asyncio.wait([task])
                 self._response_task = None
+                if isinstance(response, SpeechResponse) and response.timing is not None:
+                    assert self._voice is not None
+                    self._voice.stats.record(response.timing)
                 self._context.append_model(response.text)
                 for text in self._held:
                     self._context.append_user(text)
@@ -219,6 +229,7 @@ class SessionRunner:
             self._voice.models.tts,
             self._voice.scheduler,
             transcribe=self._transcribe_output,
+            timing=self._timing,
         )
 
     async def _heard(self, event: ListenerEvent) -> None:
@@ -227,16 +238,17 @@ class SessionRunner:
             case VoiceStarted():
                 if self._activity_interrupts:
                     await self._interrupt()
-            case UserSpoke(transcript):
+            case UserSpoke(transcript, _, timing):
                 if self._transcribe_input:
                     await self._outbox.put(self._session.input_transcription(transcript.text))
-                await self._user_text(transcript.text)
+                await self._user_text(transcript.text, timing)
 
-    async def _user_text(self, text: str) -> None:
+    async def _user_text(self, text: str, timing: TurnTiming | None = None) -> None:
         if self._response_task is not None and not self._response_task.done():
             self._held.append(text)  # answered once the current answer ends
         else:
             self._context.append_user(text)
+        self._timing = timing
         self._answer()
 
     async def _interrupt(self) -> None:
@@ -349,6 +361,8 @@ class SessionRunner:
             automatic=not (aad is not None and aad.disabled),
             language=language,
             emit=self._heard,
+            speculate=self._voice.speculate,
+            stats=self._voice.stats,
         )
 
 

@@ -33,6 +33,7 @@ from ..backends.voice import TTS
 from ..protocol.messages import Modality, ServerMessage
 from ..protocol.session import LiveSession, TurnUsage
 from .context import ChatContext
+from .timing import TurnTiming
 
 __all__ = ["CHUNK_MS", "LEAD_MS", "AUDIO_TOKENS_PER_SECOND", "SpeechResponse", "clauses"]
 
@@ -89,6 +90,7 @@ class SpeechResponse:
         scheduler: Scheduler,
         *,
         transcribe: bool,
+        timing: TurnTiming | None = None,
     ) -> None:
         self._session = session
         self._conversation = conversation
@@ -98,6 +100,8 @@ class SpeechResponse:
         self._tts = tts
         self._scheduler = scheduler
         self._transcribe = transcribe
+        self.timing = timing
+        """The spoken turn this answers, if any: its first token and audio are marked."""
         self._spoken: list[_Spoken] = []
         self.usage: Usage | None = None
         self.error: LLMError | None = None
@@ -157,6 +161,8 @@ class SpeechResponse:
                 if isinstance(item, Usage):
                     self.usage = item
                     continue
+                if self.timing is not None:
+                    self.timing.token()
                 ready, buffer = clauses(buffer + item, first=first, final=False)
                 for clause in ready:
                     first = False
@@ -202,5 +208,7 @@ class SpeechResponse:
                     await asyncio.sleep(delay)
                 piece = speech[offset : offset + chunk]
                 await self._send(self._session.model_audio(float_to_pcm16(piece)))
+                if self.timing is not None:
+                    self.timing.audio()
                 spoken.sent += len(piece)
                 played += len(piece)

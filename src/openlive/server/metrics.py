@@ -6,8 +6,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.registry import Collector
+
+from ..pipeline.timing import STAGES, VoiceStats
 
 if TYPE_CHECKING:
     from .app import AppState
@@ -47,6 +54,30 @@ class _StateCollector(Collector):
         yield generating
         yield replies
         yield tokens
+        if state.voice is not None:
+            yield from _voice(state.voice.stats)
+
+
+def _voice(stats: VoiceStats) -> Iterator[Metric]:
+    stages = SummaryMetricFamily(
+        "openlive_voice_stage_seconds",
+        "Spoken turns answered with audio: the time each stage of their latency took"
+        " (end_of_speech, recognition, first_token, first_audio; total is voice to voice)",
+        labels=["stage"],
+    )
+    for stage in STAGES:
+        stages.add_metric([stage], count_value=stats.turns, sum_value=stats.seconds[stage])
+    yield stages
+    yield CounterMetricFamily(
+        "openlive_speculative_recognitions",
+        "Transcripts started during a pause, before the end of the turn was certain",
+        value=stats.speculations,
+    )
+    yield CounterMetricFamily(
+        "openlive_speculative_recognitions_used",
+        "Speculative transcripts that became the turn's transcript",
+        value=stats.speculations_used,
+    )
 
 
 def render(state: AppState) -> bytes:

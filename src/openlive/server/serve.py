@@ -44,7 +44,7 @@ async def serve(config: ServerConfig) -> None:
     voice_models, _ = await asyncio.gather(
         asyncio.to_thread(load_voice, config.data_dir), backends.start()
     )
-    voice = Voice(voice_models, scheduler)
+    voice = Voice(voice_models, scheduler, speculate=config.speculative_recognition)
     state = AppState(backends=backends, keys=KeyChecker(config.api_keys), voice=voice)
     app = create_app(state)
     servers = [_listener(app, config, config.port)]

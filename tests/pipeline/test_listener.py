@@ -1,0 +1,184 @@
+"""The listener's orchestration on scripted audio: turns, and speculative recognition.
+
+The VAD is a fake that calls a frame speech when it is loud, and the recognizer a fake
+that describes the audio it was given (how long, and how many bursts of sound), so a
+test can say exactly which audio each transcript came from. The scheduler is real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import numpy as np
+import pytest
+
+from openlive.audio.pcm import Samples, float_to_pcm16
+from openlive.backends.registry import VoiceModels
+from openlive.backends.scheduler import Scheduler
+from openlive.backends.voice import ASR, TTS, VAD, ASRCapabilities, Transcript, VADStream
+from openlive.pipeline.listener import Listener, ListenerEvent, UserSpoke, VoiceStarted
+from openlive.pipeline.timing import VoiceStats
+from openlive.pipeline.turns import TurnDetector, TurnSettings
+from openlive.protocol.messages import Blob
+
+from ..fakes import eventually
+
+RATE = 16_000
+FRAME = 512
+BLOB = FRAME  # one VAD frame per message, as a real-time client sends about
+
+
+class LoudnessVAD(VAD):
+    name = "loudness"
+    frame_samples = FRAME
+
+    def __init__(self) -> None:
+        self.frames = 0
+
+    def stream(self) -> VADStream:
+        vad = self
+
+        class Stream(VADStream):
+            def probability(self, frame: Samples) -> float:
+                vad.frames += 1
+                return 0.9 if float(np.abs(frame).mean()) > 0.05 else 0.0
+
+            def reset(self) -> None:
+                pass
+
+        return Stream()
+
+
+class DescribingASR(ASR):
+    """Transcribes audio as "<bursts> bursts", where a burst is a run of loud frames."""
+
+    name = "describing"
+    capabilities = ASRCapabilities()
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def transcribe(self, samples: Samples, language: str | None = None) -> Transcript:
+        self.calls.append(len(samples))
+        loud = np.abs(samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME)).mean(1) > 0.05
+        bursts = int(np.sum(loud[1:] & ~loud[:-1]) + loud[0])
+        return Transcript(f"{bursts} bursts", "en", 1.0, len(samples) / RATE)
+
+
+class SilentTTS(TTS):
+    name = "silent"
+    sample_rate = 24_000
+
+    def synthesize(self, text: str, *, length_scale: float | None = None) -> Iterator[Samples]:
+        return iter(())
+
+
+def sound(ms: int) -> Samples:
+    n = RATE * ms // 1000
+    return (0.3 * np.sin(np.arange(n) * 2 * np.pi * 220 / RATE)).astype(np.float32)
+
+
+def quiet(ms: int) -> Samples:
+    return np.zeros(RATE * ms // 1000, dtype=np.float32)
+
+
+class Ear:
+    """A listener, its fakes, and what it reported."""
+
+    def __init__(self, speculate: bool) -> None:
+        self.vad = LoudnessVAD()
+        self.asr = DescribingASR()
+        self.scheduler = Scheduler("test")
+        self.stats = VoiceStats()
+        self.events: list[ListenerEvent] = []
+        self.fed = 0
+        self.listener = Listener(
+            VoiceModels(vad=self.vad, asr=self.asr, tts=SilentTTS()),
+            self.scheduler,
+            TurnDetector(TurnSettings(silence_duration_ms=480, prefix_padding_ms=96)),
+            automatic=True,
+            language="en",
+            emit=self._emit,
+            speculate=speculate,
+            stats=self.stats,
+        )
+
+    async def _emit(self, event: ListenerEvent) -> None:
+        self.events.append(event)
+
+    async def play(self, *parts: Samples) -> None:
+        """Send the audio a frame per message, waiting for each to be scored (as a
+        real-time stream is: the VAD keeps up with it)."""
+        audio = np.concatenate(parts)
+        for i in range(0, len(audio), BLOB):
+            piece = audio[i : i + BLOB]
+            self.listener.feed(Blob(mime_type="audio/pcm;rate=16000", data=float_to_pcm16(piece)))
+            self.fed += len(piece)
+            await eventually(lambda: self.vad.frames >= self.fed // FRAME)
+
+    @property
+    def spoken(self) -> list[UserSpoke]:
+        return [e for e in self.events if isinstance(e, UserSpoke)]
+
+
+@pytest.fixture
+async def ear(request: pytest.FixtureRequest) -> AsyncIterator[Ear]:
+    ear = Ear(speculate=getattr(request, "param", True))
+    task = asyncio.create_task(ear.listener.run())
+    try:
+        yield ear
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        ear.scheduler.close()
+
+
+async def test_a_pause_that_ends_the_turn_uses_its_speculative_transcript(ear: Ear) -> None:
+    await ear.play(quiet(320), sound(1000), quiet(800))
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert isinstance(ear.events[0], VoiceStarted)
+    assert ear.spoken[0].transcript.text == "1 bursts"
+    assert len(ear.asr.calls) == 1, "the turn was transcribed once, during its pause"
+    assert ear.spoken[0].timing.speculative
+    assert (ear.stats.speculations, ear.stats.speculations_used) == (1, 1)
+
+
+async def test_the_transcript_is_ready_when_the_turn_ends(ear: Ear) -> None:
+    """The recognizer ran inside the silence window, so nothing is left to wait for."""
+    await ear.play(quiet(320), sound(1000), quiet(800))
+    await eventually(lambda: len(ear.spoken) == 1)
+    timing = ear.spoken[0].timing
+    assert timing.recognized - timing.decided < 0.05
+
+
+async def test_speech_after_a_short_pause_drops_the_speculation(ear: Ear) -> None:
+    await ear.play(quiet(320), sound(600), quiet(256), sound(600), quiet(800))
+    await eventually(lambda: len(ear.spoken) == 1)
+    # One turn, transcribed from both bursts: the guess of the first alone was dropped.
+    assert ear.spoken[0].transcript.text == "2 bursts"
+    assert [e for e in ear.events if isinstance(e, VoiceStarted)] == [VoiceStarted()]
+    assert ear.asr.calls[0] < ear.asr.calls[-1]
+    assert (ear.stats.speculations, ear.stats.speculations_used) == (2, 1)
+
+
+async def test_speculative_and_plain_recognition_hear_the_same_audio(ear: Ear) -> None:
+    # Whole frames, so that both turns line up with the frames alike.
+    await ear.play(quiet(320), sound(1024), quiet(832))
+    await eventually(lambda: len(ear.spoken) == 1)
+    speculated = ear.asr.calls[-1]
+    ear.listener._speculate = False
+    await ear.play(sound(1024), quiet(832))
+    await eventually(lambda: len(ear.spoken) == 2)
+    assert not ear.spoken[1].timing.speculative
+    assert ear.asr.calls[-1] == speculated
+
+
+@pytest.mark.parametrize("ear", [False], indirect=True)
+async def test_without_speculation_a_turn_is_transcribed_once_it_ends(ear: Ear) -> None:
+    await ear.play(quiet(320), sound(1000), quiet(800))
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.spoken[0].transcript.text == "1 bursts"
+    assert len(ear.asr.calls) == 1
+    assert not ear.spoken[0].timing.speculative
+    assert ear.stats.speculations == 0
