@@ -1,0 +1,63 @@
+"""The scheduler: one lane by priority for the models, and a lane of its own for the VAD."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from openlive.backends.scheduler import Priority, Scheduler
+
+
+@pytest.fixture
+def scheduler() -> Iterator[Scheduler]:
+    scheduler = Scheduler("test")
+    yield scheduler
+    scheduler.close()
+
+
+async def test_the_most_urgent_waiting_job_runs_first(scheduler: Scheduler) -> None:
+    gate = threading.Event()
+    order: list[str] = []
+    blocker = asyncio.create_task(scheduler.run(Priority.LLM, gate.wait, 5))
+    await asyncio.sleep(0.05)  # the blocker holds the worker
+    jobs = [
+        asyncio.create_task(scheduler.run(priority, order.append, name))
+        for priority, name in (
+            (Priority.LLM, "llm"),
+            (Priority.SYNTHESIS, "synthesis"),
+            (Priority.RECOGNITION, "recognition"),
+            (Priority.FIRST_AUDIO, "first audio"),
+        )
+    ]
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.gather(blocker, *jobs)
+    assert order == ["first audio", "recognition", "synthesis", "llm"]
+
+
+async def test_vad_is_not_stuck_behind_a_long_job(scheduler: Scheduler) -> None:
+    gate = threading.Event()
+    long_job = asyncio.create_task(scheduler.run(Priority.RECOGNITION, gate.wait, 5))
+    await asyncio.sleep(0.05)
+    assert await asyncio.wait_for(scheduler.run(Priority.VAD, lambda: 0.9), 1) == 0.9
+    assert not long_job.done()
+    gate.set()
+    assert await long_job
+
+
+async def test_a_cancelled_job_that_has_not_started_never_runs(scheduler: Scheduler) -> None:
+    gate = threading.Event()
+    ran: list[int] = []
+    blocker = asyncio.create_task(scheduler.run(Priority.LLM, gate.wait, 5))
+    await asyncio.sleep(0.05)
+    waiting = asyncio.create_task(scheduler.run(Priority.LLM, ran.append, 1))
+    await asyncio.sleep(0.05)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    gate.set()
+    await blocker
+    await scheduler.run(Priority.LLM, lambda: None)  # after the cancelled job's turn
+    assert ran == []
