@@ -61,7 +61,7 @@ MAX_UTTERANCE_S = 30
 RING_S = 40
 LEADING = RATE // 5
 """Audio kept before an utterance's speech: Whisper does better with a lead-in."""
-TRAILING = 4 * FRAME
+TRAILING = 2 * FRAME
 """Audio kept after its speech; a pause this long starts speculative recognition."""
 LANGUAGE_CONFIDENCE = 0.5
 """A detected language at least this likely becomes the session's language."""

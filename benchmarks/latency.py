@@ -1,0 +1,373 @@
+"""Voice-to-voice latency and barge-in reaction, through the official Python SDK.
+
+Starts real `openlive serve` processes on the embedded models and talks to them as a
+voice application does: human recordings (`shared/fixtures/speech`) streamed at real
+time in 20 ms messages, with silence streamed between turns as a microphone would.
+
+* Voice to voice: from sending the last voiced sample of the user's speech to the first
+  response audio received, over `--turns` spoken turns in one session. Two servers are
+  driven turn by turn in alternation, one with speculative recognition (the default)
+  and one with `--no-speculative-recognition`, so that load from elsewhere falls on
+  both alike. Each turn's stages come from the server's `/metrics`
+  (`openlive_voice_stage_seconds`), read before and after the turn.
+* Barge-in: the model tells a long story; a second after its first audio, the user
+  speaks over it. Reaction time runs from sending the first voiced sample to
+  receiving `interrupted`; audio of the interrupted turn after `interrupted` counts as
+  a failure.
+
+"Voiced" is decided on the recording by the server's own VAD model, run offline: a 32
+ms frame that Silero VAD scores at 0.5 or more.
+
+Usage: .venv/bin/python benchmarks/latency.py [--turns N] [--barge-ins N] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from google import genai
+from google.genai import types
+from google.genai.live import AsyncSession
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.conftest import SPEECH, Server, start_server, stop_server  # noqa: E402
+
+from openlive.audio.pcm import pcm16_to_float  # noqa: E402
+from openlive.backends.silero import SileroVAD  # noqa: E402
+
+MODEL = "gemini-live-2.5-flash-preview"
+RATE = 16_000
+CHUNK = RATE // 50  # 20 ms per message
+WIN = 512  # one VAD frame
+SILENCE_MS = 500  # the default silenceDurationMs
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latency.json"
+STAGES = ("end_of_speech", "recognition", "first_token", "first_audio", "total")
+SYSTEM = "You are a friendly voice assistant. Answer in one short sentence."
+STORY = "Tell me a long story about a brave knight and a dragon, with many details."
+
+
+def recording(name: str) -> np.ndarray:
+    with wave.open(str(SPEECH / name)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+
+
+def voiced(samples: np.ndarray) -> np.ndarray:
+    """Which 32 ms frames are voiced, by Silero VAD (probability at least 0.5)."""
+    stream = SileroVAD().stream()
+    audio = pcm16_to_float(samples.tobytes())
+    frames = audio[: len(audio) // WIN * WIN].reshape(-1, WIN)
+    return np.array([stream.probability(f) >= 0.5 for f in frames])
+
+
+def phrases(samples: np.ndarray, gap_ms: int = 250) -> list[np.ndarray]:
+    """The recording cut at pauses longer than `gap_ms`, each phrase with 200 ms of its
+    surroundings: no phrase holds a pause that could end a turn."""
+    flags = voiced(samples)
+    spans: list[list[int]] = []
+    for i in np.flatnonzero(flags):
+        if spans and (i - spans[-1][1]) * WIN < gap_ms * RATE // 1000:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    pad = RATE // 5
+    return [
+        samples[max(0, a * WIN - pad) : (b + 1) * WIN + pad]
+        for a, b in spans
+        if (b - a) * WIN >= RATE // 2
+    ]
+
+
+def utterances() -> list[np.ndarray]:
+    return [recording("clone-test.wav"), *phrases(recording("beckett.wav"))]
+
+
+def last_voiced(samples: np.ndarray) -> int:
+    """The sample index just after the last voiced frame."""
+    return (int(np.flatnonzero(voiced(samples))[-1]) + 1) * WIN
+
+
+def first_voiced(samples: np.ndarray) -> int:
+    return int(np.flatnonzero(voiced(samples))[0]) * WIN
+
+
+class Microphone:
+    """Streams audio at real time, 20 ms per message, and silence when it has nothing
+    to say. `say` queues an utterance and returns when its marked sample has been sent."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._queue: list[np.ndarray] = []
+        self._marks: list[tuple[int, asyncio.Future[float]]] = []
+        self._sent = 0  # samples sent in all
+
+    async def say(self, samples: np.ndarray, mark: int) -> float:
+        """Queue `samples`; return when sample `mark` of it has been sent (the time)."""
+        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        start = self._sent + sum(len(q) for q in self._queue)
+        self._queue.append(samples)
+        self._marks.append((start + mark, done))
+        return await done
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        silence = np.zeros(CHUNK, dtype=np.int16)
+        pending = np.zeros(0, dtype=np.int16)
+        while True:
+            if len(pending) < CHUNK and self._queue:
+                pending = np.concatenate([pending, *self._queue])
+                self._queue.clear()
+            chunk, pending = pending[:CHUNK], pending[CHUNK:]
+            chunk = np.concatenate([chunk, silence[: CHUNK - len(chunk)]])
+            delay = started + self._sent / RATE - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await self._session.send_realtime_input(
+                audio=types.Blob(data=chunk.tobytes(), mime_type=f"audio/pcm;rate={RATE}")
+            )
+            self._sent += CHUNK
+            now = time.monotonic()
+            for mark in [m for m in self._marks if m[0] <= self._sent]:
+                self._marks.remove(mark)
+                if not mark[1].done():
+                    mark[1].set_result(now)
+
+
+def client(server: Server) -> genai.Client:
+    return genai.Client(
+        api_key="k", http_options={"base_url": server.https, "api_version": "v1beta"}
+    )
+
+
+def voice_config(max_output_tokens: int = 24) -> types.LiveConnectConfig:
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        system_instruction=types.Content(parts=[types.Part(text=SYSTEM)]),
+        temperature=0,
+        seed=1,
+        max_output_tokens=max_output_tokens,
+    )
+
+
+def audio_in(message: types.LiveServerMessage) -> bool:
+    content = message.server_content
+    if content is None or content.model_turn is None:
+        return False
+    return any(p.inline_data and p.inline_data.data for p in content.model_turn.parts or ())
+
+
+def stage_totals(server: Server) -> dict[str, float]:
+    samples = server.metrics()
+    totals = {s: samples[f'openlive_voice_stage_seconds_sum{{stage="{s}"}}'] for s in STAGES}
+    totals["turns"] = samples['openlive_voice_stage_seconds_count{stage="total"}']
+    return totals
+
+
+@dataclass
+class Turn:
+    server: str
+    utterance: int
+    voice_to_voice_s: float
+    stages: dict[str, float]
+
+
+@dataclass
+class Conversation:
+    """One session on one server, its microphone running throughout."""
+
+    name: str
+    server: Server
+    session: AsyncSession
+    mic: Microphone
+    messages: asyncio.Queue[tuple[float, types.LiveServerMessage]] = field(
+        default_factory=asyncio.Queue
+    )
+
+    async def receive(self) -> None:
+        while True:
+            async for message in self.session.receive():
+                await self.messages.put((time.monotonic(), message))
+
+    async def turn(self, index: int, samples: np.ndarray) -> Turn:
+        while not self.messages.empty():
+            self.messages.get_nowait()
+        before = await asyncio.to_thread(stage_totals, self.server)
+        sent = await self.mic.say(samples, last_voiced(samples))
+        first_audio: float | None = None
+        while True:
+            received, message = await asyncio.wait_for(self.messages.get(), 60)
+            if first_audio is None and audio_in(message):
+                first_audio = received
+            content = message.server_content
+            if content is not None and content.turn_complete and first_audio is not None:
+                break
+        await asyncio.sleep(0.3)  # the server records the turn as it ends
+        after = await asyncio.to_thread(stage_totals, self.server)
+        assert after["turns"] == before["turns"] + 1, "one spoken turn was answered"
+        assert first_audio > sent, "the answer began before the user had finished"
+        stages = {s: after[s] - before[s] for s in STAGES}
+        return Turn(self.name, index, first_audio - sent, stages)
+
+
+async def conversations(servers: dict[str, Server], turns: int) -> list[Turn]:
+    clips = utterances()
+    results: list[Turn] = []
+    async with AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
+        convs: list[Conversation] = []
+        for name, server in servers.items():
+            connect = client(server).aio.live.connect(model=MODEL, config=voice_config())
+            session = await stack.enter_async_context(connect)
+            convs.append(Conversation(name, server, session, Microphone(session)))
+        background = [tasks.create_task(c.mic.run()) for c in convs]
+        background += [tasks.create_task(c.receive()) for c in convs]
+        try:
+            for t in range(turns):
+                for k in range(len(convs)):
+                    conv = convs[(t + k) % len(convs)]
+                    turn = await conv.turn(t % len(clips), clips[t % len(clips)])
+                    print(
+                        f"  turn {t + 1}/{turns} {conv.name}: {turn.voice_to_voice_s:.3f} s"
+                        f" ({', '.join(f'{k} {v:.3f}' for k, v in turn.stages.items())})",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    results.append(turn)
+        finally:
+            for task in background:
+                task.cancel()
+    return results
+
+
+@dataclass
+class BargeIn:
+    reaction_s: float | None
+    audio_after_interrupted: int
+
+
+async def barge_in(server: Server) -> BargeIn:
+    speech = recording("clone-test.wav")
+    onset = first_voiced(speech)
+    async with client(server).aio.live.connect(
+        model=MODEL, config=voice_config(max_output_tokens=200)
+    ) as session:
+        mic = Microphone(session)
+        result = BargeIn(None, 0)
+        async with asyncio.TaskGroup() as tasks:
+            mic_task = tasks.create_task(mic.run())
+            await session.send_client_content(
+                turns=types.Content(role="user", parts=[types.Part(text=STORY)]),
+                turn_complete=True,
+            )
+            spoke: float | None = None
+            interrupted_at: float | None = None
+            speaking_since: float | None = None
+            say: asyncio.Task[float] | None = None
+            async for message in session.receive():
+                now = time.monotonic()
+                if audio_in(message):
+                    if interrupted_at is not None:
+                        result.audio_after_interrupted += 1
+                    elif speaking_since is None:
+                        speaking_since = now
+                if speaking_since is not None and say is None and now - speaking_since > 1.0:
+                    say = tasks.create_task(mic.say(speech, onset))
+                content = message.server_content
+                if content is not None and content.interrupted and say is not None:
+                    interrupted_at = now
+                    spoke = say.result() if say.done() else await say
+                    result.reaction_s = interrupted_at - spoke
+                if content is not None and content.turn_complete and interrupted_at is not None:
+                    break
+                if interrupted_at is not None and now - interrupted_at > 1.0:
+                    break
+            mic_task.cancel()
+            if say is not None and not say.done():
+                say.cancel()
+    return result
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    values = sorted(values)
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "p95": round(quantile(values, 0.95), 3),
+        "n": len(values),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--turns", type=int, default=12)
+    parser.add_argument("--barge-ins", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        # One data folder: both servers use the same certificate, which the client trusts.
+        servers = {
+            "speculative": start_server(Path(tmp)),
+            "plain": start_server(Path(tmp), "--no-speculative-recognition"),
+        }
+        try:
+            os.environ.update(servers["speculative"].env)
+            os.environ.pop("GEMINI_API_KEY", None)  # the SDK warns when both are set
+            print("voice to voice", file=sys.stderr)
+            turns = asyncio.run(conversations(servers, args.turns))
+            print("barge-in", file=sys.stderr)
+            barge = []
+            for i in range(args.barge_ins):
+                barge.append(asyncio.run(barge_in(servers["speculative"])))
+                print(f"  {i + 1}/{args.barge_ins}: {barge[-1]}", file=sys.stderr, flush=True)
+        finally:
+            for server in servers.values():
+                stop_server(server)
+    result: dict[str, Any] = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "silence_duration_ms": SILENCE_MS,
+        "voice_to_voice": {},
+        "barge_in": {
+            "reaction_s": summary([b.reaction_s for b in barge if b.reaction_s is not None]),
+            "missed": sum(b.reaction_s is None for b in barge),
+            "audio_after_interrupted": sum(b.audio_after_interrupted for b in barge),
+        },
+        "turns": [asdict(t) for t in turns],
+    }
+    for name in servers:
+        mine = [t for t in turns if t.server == name]
+        result["voice_to_voice"][name] = {
+            "client_s": summary([t.voice_to_voice_s for t in mine]),
+            "stages_s": {s: summary([t.stages[s] for t in mine]) for s in STAGES},
+        }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "turns"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
