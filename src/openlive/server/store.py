@@ -1,0 +1,276 @@
+"""The state that must outlive a connection and a restart: ephemeral tokens and session
+resumption handles.
+
+`Store` is the interface. `SQLiteStore` keeps it in one SQLite file in the data folder
+(`state.sqlite3`):
+
+- WAL journal, and every write is its own transaction, committed before the call
+  returns. What a call has written survives the process being killed (`kill -9`);
+  `synchronous=NORMAL` means that a power cut may lose the last commits, not corrupt
+  the file.
+- Every call runs on the store's one thread, so the event loop never waits on the
+  disk, and calls from one process run one after another. A use of a token is taken
+  by a single conditional `UPDATE`, so it is atomic even between processes that share
+  the file: of two sessions racing for a token's last use, exactly one gets it.
+- Tokens and handles are kept as SHA-256 digests. The file holds nothing that could be
+  presented to the server.
+- Times are Unix seconds, given by the caller (`now`), so tests can move the clock.
+
+The same interface could be kept in Redis (a hash per record, `EXPIRE` for expiry, a
+Lua script or `WATCH` for the use) for several servers sharing one store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import hashlib
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+__all__ = ["STORE_FILE", "HandleRecord", "SQLiteStore", "Store", "TokenRecord", "TokenUse"]
+
+STORE_FILE = "state.sqlite3"
+"""The store's file name in the data folder."""
+
+_T = TypeVar("_T")
+
+_SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS auth_tokens (
+    digest TEXT PRIMARY KEY,                -- SHA-256 of the token's name, hex
+    uses_left INTEGER,                      -- NULL: no limit
+    expire_time REAL NOT NULL,              -- nothing is admitted after it
+    new_session_expire_time REAL NOT NULL,  -- no new session is started after it
+    setup TEXT,                             -- the locked setup, JSON (camelCase)
+    field_mask TEXT,                        -- comma-separated paths
+    creator TEXT NOT NULL,                  -- a fingerprint of the key that made it
+    created REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS auth_tokens_by_expiry ON auth_tokens (expire_time);
+CREATE TABLE IF NOT EXISTS resumption_handles (
+    digest TEXT PRIMARY KEY,                -- SHA-256 of the handle, hex
+    snapshot TEXT NOT NULL,                 -- the session's snapshot, JSON
+    created REAL NOT NULL,
+    expires REAL NOT NULL,
+    last_used REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS resumption_handles_by_expiry ON resumption_handles (expires);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    uses_left: int | None
+    """Sessions the token may still start; None for no limit."""
+    expire_time: float
+    new_session_expire_time: float
+    setup: str | None
+    """The locked setup as JSON, or None (see `protocol.tokens.Constraints`)."""
+    field_mask: str | None
+    creator: str
+    created: float
+
+
+class TokenUse(enum.Enum):
+    """The outcome of asking for one use of a token."""
+
+    GRANTED = "granted"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    NEW_SESSIONS_CLOSED = "new sessions closed"
+    USED_UP = "used up"
+
+
+@dataclass(frozen=True, slots=True)
+class HandleRecord:
+    snapshot: str
+    created: float
+    expires: float
+    last_used: float
+
+
+class Store(Protocol):
+    """Tokens and resumption handles. Each call is safe to cancel in that it leaves
+    the store consistent; a write that was started is still done."""
+
+    async def add_token(self, name: str, record: TokenRecord) -> None: ...
+
+    async def get_token(self, name: str) -> TokenRecord | None:
+        """The token's record, expired or not; None if there is none."""
+
+    async def use_token(self, name: str, now: float) -> TokenUse:
+        """Take one use of the token to start a new session, atomically."""
+
+    async def put_handle(self, handle: str, snapshot: str, expires: float, now: float) -> None:
+        """Keep a handle's snapshot until `expires`, replacing any earlier one."""
+
+    async def get_handle(self, handle: str, now: float) -> HandleRecord | None:
+        """The handle's record if it has not expired, marked as used at `now`."""
+
+    async def delete_handle(self, handle: str) -> bool:
+        """Forget a handle; whether there was one."""
+
+    async def purge(self, before: float) -> int:
+        """Remove the tokens and handles that expired before `before`; how many."""
+
+    async def close(self) -> None: ...
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class SQLiteStore:
+    """`Store` in one SQLite file, on a thread of its own."""
+
+    def __init__(self, executor: ThreadPoolExecutor, db: sqlite3.Connection) -> None:
+        self._executor = executor
+        self._db = db
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SQLiteStore:
+        """Open (or create) the store at `path`; ":memory:" for a private one."""
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="openlive-store")
+        loop = asyncio.get_running_loop()
+        try:
+            db = await loop.run_in_executor(executor, _connect, str(path))
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(executor, db)
+
+    async def _call(self, fn: Callable[..., _T], *args: object) -> _T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    # --- tokens ----------------------------------------------------------------------
+
+    async def add_token(self, name: str, record: TokenRecord) -> None:
+        await self._call(self._add_token, _digest(name), record)
+
+    def _add_token(self, digest: str, r: TokenRecord) -> None:
+        self._db.execute(
+            "INSERT INTO auth_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                digest,
+                r.uses_left,
+                r.expire_time,
+                r.new_session_expire_time,
+                r.setup,
+                r.field_mask,
+                r.creator,
+                r.created,
+            ),
+        )
+
+    async def get_token(self, name: str) -> TokenRecord | None:
+        return await self._call(self._get_token, _digest(name))
+
+    def _get_token(self, digest: str) -> TokenRecord | None:
+        row = self._db.execute(
+            "SELECT uses_left, expire_time, new_session_expire_time, setup, field_mask, "
+            "creator, created FROM auth_tokens WHERE digest = ?",
+            (digest,),
+        ).fetchone()
+        return None if row is None else TokenRecord(*row)
+
+    async def use_token(self, name: str, now: float) -> TokenUse:
+        return await self._call(self._use_token, _digest(name), now)
+
+    def _use_token(self, digest: str, now: float) -> TokenUse:
+        taken = self._db.execute(
+            "UPDATE auth_tokens SET uses_left = uses_left - 1 WHERE digest = ? "
+            "AND expire_time > ? AND new_session_expire_time > ? "
+            "AND (uses_left IS NULL OR uses_left > 0)",
+            (digest, now, now),
+        ).rowcount
+        if taken:
+            return TokenUse.GRANTED
+        record = self._get_token(digest)  # only to say why not
+        if record is None:
+            return TokenUse.UNKNOWN
+        if record.expire_time <= now:
+            return TokenUse.EXPIRED
+        if record.new_session_expire_time <= now:
+            return TokenUse.NEW_SESSIONS_CLOSED
+        return TokenUse.USED_UP
+
+    # --- resumption handles ----------------------------------------------------------
+
+    async def put_handle(self, handle: str, snapshot: str, expires: float, now: float) -> None:
+        await self._call(self._put_handle, _digest(handle), snapshot, expires, now)
+
+    def _put_handle(self, digest: str, snapshot: str, expires: float, now: float) -> None:
+        self._db.execute(
+            "INSERT INTO resumption_handles VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) "
+            "DO UPDATE SET snapshot = excluded.snapshot, expires = excluded.expires, "
+            "last_used = excluded.last_used",
+            (digest, snapshot, now, expires, now),
+        )
+
+    async def get_handle(self, handle: str, now: float) -> HandleRecord | None:
+        return await self._call(self._get_handle, _digest(handle), now)
+
+    def _get_handle(self, digest: str, now: float) -> HandleRecord | None:
+        touched = self._db.execute(
+            "UPDATE resumption_handles SET last_used = ? WHERE digest = ? AND expires > ?",
+            (now, digest, now),
+        ).rowcount
+        if not touched:
+            return None
+        row = self._db.execute(
+            "SELECT snapshot, created, expires, last_used FROM resumption_handles WHERE digest = ?",
+            (digest,),
+        ).fetchone()
+        return None if row is None else HandleRecord(*row)
+
+    async def delete_handle(self, handle: str) -> bool:
+        return await self._call(self._delete_handle, _digest(handle))
+
+    def _delete_handle(self, digest: str) -> bool:
+        return bool(
+            self._db.execute("DELETE FROM resumption_handles WHERE digest = ?", (digest,)).rowcount
+        )
+
+    # --- upkeep ----------------------------------------------------------------------
+
+    async def purge(self, before: float) -> int:
+        return await self._call(self._purge, before)
+
+    def _purge(self, before: float) -> int:
+        tokens = self._db.execute("DELETE FROM auth_tokens WHERE expire_time < ?", (before,))
+        handles = self._db.execute("DELETE FROM resumption_handles WHERE expires < ?", (before,))
+        return tokens.rowcount + handles.rowcount
+
+    async def close(self) -> None:
+        try:
+            await self._call(self._db.close)
+        finally:
+            self._executor.shutdown(wait=False)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    """Open the file in autocommit mode (each statement commits), WAL, schema in place."""
+    db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+    try:
+        if path != ":memory:":
+            db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > _SCHEMA_VERSION:
+            raise RuntimeError(
+                f"{path} was written by a newer OpenLive (store schema {version}); "
+                "upgrade, or move the file away"
+            )
+        db.executescript(_SCHEMA)
+        db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+    except BaseException:
+        db.close()
+        raise
+    return db

@@ -1,0 +1,250 @@
+"""The SQLite store: tokens and their uses, resumption handles, expiry, and what survives
+a reopen or a killed process. Real files in a temporary folder; no server."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from openlive.server.store import SQLiteStore, TokenRecord, TokenUse
+
+NOW = 1_800_000_000.0
+NAME = "auth_tokens/" + "ab" * 32
+
+
+def record(uses: int | None = 1, *, expire: float = 1800, new_session: float = 60) -> TokenRecord:
+    return TokenRecord(
+        uses_left=uses,
+        expire_time=NOW + expire,
+        new_session_expire_time=NOW + new_session,
+        setup='{"model":"models/m"}',
+        field_mask="model",
+        creator="0123456789abcdef",
+        created=NOW,
+    )
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    opened = await SQLiteStore.open(tmp_path / "state.sqlite3")
+    yield opened
+    await opened.close()
+
+
+# --- tokens ----------------------------------------------------------------------------
+
+
+async def test_a_token_is_kept_as_given(store: SQLiteStore) -> None:
+    await store.add_token(NAME, record(3))
+    assert await store.get_token(NAME) == record(3)
+    assert await store.get_token(NAME + "x") is None
+
+
+async def test_each_use_takes_one_until_none_is_left(store: SQLiteStore) -> None:
+    await store.add_token(NAME, record(2))
+    assert await store.use_token(NAME, NOW) is TokenUse.GRANTED
+    assert (await store.get_token(NAME)).uses_left == 1  # type: ignore[union-attr]
+    assert await store.use_token(NAME, NOW) is TokenUse.GRANTED
+    assert await store.use_token(NAME, NOW) is TokenUse.USED_UP
+    assert (await store.get_token(NAME)).uses_left == 0  # type: ignore[union-attr]
+
+
+async def test_no_limit(store: SQLiteStore) -> None:
+    await store.add_token(NAME, record(None))
+    for _ in range(5):
+        assert await store.use_token(NAME, NOW) is TokenUse.GRANTED
+    assert (await store.get_token(NAME)).uses_left is None  # type: ignore[union-attr]
+
+
+async def test_why_a_use_is_refused(store: SQLiteStore) -> None:
+    await store.add_token(NAME, record(5, expire=100, new_session=10))
+    assert await store.use_token("auth_tokens/unknown", NOW) is TokenUse.UNKNOWN
+    assert await store.use_token(NAME, NOW + 10) is TokenUse.NEW_SESSIONS_CLOSED
+    assert await store.use_token(NAME, NOW + 100) is TokenUse.EXPIRED
+    assert await store.use_token(NAME, NOW + 9.9) is TokenUse.GRANTED
+    assert (await store.get_token(NAME)).uses_left == 4  # type: ignore[union-attr]
+
+
+async def test_concurrent_uses_of_the_last_one_grant_exactly_one(store: SQLiteStore) -> None:
+    await store.add_token(NAME, record(1))
+    outcomes = await asyncio.gather(*(store.use_token(NAME, NOW) for _ in range(20)))
+    assert outcomes.count(TokenUse.GRANTED) == 1
+    assert outcomes.count(TokenUse.USED_UP) == 19
+
+
+def test_two_processes_sharing_the_file_grant_each_use_once(tmp_path: Path) -> None:
+    """Separate connections (as separate server processes have) racing on threads."""
+    path = tmp_path / "state.sqlite3"
+
+    async def setup() -> None:
+        first = await SQLiteStore.open(path)
+        await first.add_token(NAME, record(10))
+        await first.close()
+
+    asyncio.run(setup())
+    outcomes: list[TokenUse] = []
+    start = threading.Barrier(4)
+
+    def racer() -> None:
+        async def run() -> None:
+            store = await SQLiteStore.open(path)
+            start.wait()
+            for _ in range(10):
+                outcomes.append(await store.use_token(NAME, NOW))
+            await store.close()
+
+        asyncio.run(run())
+
+    threads = [threading.Thread(target=racer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count(TokenUse.GRANTED) == 10
+    assert outcomes.count(TokenUse.USED_UP) == 30
+
+
+async def test_tokens_and_uses_survive_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = await SQLiteStore.open(path)
+    await store.add_token(NAME, record(2))
+    assert await store.use_token(NAME, NOW) is TokenUse.GRANTED
+    await store.close()
+    reopened = await SQLiteStore.open(path)
+    assert (await reopened.get_token(NAME)).uses_left == 1  # type: ignore[union-attr]
+    await reopened.close()
+
+
+KILLED = """
+import asyncio, os, signal, sys
+from openlive.server.store import SQLiteStore, TokenRecord
+
+async def main():
+    store = await SQLiteStore.open(sys.argv[1])
+    await store.add_token("auth_tokens/kept", TokenRecord(3, 2e9, 2e9, None, None, "c", 1e9))
+    await store.use_token("auth_tokens/kept", 1e9)
+    await store.put_handle("handle-kept", '{"turns": 2}', 2e9, 1e9)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+asyncio.run(main())
+"""
+
+
+async def test_what_was_written_survives_kill_9(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    process = await asyncio.create_subprocess_exec(sys.executable, "-c", KILLED, str(path))
+    assert await process.wait() == -9
+    store = await SQLiteStore.open(path)
+    kept = await store.get_token("auth_tokens/kept")
+    assert kept is not None and kept.uses_left == 2
+    handle = await store.get_handle("handle-kept", 1e9 + 1)
+    assert handle is not None and handle.snapshot == '{"turns": 2}'
+    await store.close()
+
+
+def test_the_file_holds_no_token_or_handle(tmp_path: Path) -> None:
+    async def write() -> None:
+        store = await SQLiteStore.open(tmp_path / "state.sqlite3")
+        await store.add_token(NAME, record())
+        await store.put_handle("secret-handle", "{}", NOW + 60, NOW)
+        await store.close()
+
+    asyncio.run(write())
+    data = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert NAME.encode() not in data
+    assert b"secret-handle" not in data
+
+
+async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    with pytest.raises(RuntimeError, match="newer OpenLive"):
+        await SQLiteStore.open(path)
+
+
+# --- resumption handles ----------------------------------------------------------------
+
+
+async def test_handles_put_get_replace_delete(store: SQLiteStore) -> None:
+    assert await store.get_handle("h", NOW) is None
+    await store.put_handle("h", '{"v": 1}', NOW + 100, NOW)
+    got = await store.get_handle("h", NOW + 5)
+    assert got is not None
+    assert (got.snapshot, got.created, got.expires, got.last_used) == (
+        '{"v": 1}',
+        NOW,
+        NOW + 100,
+        NOW + 5,
+    )
+    await store.put_handle("h", '{"v": 2}', NOW + 200, NOW + 10)
+    got = await store.get_handle("h", NOW + 11)
+    assert got is not None
+    assert (got.snapshot, got.created, got.expires) == ('{"v": 2}', NOW, NOW + 200)
+    assert await store.delete_handle("h") is True
+    assert await store.delete_handle("h") is False
+    assert await store.get_handle("h", NOW + 12) is None
+
+
+async def test_an_expired_handle_is_not_found(store: SQLiteStore) -> None:
+    await store.put_handle("h", "{}", NOW + 100, NOW)
+    assert await store.get_handle("h", NOW + 100) is None
+    assert await store.get_handle("h", NOW + 99) is not None
+
+
+async def test_purge_removes_only_what_expired_before(store: SQLiteStore) -> None:
+    await store.add_token("auth_tokens/old", record(expire=10))
+    await store.add_token("auth_tokens/new", record(expire=1000))
+    await store.put_handle("old", "{}", NOW + 10, NOW)
+    await store.put_handle("new", "{}", NOW + 1000, NOW)
+    assert await store.purge(NOW + 500) == 2
+    assert await store.get_token("auth_tokens/old") is None
+    assert await store.get_token("auth_tokens/new") is not None
+    assert await store.get_handle("old", NOW) is None
+    assert await store.get_handle("new", NOW) is not None
+
+
+async def test_calls_do_not_run_on_the_event_loop_thread(store: SQLiteStore) -> None:
+    seen: list[str] = []
+    original = store._get_token
+
+    def spy(digest: str) -> TokenRecord | None:
+        seen.append(threading.current_thread().name)
+        return original(digest)
+
+    store._get_token = spy  # type: ignore[method-assign]
+    await store.get_token(NAME)
+    assert seen and seen[0].startswith("openlive-store")
+    assert seen[0] != threading.current_thread().name
+
+
+def test_a_memory_store_for_tests() -> None:
+    async def run() -> TokenUse:
+        store = await SQLiteStore.open(":memory:")
+        await store.add_token(NAME, record())
+        try:
+            return await store.use_token(NAME, NOW)
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) is TokenUse.GRANTED
+
+
+def test_the_store_file_is_plain_sqlite_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    asyncio.run(_open_close(path))
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert {"auth_tokens", "resumption_handles"} <= tables
+
+
+async def _open_close(path: Path) -> None:
+    store = await SQLiteStore.open(path)
+    await store.close()
