@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from .errors import InvalidArgument
 from .messages import ClientMessage, ServerMessage
 
-__all__ = ["CLIENT_KEYS", "decode", "encode"]
+__all__ = ["CLIENT_KEYS", "decode", "describe_error", "encode"]
 
 CLIENT_KEYS: dict[str, str] = {
     "setup": "setup",
@@ -53,7 +53,7 @@ def decode(frame: str | bytes) -> ClientMessage:
     try:
         return ClientMessage.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidArgument(_describe(exc)) from None
+        raise InvalidArgument(describe_error(exc)) from None
 
 
 def encode(message: ServerMessage) -> str:
@@ -68,7 +68,7 @@ def _snake(name: str) -> str:
     return _CAMEL_HUMP.sub("_", name).lower()
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_error(exc: ValidationError) -> str:
     """The first validation error, worded as Google's JSON parser words it."""
     error = exc.errors(include_url=False)[0]
     loc = [_snake(str(p)) if isinstance(p, str) else str(p) for p in error["loc"]]

@@ -7,9 +7,12 @@ The Live API reports every error by closing the WebSocket (PROTOCOL.md §7)::
     ├── NotFound               1008  unknown model, handle or entity
     ├── PermissionDenied       1008  missing or wrong credentials
     ├── MessageTooBig          1009  a client message over the size limit
-    └── InternalError          1011  a failure on our side
+    ├── InternalError          1011  a failure on our side
+    ├── ResourceExhausted      1011  an ephemeral token's uses are spent
+    └── CredentialExpired      1011  an ephemeral token has expired
 
-The reasons follow google.rpc wording where the hosted service's is known.
+The reasons follow google.rpc wording where the hosted service's is known. The hosted
+service closes with 1011, not 1008, when an ephemeral token is spent or expired.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from typing import ClassVar
 __all__ = [
     "MAX_REASON_BYTES",
     "InternalError",
+    "CredentialExpired",
     "InvalidArgument",
     "LiveError",
     "MessageTooBig",
     "NotFound",
     "PermissionDenied",
+    "ResourceExhausted",
     "truncate_reason",
 ]
 
@@ -74,3 +79,13 @@ class MessageTooBig(LiveError):
 class InternalError(LiveError):
     code = 1011
     default_reason = "Internal error encountered."
+
+
+class ResourceExhausted(LiveError):
+    code = 1011
+    default_reason = "Resource has been exhausted."
+
+
+class CredentialExpired(LiveError):
+    code = 1011
+    default_reason = "Token has expired"
