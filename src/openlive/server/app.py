@@ -1,4 +1,5 @@
-"""The ASGI application: the Live WebSocket endpoint, the models resource, health.
+"""The ASGI application: the Live WebSocket endpoint, the models resource, ephemeral
+tokens, health.
 
 The same app serves both listeners (plain and TLS).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,10 +22,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..backends.registry import Backends
 from ..pipeline.runner import ClientGone, SessionRunner, Voice
-from ..protocol.errors import LiveError, NotFound, PermissionDenied
-from .auth import INVALID_REASON, KeyChecker, find_credential
+from ..protocol.errors import InvalidArgument, LiveError, NotFound, PermissionDenied
+from .auth import INVALID_REASON, Credential, KeyChecker, find_credential, find_token
 from .metrics import render
-from .routes import match_live, match_models
+from .routes import LiveRoute, match_auth_tokens, match_live, match_models
+from .tokens import EXPIRED_IN_SESSION_REASON, Tokens, TokenSession
 
 __all__ = ["AppState", "create_app"]
 
@@ -37,6 +40,7 @@ _REFUSAL_WAIT = 5.0
 class AppState:
     backends: Backends
     keys: KeyChecker
+    tokens: Tokens
     voice: Voice | None = None
     accepting: bool = True
     sessions: set[object] = field(default_factory=set)
@@ -81,17 +85,42 @@ def create_app(state: AppState) -> Starlette:
     async def metrics(request: Request) -> Response:
         return Response(render(state), media_type=CONTENT_TYPE_LATEST)
 
-    async def rest(request: Request) -> Response:
-        route = match_models(request.url.path)
-        if route is None or request.method != "GET":
-            return _rest_error(404, "NOT_FOUND", f"Method not found: {request.url.path}")
-        credential = find_credential(request.headers, request.query_params)
+    def refuse(credential: Credential | None) -> Response | None:
+        """The REST answer to a credential that does not pass, else None."""
         try:
             state.keys.check(credential)
         except PermissionDenied as exc:
             if exc.reason == INVALID_REASON:
                 return _rest_error(400, "INVALID_ARGUMENT", exc.reason)
             return _rest_error(403, "PERMISSION_DENIED", exc.reason)
+        return None
+
+    async def create_token(request: Request) -> Response:
+        credential = find_credential(request.headers, request.query_params)
+        if (refusal := refuse(credential)) is not None:
+            return refusal
+        assert credential is not None
+        try:
+            # The Python SDK sends no body at all for a request with no fields.
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return _rest_error(
+                400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unexpected token."
+            )
+        try:
+            name = await state.tokens.create(body, credential.value)
+        except InvalidArgument as exc:
+            return _rest_error(400, "INVALID_ARGUMENT", exc.reason)
+        return JSONResponse({"name": name})
+
+    async def rest(request: Request) -> Response:
+        if request.method == "POST" and match_auth_tokens(request.url.path):
+            return await create_token(request)
+        route = match_models(request.url.path)
+        if route is None or request.method != "GET":
+            return _rest_error(404, "NOT_FOUND", f"Method not found: {request.url.path}")
+        if (refusal := refuse(find_credential(request.headers, request.query_params))) is not None:
+            return refusal
         catalogue = state.backends.catalogue
         if route.name is not None:
             try:
@@ -115,6 +144,15 @@ def create_app(state: AppState) -> Starlette:
             body["nextPageToken"] = str(start + size)
         return JSONResponse(body)
 
+    async def admit(route: LiveRoute, websocket: WebSocket) -> TokenSession | None:
+        """Check the credentials: a token's session on `...Constrained`, else None for
+        a key. Raises the `LiveError` to close with."""
+        token = find_token(websocket.headers, websocket.query_params)
+        if route.constrained and token is not None:
+            return await state.tokens.admit(token)
+        state.keys.check(find_credential(websocket.headers, websocket.query_params))
+        return None
+
     async def live(websocket: WebSocket) -> None:
         route = match_live(websocket.url.path)
         if route is None:
@@ -126,7 +164,7 @@ def create_app(state: AppState) -> Starlette:
             await transport.close(1011, "The service is currently unavailable.")
             return
         try:
-            state.keys.check(find_credential(websocket.headers, websocket.query_params))
+            guard = await admit(route, websocket)
         except LiveError as exc:
             # Close in answer to the first message, as the hosted service does: the
             # Python SDK sends `setup` at once and reports a close only after it.
@@ -135,11 +173,19 @@ def create_app(state: AppState) -> Starlette:
                     await transport.receive()
             await transport.close(exc.code, exc.reason)
             return
-        runner = SessionRunner(transport, state.backends, state.voice)
+        runner = SessionRunner(transport, state.backends, state.voice, guard=guard)
         state.sessions.add(runner)
         state.sessions_started += 1
         try:
-            await runner.run()
+            if guard is None:
+                await runner.run()
+            else:
+                # A token's session ends at the token's expireTime, as on the hosted service.
+                try:
+                    async with asyncio.timeout(guard.expire_time - state.tokens.clock()):
+                        await runner.run()
+                except TimeoutError:
+                    await transport.close(1011, EXPIRED_IN_SESSION_REASON)
         finally:
             state.sessions.discard(runner)
 

@@ -4,6 +4,10 @@ Python sends `x-goog-api-key`; JavaScript sends `?key=`; ephemeral tokens come a
 `Authorization: Token ...` or `?access_token=`; Vertex-style clients send
 `Authorization: Bearer ...` (PROTOCOL.md §1.4). With keys configured, only those are
 accepted. Without, any non-empty key is accepted: `serve` allows that only on loopback.
+
+An ephemeral token is never a key: it is accepted only on `...Constrained`, where
+`find_token` finds it and `server/tokens.py` checks it. Anywhere else, or in a key's
+place, a token is refused even when any key would pass.
 """
 
 from __future__ import annotations
@@ -13,14 +17,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from ..protocol.errors import PermissionDenied
+from ..protocol.tokens import TOKEN_PREFIX
 
-__all__ = ["Credential", "KeyChecker", "find_credential"]
+__all__ = ["Credential", "KeyChecker", "find_credential", "find_token"]
 
 MISSING_REASON = (
     "Method doesn't allow unregistered callers. Please use API Key or other form "
     "of API consumer identity to call this API."
 )
 INVALID_REASON = "API key not valid. Please pass a valid API key."
+TOKEN_HERE_REASON = (
+    "Ephemeral tokens are accepted only on BidiGenerateContentConstrained, "
+    "as access_token or Authorization: Token."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,14 @@ def find_credential(headers: Mapping[str, str], query: Mapping[str, str]) -> Cre
     return None
 
 
+def find_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str | None:
+    """An ephemeral token, from `Authorization: Token <t>` or `?access_token=`."""
+    scheme, _, value = headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "token" and value.strip():
+        return value.strip()
+    return query.get("access_token", "").strip() or None
+
+
 class KeyChecker:
     def __init__(self, keys: Iterable[str]) -> None:
         self._keys = tuple(k.encode() for k in keys if k)
@@ -59,6 +76,8 @@ class KeyChecker:
         """Raise `PermissionDenied` unless the credential is acceptable."""
         if credential is None:
             raise PermissionDenied(MISSING_REASON)
+        if credential.kind == "token" or credential.value.startswith(TOKEN_PREFIX):
+            raise PermissionDenied(TOKEN_HERE_REASON)
         if self.open:
             return
         given = credential.value.encode()

@@ -22,7 +22,9 @@ from ..config import ServerConfig
 from ..pipeline.runner import Voice
 from .app import AppState, create_app
 from .auth import KeyChecker
+from .store import STORE_FILE, SQLiteStore
 from .tls import TLSFiles, ensure_tls_files
+from .tokens import Tokens
 
 __all__ = ["serve"]
 
@@ -45,7 +47,11 @@ async def serve(config: ServerConfig) -> None:
         asyncio.to_thread(load_voice, config.data_dir), backends.start()
     )
     voice = Voice(voice_models, scheduler, speculate=config.speculative_recognition)
-    state = AppState(backends=backends, keys=KeyChecker(config.api_keys), voice=voice)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = await SQLiteStore.open(config.data_dir / STORE_FILE)
+    state = AppState(
+        backends=backends, keys=KeyChecker(config.api_keys), tokens=Tokens(store), voice=voice
+    )
     app = create_app(state)
     servers = [_listener(app, config, config.port)]
     urls = [f"http://{config.host}:{config.port}"]
@@ -80,6 +86,7 @@ async def serve(config: ServerConfig) -> None:
             loop.remove_signal_handler(sig)
         await backends.aclose()
         voice.scheduler.close()
+        await store.close()
 
 
 def _listener(

@@ -1,0 +1,138 @@
+"""Ephemeral tokens at the server: creating them, and admitting the sessions that
+present one.
+
+The rules are in `protocol/tokens.py` and the records in the store. A session on a
+token goes through three checks:
+
+1. When the socket opens (`Tokens.admit`): the token must exist and not have expired.
+2. At `setup` (`TokenSession.setup`, called by the session runner): a new session takes
+   one use, if `newSessionExpireTime` has not passed and a use is left; a session that
+   resumes a known handle takes none. The token's locks are applied to the setup.
+3. While it runs: at `expireTime` the server closes the session (`TokenSession.expire_time`;
+   the app holds the deadline).
+
+Refusals carry the hosted service's close codes and reasons where they are known.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+
+from ..protocol.errors import CredentialExpired, PermissionDenied, ResourceExhausted
+from ..protocol.events import ContextUpdated
+from ..protocol.messages import Setup
+from ..protocol.tokens import TOKEN_PREFIX, Constraints, parse_create_request
+from .store import Store, TokenRecord, TokenUse
+
+__all__ = [
+    "EXPIRED_IN_SESSION_REASON",
+    "RETAIN_EXPIRED_SECONDS",
+    "TokenSession",
+    "Tokens",
+    "key_fingerprint",
+]
+
+INVALID_TOKEN_REASON = "Token is not valid."
+EXPIRED_REASON = "Token has expired"
+EXPIRED_IN_SESSION_REASON = "auth token has expired"
+NEW_SESSIONS_CLOSED_REASON = "Token has expired for new sessions"
+USED_UP_REASON = "Token has been used too many times"
+
+RETAIN_EXPIRED_SECONDS = 24 * 3600.0
+"""How long an expired token is kept, so that a late client hears "expired" rather
+than "not valid"."""
+
+
+def key_fingerprint(key: str) -> str:
+    """Who created a token, without keeping the key."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+class Tokens:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    async def create(self, body: object, creator_key: str) -> str:
+        """Create a token from a `POST .../auth_tokens` body; its name.
+
+        Raises `InvalidArgument` when the body is not a valid request.
+        """
+        now = self._clock()
+        grant = parse_create_request(body, now)
+        name = TOKEN_PREFIX + secrets.token_hex(32)
+        setup, mask = grant.constraints.encode()
+        record = TokenRecord(
+            uses_left=grant.uses,
+            expire_time=grant.expire_time,
+            new_session_expire_time=grant.new_session_expire_time,
+            setup=setup,
+            field_mask=mask,
+            creator=key_fingerprint(creator_key),
+            created=now,
+        )
+        await self._store.add_token(name, record)
+        await self._store.purge(now - RETAIN_EXPIRED_SECONDS)
+        return name
+
+    async def admit(self, name: str) -> TokenSession:
+        """Check a token presented on `...Constrained` as the socket opens.
+
+        Raises `PermissionDenied` (1008) for an unknown token and `CredentialExpired`
+        (1011) for an expired one.
+        """
+        record = await self._store.get_token(name)
+        if record is None:
+            raise PermissionDenied(INVALID_TOKEN_REASON)
+        if record.expire_time <= self._clock():
+            raise CredentialExpired(EXPIRED_REASON)
+        return TokenSession(self._store, self._clock, name, record)
+
+
+class TokenSession:
+    """One session admitted on a token: the `SessionGuard` its runner consults."""
+
+    def __init__(
+        self, store: Store, clock: Callable[[], float], name: str, record: TokenRecord
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._name = name
+        self.expire_time = record.expire_time
+        """Unix seconds at which the session must close."""
+        self._constraints = Constraints.decode(record.setup, record.field_mask)
+
+    async def setup(self, setup: Setup) -> Setup:
+        effective = self._constraints.apply(setup)
+        resumption = effective.session_resumption
+        handle = resumption.handle if resumption is not None else None
+        now = self._clock()
+        if handle and await self._store.get_handle(handle, now) is not None:
+            # Resuming a session takes no use and ignores newSessionExpireTime.
+            record = await self._store.get_token(self._name)
+            if record is None:
+                raise PermissionDenied(INVALID_TOKEN_REASON)
+            if record.expire_time <= now:
+                raise CredentialExpired(EXPIRED_REASON)
+            return effective
+        match await self._store.use_token(self._name, now):
+            case TokenUse.GRANTED:
+                return effective
+            case TokenUse.UNKNOWN:
+                raise PermissionDenied(INVALID_TOKEN_REASON)
+            case TokenUse.EXPIRED:
+                raise CredentialExpired(EXPIRED_REASON)
+            case TokenUse.NEW_SESSIONS_CLOSED:
+                raise CredentialExpired(NEW_SESSIONS_CLOSED_REASON)
+            case TokenUse.USED_UP:
+                raise ResourceExhausted(USED_UP_REASON)
+
+    def context_update(self, event: ContextUpdated) -> ContextUpdated:
+        return self._constraints.context_update(event)
