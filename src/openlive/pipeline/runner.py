@@ -49,6 +49,7 @@ from ..protocol.messages import (
     Tool,
 )
 from ..protocol.session import LiveSession, validate_setup
+from ..protocol.tokens import SessionGuard
 from .context import ChatContext
 from .listener import Listener, ListenerEvent, UserSpoke, VoiceStarted
 from .response import TextResponse
@@ -110,9 +111,15 @@ class Voice:
 
 class SessionRunner:
     def __init__(
-        self, transport: Transport, backends: Backends, voice: Voice | None = None
+        self,
+        transport: Transport,
+        backends: Backends,
+        voice: Voice | None = None,
+        guard: SessionGuard | None = None,
     ) -> None:
         self._transport = transport
+        self._guard = guard
+        """Set for a session on an ephemeral token: it applies the token's locks."""
         self._backends = backends
         self._voice = voice
         self._listener: Listener | None = None
@@ -270,6 +277,8 @@ class SessionRunner:
     # --- events ------------------------------------------------------------------------
 
     async def _handle(self, event: Event) -> None:
+        if self._guard is not None and isinstance(event, ContextUpdated):
+            event = self._guard.context_update(event)
         match event:
             case SetupRequested(setup):
                 await self._setup(setup)
@@ -310,6 +319,8 @@ class SessionRunner:
                     _check_tools(tools)
 
     async def _setup(self, setup: Setup) -> None:
+        if self._guard is not None:
+            setup = await self._guard.setup(setup)
         config = validate_setup(setup)
         entry = self._backends.catalogue.lookup(config.model)
         entry.check_modality(config.modality)
