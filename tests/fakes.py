@@ -19,6 +19,8 @@ from openlive.backends.base import (
     Capabilities,
     ChatMessage,
     Conversation,
+    FunctionCall,
+    FunctionSpec,
     LLMStats,
     Sampling,
     Usage,
@@ -108,7 +110,8 @@ class Reply:
     The reply waits `delay` seconds (`asyncio.sleep`, so 0 still yields to the loop)
     before each delta; if `pause_before` is set, it first waits for the test to set the
     record's `resume` before the delta of that index (`len(deltas)`: after the last).
-    After the deltas it raises `error` if given, else yields `usage`. Ended early with
+    After the deltas it raises `error` if given, else yields `usage`. `calls` are yielded
+    first, as a model that calls functions instead of answering does. Ended early with
     `hold_stop`, it frees the model only once the test sets the record's `release`, as
     an engine finishing its current token would.
     """
@@ -119,6 +122,7 @@ class Reply:
     pause_before: int | None = None
     error: Exception | None = None
     hold_stop: bool = False
+    calls: Sequence[FunctionCall] = ()
 
 
 @dataclass
@@ -127,6 +131,7 @@ class ReplyRecord:
 
     messages: list[ChatMessage]
     sampling: Sampling
+    functions: list[FunctionSpec] = field(default_factory=list)
     produced: list[str] = field(default_factory=list)
     """The deltas yielded to the consumer."""
     finished: bool = False
@@ -175,16 +180,21 @@ class ScriptedConversation(Conversation):
         self.closed = False
 
     async def reply(
-        self, messages: Sequence[ChatMessage], sampling: Sampling
-    ) -> AsyncIterator[str | Usage]:
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: Sampling,
+        functions: Sequence[FunctionSpec] = (),
+    ) -> AsyncIterator[str | FunctionCall | Usage]:
         llm = self._llm
         index = len(llm.calls)
         assert index < len(llm.script), f"ScriptedLLM: no reply scripted for call {index}"
         script = llm.script[index]
-        record = ReplyRecord(list(messages), sampling)
+        record = ReplyRecord(list(messages), sampling, list(functions))
         record.overlapped = any(not call.stopped for call in llm.calls)
         llm.calls.append(record)
         try:
+            for call in script.calls:
+                yield call
             for i, delta in enumerate(script.deltas):
                 if i == script.pause_before:
                     record.paused.set()

@@ -3,7 +3,8 @@
 A backend is a model object (`LLM`) that is started once per process and shared by all
 sessions. Each session opens its own `Conversation` from it, which is where a backend
 keeps per-session state such as a KV cache. A conversation streams one reply at a time
-as `str` deltas, ended by one `Usage` with the token counts of that turn.
+as `str` deltas, or as `FunctionCall`s when it was given functions and decides to call
+them, ended by one `Usage` with the token counts of that turn.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
     "LLM",
     "ChatMessage",
+    "FunctionCall",
+    "FunctionResult",
+    "FunctionSpec",
     "ContextOverflow",
     "Conversation",
     "LLMError",
@@ -24,13 +28,46 @@ __all__ = [
     "Usage",
 ]
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    """A function the model may call: a `functionDeclaration` with a JSON Schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    """A JSON Schema of the arguments object."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCall:
+    """A call the model decided to make; `id` is given by the session, not the model."""
+
+    name: str
+    args: dict[str, Any]
+    id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionResult:
+    """What a call returned (the `response` object of a `FunctionResponse`)."""
+
+    id: str
+    name: str
+    response: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
+    """One message of the history. An assistant message may hold the calls it made
+    (`calls`); a ``tool`` message holds the result of one (`result`)."""
+
     role: Role
     content: str
+    calls: tuple[FunctionCall, ...] = ()
+    result: FunctionResult | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +126,18 @@ class Conversation(abc.ABC):
 
     @abc.abstractmethod
     def reply(
-        self, messages: Sequence[ChatMessage], sampling: Sampling
-    ) -> AsyncGenerator[str | Usage, None]:
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: Sampling,
+        functions: Sequence[FunctionSpec] = (),
+    ) -> AsyncGenerator[str | FunctionCall | Usage, None]:
         """Stream the assistant's reply to `messages` (the whole history, system first).
 
-        Yields text deltas as they are generated, then exactly one `Usage`. Safe to
-        cancel: cancelling the iteration stops generation within a token, and returns
-        once the model is free again. Raises `LLMError` on a backend failure.
+        Yields text deltas as they are generated, then exactly one `Usage`. Given
+        `functions`, the reply may instead be calls: `FunctionCall`s whose arguments
+        validate against their function's schema (and then no text). Safe to cancel:
+        cancelling the iteration stops generation within a token, and returns once the
+        model is free again. Raises `LLMError` on a backend failure.
         """
 
     async def aclose(self) -> None:

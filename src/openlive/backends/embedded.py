@@ -11,6 +11,9 @@ session comes up, the KV cells of the session that used the context last are cop
 a session, llama-cpp-python's prefix matching then evaluates only the new turn, not the
 whole history. Saved caches are bounded in total (`cache_budget_bytes`): past it, the
 least recently used caches are dropped, and those sessions re-read their history once.
+
+Given functions, a reply may be calls instead of text: `calling.py` says which, and the
+model writes each call's arguments under a grammar made from its schema.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import importlib.util
+import json
 import logging
 import os
 from collections import OrderedDict
@@ -32,11 +36,14 @@ from .base import (
     ChatMessage,
     ContextOverflow,
     Conversation,
+    FunctionCall,
+    FunctionSpec,
     LLMError,
     LLMStats,
     Sampling,
     Usage,
 )
+from .calling import arguments_prompt, choose_functions, render_history, valid_arguments
 from .scheduler import Priority, Scheduler
 
 __all__ = ["EmbeddedLLM", "bundled_gguf"]
@@ -48,6 +55,8 @@ _DEFAULT_TOP_P = 0.9
 _DEFAULT_MAX_TOKENS = 256
 """A small model left to run on tends to repeat itself; clients may ask for more."""
 _REPEAT_PENALTY = 1.1
+_ARGUMENT_TOKENS = 256
+"""The most tokens a call's arguments may take."""
 
 
 def bundled_gguf() -> Path:
@@ -152,9 +161,7 @@ class EmbeddedLLM(LLM):
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
         """The chat template applied to `messages`, tokenized, ending with the
         assistant's header, and trimmed to leave room for a reply."""
-        rendered = self._formatter(
-            messages=[{"role": m.role, "content": m.content} for m in messages]
-        )
+        rendered = self._formatter(messages=render_history(messages))
         tokens: list[int] = self._llama.tokenize(
             rendered.prompt.encode("utf-8"), add_bos=True, special=True
         )
@@ -167,27 +174,85 @@ class EmbeddedLLM(LLM):
         conv: _EmbeddedConversation,
         messages: Sequence[ChatMessage],
         sampling: Sampling,
-        put: Callable[[str | Usage | BaseException | None], None],
+        functions: Sequence[FunctionSpec],
+        put: Callable[[str | FunctionCall | Usage | BaseException | None], None],
     ) -> None:
         """Generate one reply into `put`, a token per scheduler job. Cancel-safe."""
-        run = self._scheduler.run
         try:
             async with self._turn:  # one reply owns the model's context at a time
-                generation = await run(Priority.LLM, self._begin, conv, messages, sampling)
-                try:
-                    while (text := await run(Priority.LLM, generation.step)) is not None:
-                        if text:
-                            put(text)
-                    put(await run(Priority.LLM, generation.finish))
-                finally:
-                    await run(Priority.LLM, generation.close)
+                last = messages[-1] if messages else None
+                chosen = (
+                    choose_functions(last.content, functions)
+                    if last is not None and last.role == "user" and last.result is None
+                    else []
+                )
+                calls = [c for f in chosen if (c := await self._call(conv, f, last)) is not None]
+                if calls:
+                    for call in calls:
+                        put(call)
+                    prompt = await self._scheduler.run(Priority.LLM, self.prompt_tokens, messages)
+                    arguments = sum(len(self._tokenize(json.dumps(c.args))) for c in calls)
+                    put(Usage(len(prompt), arguments, finish_reason="tool_calls"))
+                    return
+                generation = await self._scheduler.run(
+                    Priority.LLM, self._begin, conv, messages, sampling
+                )
+                await self._drain(generation, put)
         except Exception as exc:  # handed to the consumer, not lost
             put(exc)
         finally:
             put(None)
 
+    async def _drain(
+        self, generation: _Generation, put: Callable[[str | Usage], None] | None
+    ) -> str:
+        """Run `generation` to its end, a token per job; return its text."""
+        run = self._scheduler.run
+        pieces = []
+        try:
+            while (text := await run(Priority.LLM, generation.step)) is not None:
+                if text:
+                    pieces.append(text)
+                    if put is not None:
+                        put(text)
+            usage = await run(Priority.LLM, generation.finish)
+            if put is not None:
+                put(usage)
+        finally:
+            await run(Priority.LLM, generation.close)
+        return "".join(pieces)
+
+    async def _call(
+        self, conv: _EmbeddedConversation, spec: FunctionSpec, request: ChatMessage | None
+    ) -> FunctionCall | None:
+        """`spec` called with the arguments the model writes from `request`, or None if
+        they did not fit in `_ARGUMENT_TOKENS`."""
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        assert request is not None
+        grammar = LlamaGrammar.from_json_schema(json.dumps(spec.parameters), verbose=False)
+        sampling = Sampling(temperature=0.0, max_tokens=_ARGUMENT_TOKENS)
+        messages = arguments_prompt(spec, request.content)
+        generation = await self._scheduler.run(
+            Priority.LLM, self._begin, conv, messages, sampling, grammar
+        )
+        text = await self._drain(generation, None)
+        try:
+            args = json.loads(text)
+        except ValueError:
+            log.warning("arguments of %s cut short: %r", spec.name, text[:80])
+            return None
+        if not valid_arguments(spec, args):  # the grammar allows what the schema may not
+            log.warning("arguments of %s do not validate: %r", spec.name, text[:80])
+            return None
+        return FunctionCall(spec.name, args)
+
     def _begin(
-        self, conv: _EmbeddedConversation, messages: Sequence[ChatMessage], sampling: Sampling
+        self,
+        conv: _EmbeddedConversation,
+        messages: Sequence[ChatMessage],
+        sampling: Sampling,
+        grammar: Any = None,
     ) -> _Generation:
         llama = self._llama
         max_tokens = sampling.max_tokens or _DEFAULT_MAX_TOKENS
@@ -220,6 +285,7 @@ class EmbeddedLLM(LLM):
             repeat_penalty=_REPEAT_PENALTY,
             seed=sampling.seed,
             stop=list(sampling.stop) or None,
+            grammar=grammar,
             stream=True,
         )
         self.stats.generating += 1
@@ -288,13 +354,17 @@ class _EmbeddedConversation(Conversation):
         self.closed = False
 
     async def reply(
-        self, messages: Sequence[ChatMessage], sampling: Sampling
-    ) -> AsyncGenerator[str | Usage, None]:
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: Sampling,
+        functions: Sequence[FunctionSpec] = (),
+    ) -> AsyncGenerator[str | FunctionCall | Usage, None]:
         # A producer task generates into a queue (bounded by maxOutputTokens), so that a
         # slow reader never holds the shared model.
-        queue: asyncio.Queue[str | Usage | BaseException | None] = asyncio.Queue()
+        queue: asyncio.Queue[str | FunctionCall | Usage | BaseException | None] = asyncio.Queue()
         producer = asyncio.create_task(
-            self._llm._produce(self, messages, sampling, queue.put_nowait), name="llm-reply"
+            self._llm._produce(self, messages, sampling, functions, queue.put_nowait),
+            name="llm-reply",
         )
         try:
             while (item := await queue.get()) is not None:

@@ -15,6 +15,7 @@ text, with a warning in the logs.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
@@ -29,11 +30,14 @@ from .base import (
     Capabilities,
     ChatMessage,
     Conversation,
+    FunctionCall,
+    FunctionSpec,
     LLMError,
     LLMStats,
     Sampling,
     Usage,
 )
+from .calling import valid_arguments
 
 __all__ = ["OpenAICompatibleLLM"]
 
@@ -71,8 +75,47 @@ def _chat_message(message: ChatMessage) -> ChatCompletionMessageParam:
             return {"role": "system", "content": message.content}
         case "user":
             return {"role": "user", "content": message.content}
+        case "assistant" if message.calls:
+            return {
+                "role": "assistant",
+                "content": message.content or None,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": json.dumps(call.args)},
+                    }
+                    for call in message.calls
+                ],
+            }
         case "assistant":
             return {"role": "assistant", "content": message.content}
+        case "tool":
+            assert message.result is not None
+            return {
+                "role": "tool",
+                "tool_call_id": message.result.id,
+                "content": json.dumps(message.result.response),
+            }
+
+
+def _tool(spec: FunctionSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": spec.parameters,
+        },
+    }
+
+
+@dataclass(slots=True)
+class _PartialCall:
+    """A tool call as its deltas arrive: the name first, the arguments in pieces."""
+
+    name: str = ""
+    arguments: str = ""
 
 
 class OpenAICompatibleLLM(LLM):
@@ -166,8 +209,11 @@ class OpenAICompatibleLLM(LLM):
         return completion.usage.prompt_tokens if completion.usage else None
 
     async def stream(
-        self, messages: Sequence[ChatMessage], sampling: Sampling
-    ) -> AsyncGenerator[str | Usage, None]:
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: Sampling,
+        functions: Sequence[FunctionSpec] = (),
+    ) -> AsyncGenerator[str | FunctionCall | Usage, None]:
         chat = [_chat_message(m) for m in messages]
         request: dict[str, Any] = {
             "model": self.name,
@@ -175,6 +221,8 @@ class OpenAICompatibleLLM(LLM):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if functions:
+            request["tools"] = [_tool(f) for f in functions]
         optional = {
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,
@@ -187,6 +235,7 @@ class OpenAICompatibleLLM(LLM):
         request.update({k: v for k, v in optional.items() if v is not None})
         extra = {"top_k": sampling.top_k} if sampling.top_k is not None else None
         text: list[str] = []
+        calls: dict[int, _PartialCall] = {}
         usage: Usage | None = None
         finish = "stop"
         try:
@@ -206,6 +255,12 @@ class OpenAICompatibleLLM(LLM):
                                 self.stats.tokens += 1
                                 text.append(choice.delta.content)
                                 yield choice.delta.content
+                            for delta in (choice.delta.tool_calls or ()) if choice.delta else ():
+                                call = calls.setdefault(delta.index, _PartialCall())
+                                if delta.function and delta.function.name:
+                                    call.name += delta.function.name
+                                if delta.function and delta.function.arguments:
+                                    call.arguments += delta.function.arguments
                             if choice.finish_reason:
                                 finish = choice.finish_reason
             finally:
@@ -215,6 +270,9 @@ class OpenAICompatibleLLM(LLM):
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             # openai 1.x lets a transport error in the middle of a stream through as is
             raise LLMError(f"{self.base_url}: {exc}") from exc
+        specs = {f.name: f for f in functions}
+        for _, partial in sorted(calls.items()):
+            yield _function_call(partial, specs)
         if usage is None:
             prompt = await self._prompt_tokens(chat)
             if prompt is None:
@@ -229,6 +287,23 @@ class _RemoteConversation(Conversation):
         self._llm = llm
 
     def reply(
-        self, messages: Sequence[ChatMessage], sampling: Sampling
-    ) -> AsyncGenerator[str | Usage, None]:
-        return self._llm.stream(messages, sampling)
+        self,
+        messages: Sequence[ChatMessage],
+        sampling: Sampling,
+        functions: Sequence[FunctionSpec] = (),
+    ) -> AsyncGenerator[str | FunctionCall | Usage, None]:
+        return self._llm.stream(messages, sampling, functions)
+
+
+def _function_call(partial: _PartialCall, specs: dict[str, FunctionSpec]) -> FunctionCall:
+    """A finished tool call, checked: the engine's model is not held to the schema."""
+    spec = specs.get(partial.name)
+    if spec is None:
+        raise LLMError(f"the model called {partial.name!r}, which is not declared")
+    try:
+        args = json.loads(partial.arguments or "{}")
+    except ValueError as exc:
+        raise LLMError(f"the model's arguments for {spec.name} are not JSON") from exc
+    if not valid_arguments(spec, args):
+        raise LLMError(f"the model's arguments for {spec.name} do not match its schema")
+    return FunctionCall(spec.name, args)

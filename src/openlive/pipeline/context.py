@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..backends.base import ChatMessage
+from ..backends.base import ChatMessage, FunctionCall, FunctionResult
 from ..protocol.errors import InvalidArgument
 from ..protocol.messages import Content
 
@@ -41,6 +41,16 @@ class ChatContext:
     def append_model(self, text: str) -> None:
         if text:
             self.turns.append(ChatMessage("assistant", text))
+
+    def append_calls(self, calls: list[FunctionCall]) -> None:
+        self.turns.append(ChatMessage("assistant", "", calls=tuple(calls)))
+
+    def append(self, message: ChatMessage) -> None:
+        self.turns.append(message)
+
+    @staticmethod
+    def result(result: FunctionResult) -> ChatMessage:
+        return ChatMessage("tool", "", result=result)
 
     def messages(self) -> list[ChatMessage]:
         """The whole conversation, system instruction first, ready for the LLM."""

@@ -2,15 +2,16 @@
 
 A `TextResponse` owns the task that generates one answer. It records what it has handed
 to the client, so that an interrupted turn leaves in the history only what the client
-received, never what was generated after.
+received, never what was generated after. When the model calls functions instead of
+answering, the calls are kept in `calls` and the turn is left open for the runner.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 
-from ..backends.base import Conversation, LLMError, Sampling, Usage
+from ..backends.base import Conversation, FunctionCall, FunctionSpec, LLMError, Sampling, Usage
 from ..protocol.messages import Modality, ServerMessage
 from ..protocol.session import LiveSession, TurnUsage
 from .context import ChatContext
@@ -30,8 +31,11 @@ class TextResponse:
         context: ChatContext,
         sampling: Sampling,
         send: Send,
+        functions: Sequence[FunctionSpec] = (),
     ) -> None:
         self._session = session
+        self._functions = functions
+        self.calls: list[FunctionCall] = []
         self._conversation = conversation
         self._context = context
         self._sampling = sampling
@@ -51,16 +55,21 @@ class TextResponse:
         messages = self._context.messages()
         try:
             # aclosing: a cancelled reply must stop the LLM before run() returns
-            async with aclosing(self._conversation.reply(messages, self._sampling)) as stream:
+            reply = self._conversation.reply(messages, self._sampling, self._functions)
+            async with aclosing(reply) as stream:
                 async for item in stream:
                     if isinstance(item, Usage):
                         self.usage = item
-                        continue
-                    await self._send(self._session.model_text(item))
-                    self.sent.append(item)
+                    elif isinstance(item, FunctionCall):
+                        self.calls.append(item)
+                    else:
+                        await self._send(self._session.model_text(item))
+                        self.sent.append(item)
         except LLMError as exc:
             self.error = exc
             return
+        if self.calls:
+            return  # the turn goes on once the calls are answered
         self.completed = True
         await self._send(self._session.generation_complete())
         usage = self.usage or Usage(0, 0)

@@ -37,6 +37,7 @@ from .messages import (
     ClientMessage,
     Content,
     ContextUpdate,
+    FunctionCall,
     GenerationConfig,
     Modality,
     ModalityTokenCount,
@@ -46,6 +47,8 @@ from .messages import (
     ServerMessage,
     Setup,
     SetupComplete,
+    ToolCall,
+    ToolCallCancellation,
     ToolResponse,
     Transcription,
     UsageMetadata,
@@ -308,6 +311,18 @@ class LiveSession:
 
     def interrupted(self) -> ServerMessage:
         return self._content(ServerContent(interrupted=True))
+
+    def tool_call(self, calls: list[FunctionCall]) -> ServerMessage:
+        self._check_active("toolCall")
+        return ServerMessage(tool_call=ToolCall(function_calls=calls))
+
+    def tool_call_cancellation(self, ids: list[str]) -> ServerMessage:
+        self._check_active("toolCallCancellation")
+        return ServerMessage(tool_call_cancellation=ToolCallCancellation(ids=ids))
+
+    def _check_active(self, what: str) -> None:
+        if self.state is not SessionState.ACTIVE:
+            raise RuntimeError(f"cannot send {what} while {self.state.value}")
 
 
 def _kind(message: ClientMessage) -> str:
