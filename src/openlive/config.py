@@ -12,10 +12,16 @@ then the defaults below. The TOML file can define the default LLM and extra mode
     [models."my-assistant"]     # a Live model name of your own
     class = "half-cascade"      # or "native-audio", "native-audio-thinking"
     llm = { kind = "embedded", gguf = "/models/other.gguf" }
+
+    [voices."Kore"]             # a voice name (built in or new) on a Piper voice file
+    model = "/voices/en_GB-vctk-medium.onnx"   # its .onnx.json beside it
+    speaker = 12                # multi-speaker models: an id or a name
+    pitch = 1.1                 # optional: pitch, formant, rate, tilt (see VoiceSpec)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -28,8 +34,10 @@ __all__ = [
     "LLMSpec",
     "ModelSpec",
     "ServerConfig",
+    "VoiceSpec",
     "default_data_dir",
     "load_toml",
+    "load_voices",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -111,6 +119,68 @@ class ModelSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class VoiceSpec:
+    """A voice name defined, or redefined, by the user.
+
+    The style keys left out (None) keep the built-in voice's values when the name is
+    built in and the model is the bundled one; otherwise they leave the model as it is.
+    """
+
+    name: str
+    model: Path | None = None
+    """A Piper ``.onnx`` file, its ``.onnx.json`` beside it; None is the bundled voice."""
+    speaker: int | str | None = None
+    """Multi-speaker models: a speaker id, or a name from the model's speaker map."""
+    pitch: float | None = None
+    """The factor on the voice's pitch."""
+    formant: float | None = None
+    """The factor on its formants (vocal tract): above 1 sounds smaller."""
+    rate: float | None = None
+    """The speaking rate: above 1 is faster."""
+    tilt: float | None = None
+    """Brightness: dB per octave above 1 kHz."""
+
+    def check(self) -> None:
+        """Check the ranges, and the speaker against the model's config file."""
+        for key, value, low, high in (
+            ("pitch", self.pitch, 0.5, 3.0),
+            ("formant", self.formant, 0.7, 1.5),
+            ("rate", self.rate, 0.5, 2.0),
+            ("tilt", self.tilt, -6.0, 6.0),
+        ):
+            if value is not None and not (
+                isinstance(value, int | float)
+                and not isinstance(value, bool)
+                and low <= value <= high
+            ):
+                raise ValueError(f"voices.{self.name}.{key} must be between {low} and {high}")
+        if self.model is None:
+            if self.speaker is not None:
+                raise ValueError(f"voices.{self.name}.speaker needs a model")
+            return
+        if self.model.suffix != ".onnx" or not self.model.is_file():
+            raise ValueError(f"voices.{self.name}.model: no Piper .onnx file at {self.model}")
+        config_path = self.model.with_name(self.model.name + ".json")
+        try:
+            raw = json.loads(config_path.read_text(encoding="utf-8"))
+            count = int(raw.get("num_speakers", 1))
+            names = dict(raw.get("speaker_id_map") or {})
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ValueError(f"voices.{self.name}.model: cannot read {config_path}: {exc}") from exc
+        if isinstance(self.speaker, str) and self.speaker not in names:
+            raise ValueError(
+                f"voices.{self.name}.speaker: {self.model.name} has no speaker {self.speaker!r}"
+            )
+        if isinstance(self.speaker, bool) or (
+            isinstance(self.speaker, int) and not 0 <= self.speaker < count
+        ):
+            raise ValueError(
+                f"voices.{self.name}.speaker {self.speaker} is out of range:"
+                f" {self.model.name} has {count} speaker(s), 0 to {count - 1}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -123,6 +193,7 @@ class ServerConfig:
     """Transcribe during a pause, before the end of the turn is decided."""
     llm: LLMSpec = field(default_factory=LLMSpec)
     models: tuple[ModelSpec, ...] = ()
+    voices: tuple[VoiceSpec, ...] = ()
 
     @property
     def loopback(self) -> bool:
@@ -144,7 +215,7 @@ def load_toml(path: Path) -> tuple[LLMSpec | None, tuple[ModelSpec, ...]]:
     """Read the `[llm]` table and the `[models.*]` tables of a config file."""
     with path.open("rb") as f:
         raw = tomllib.load(f)
-    unknown = set(raw) - {"llm", "models"}
+    unknown = set(raw) - {"llm", "models", "voices"}
     if unknown:
         raise ValueError(f"{path}: unknown tables: {', '.join(sorted(unknown))}")
     llm = LLMSpec.from_dict(raw["llm"]) if "llm" in raw else None
@@ -167,3 +238,37 @@ def load_toml(path: Path) -> tuple[LLMSpec | None, tuple[ModelSpec, ...]]:
             )
         )
     return llm, tuple(models)
+
+
+def load_voices(path: Path) -> tuple[VoiceSpec, ...]:
+    """Read the `[voices.*]` tables of a config file, checked (model files included).
+
+    A relative model path is taken from the config file's folder."""
+    with path.open("rb") as f:
+        raw = tomllib.load(f)
+    voices = []
+    for name, table in raw.get("voices", {}).items():
+        if not isinstance(table, dict):
+            raise ValueError(f"{path}: voices.{name} must be a table")
+        table = dict(table)
+        model = table.pop("model", None)
+        speaker = table.pop("speaker", None)
+        style = {
+            key: table.pop(key) for key in ("pitch", "formant", "rate", "tilt") if key in table
+        }
+        if table:
+            raise ValueError(f"{path}: voices.{name}: unknown keys: {', '.join(sorted(table))}")
+        if speaker is not None and not isinstance(speaker, int | str):
+            raise ValueError(f"{path}: voices.{name}.speaker must be an id or a name")
+        spec = VoiceSpec(
+            name=name,
+            model=(path.parent / Path(model).expanduser()) if model else None,
+            speaker=speaker,
+            **style,
+        )
+        try:
+            spec.check()
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from exc
+        voices.append(spec)
+    return tuple(voices)

@@ -3,7 +3,10 @@
 The built-in names are the ones the Live API documentation and the SDKs use; every one
 is served by the default LLM unless the configuration says otherwise. A model's class
 decides what it accepts, as for the hosted models: half-cascade models answer in TEXT
-or AUDIO, native-audio models in AUDIO only.
+or AUDIO, native-audio models in AUDIO only; half-cascade models take the 8 half-cascade
+voice names and the 30 ``languageCode`` values, native-audio models the 30 native-audio
+voice names, and choose their language themselves. Voice names defined in the
+configuration are accepted by every model.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from ..config import LLMSpec, ModelClass, ModelSpec
 from ..protocol.errors import InvalidArgument, NotFound
 from ..protocol.messages import Modality
+from .voices import HALF_CASCADE_VOICES, NATIVE_AUDIO_VOICES, Language, find_language
 
 __all__ = ["BUILTIN_MODELS", "Catalogue", "CatalogueEntry"]
 
@@ -55,13 +59,6 @@ BUILTIN_MODELS: dict[str, tuple[ModelClass, str]] = {
 }
 
 
-HALF_CASCADE_VOICES = ("Puck", "Charon", "Kore", "Fenrir", "Aoede", "Leda", "Orus", "Zephyr")
-NATIVE_AUDIO_VOICES = HALF_CASCADE_VOICES + (
-    "Callirrhoe", "Autonoe", "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina",
-    "Erinome", "Algenib", "Rasalgethi", "Laomedeia", "Achernar", "Alnilam", "Schedar",
-    "Gacrux", "Pulcherrima", "Achird", "Zubenelgenubi", "Vindemiatrix", "Sadachbia",
-    "Sadaltager", "Sulafat",
-)  # fmt: skip
 _CLASS_VOICES: dict[ModelClass, tuple[str, ...]] = {
     "half-cascade": HALF_CASCADE_VOICES,
     "native-audio": NATIVE_AUDIO_VOICES,
@@ -76,6 +73,8 @@ class CatalogueEntry:
     display_name: str
     description: str
     llm: LLMSpec
+    extra_voices: frozenset[str] = frozenset()
+    """Voice names of the configuration, in lower case: accepted by every class."""
 
     @property
     def modalities(self) -> frozenset[Modality]:
@@ -87,10 +86,29 @@ class CatalogueEntry:
             return min(self.llm.context_tokens, _CLASS_CONTEXT[self.model_class])
         return _CLASS_CONTEXT[self.model_class]
 
-    def check_voice(self, name: str) -> None:
-        """Refuse a prebuilt voice name that the model's class does not have."""
-        if name.lower() not in {v.lower() for v in _CLASS_VOICES[self.model_class]}:
-            raise InvalidArgument(f'Voice name "{name[:40]}" is not supported by the model.')
+    def check_voice(self, name: str) -> str:
+        """The voice name as the server spells it; `InvalidArgument` for a prebuilt
+        voice name that the model's class does not have."""
+        for voice in _CLASS_VOICES[self.model_class]:
+            if voice.lower() == name.lower():
+                return voice
+        if name.lower() in self.extra_voices:
+            return name
+        raise InvalidArgument(f'Voice name "{name[:40]}" is not supported by the model.')
+
+    def check_language(self, code: str | None) -> Language | None:
+        """The language of a `speechConfig.languageCode` (None when none is set).
+
+        Half-cascade models take the 30 codes of the documentation; another closes the
+        session (`InvalidArgument`). Native-audio models choose the language themselves
+        and do not support setting it: a code they are given is used when it is one of
+        the 30, and otherwise ignored, as the hosted models ignore it."""
+        if not code:
+            return None
+        language = find_language(code)
+        if language is None and self.model_class == "half-cascade":
+            raise InvalidArgument(f'Language code "{code[:40]}" is not supported by the model.')
+        return language
 
     def check_modality(self, modality: Modality) -> None:
         if modality not in self.modalities:
@@ -116,7 +134,14 @@ class CatalogueEntry:
 class Catalogue:
     """Live model names → entries."""
 
-    def __init__(self, default_llm: LLMSpec, user_models: Iterable[ModelSpec] = ()) -> None:
+    def __init__(
+        self,
+        default_llm: LLMSpec,
+        user_models: Iterable[ModelSpec] = (),
+        voices: Iterable[str] = (),
+    ) -> None:
+        """`voices`: the voice names that the configuration defines."""
+        extra = frozenset(name.lower() for name in voices)
         self._entries: dict[str, CatalogueEntry] = {}
         for name, (model_class, display) in BUILTIN_MODELS.items():
             self._entries[name] = CatalogueEntry(
@@ -125,6 +150,7 @@ class Catalogue:
                 display_name=display,
                 description=f"{display}, served by OpenLive ({_describe(default_llm)}).",
                 llm=default_llm,
+                extra_voices=extra,
             )
         for spec in user_models:
             llm = spec.llm or default_llm
@@ -134,6 +160,7 @@ class Catalogue:
                 display_name=spec.name,
                 description=spec.description or f"Served by OpenLive ({_describe(llm)}).",
                 llm=llm,
+                extra_voices=extra,
             )
 
     def __iter__(self):  # type: ignore[no-untyped-def]

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..config import LLMSpec
+from ..config import LLMSpec, VoiceSpec
 from .base import LLM
 from .catalogue import Catalogue
 from .scheduler import Scheduler
 from .voice import ASR, TTS, VAD
+from .voices import BUILTIN_VOICES, VoiceStyle
 
-__all__ = ["Backends", "VoiceModels", "build_llm", "load_voice"]
+__all__ = ["Backends", "VoiceModels", "build_llm", "load_voice", "voice_table"]
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +29,12 @@ class VoiceModels:
     tts: TTS
 
 
-def load_voice(data_dir: Path) -> VoiceModels:
+def load_voice(data_dir: Path, voices: Sequence[VoiceSpec] = ()) -> VoiceModels:
     """Load the embedded voice stack (blocking: call it off the event loop).
 
     Whisper's weights ship split across two packages; the first start joins them into
-    `data_dir/models` (about a second), later starts only check them.
+    `data_dir/models` (about a second), later starts only check them. `voices` are the
+    voice names of the configuration; each distinct model file they name loads once.
     """
     from .models import prepare_whisper
     from .piper import PiperTTS
@@ -41,9 +43,32 @@ def load_voice(data_dir: Path) -> VoiceModels:
 
     vad = SileroVAD()
     asr = WhisperASR(prepare_whisper(data_dir / "models"))
-    tts = PiperTTS()
+    tts = PiperTTS(voice_table(voices))
     log.info("voice ready: %s, %s, %s", vad.name, asr.name, tts.name)
     return VoiceModels(vad=vad, asr=asr, tts=tts)
+
+
+def voice_table(
+    voices: Sequence[VoiceSpec],
+) -> dict[str, tuple[Path | None, int | str | None, VoiceStyle]]:
+    """The configuration's voice names as `PiperTTS` takes them.
+
+    A name that keeps the bundled model starts from its built-in style (if it has one)
+    and changes what its table says; a name on another model starts from that model as
+    it is."""
+    builtin = {name.lower(): style for name, style in BUILTIN_VOICES.items()}
+    table: dict[str, tuple[Path | None, int | str | None, VoiceStyle]] = {}
+    for spec in voices:
+        base = VoiceStyle()
+        if spec.model is None:
+            base = builtin.get(spec.name.lower(), base)
+        given = {
+            key: value
+            for key in ("pitch", "formant", "rate", "tilt")
+            if (value := getattr(spec, key)) is not None
+        }
+        table[spec.name] = (spec.model, spec.speaker, replace(base, **given))
+    return table
 
 
 def build_llm(spec: LLMSpec, scheduler: Scheduler | None = None) -> LLM:

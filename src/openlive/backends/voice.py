@@ -127,6 +127,9 @@ class TTSCapabilities:
     sentence_streaming: bool = True
     """Whether `synthesize` yields sentence by sentence, rather than all at the end."""
     languages: frozenset[str] = frozenset()
+    """The ``languageCode`` values (``de-DE``) that `synthesize` takes."""
+    voices: frozenset[str] = frozenset()
+    """The voice names that `synthesize` takes."""
 
 
 class TTS(abc.ABC):
@@ -135,13 +138,25 @@ class TTS(abc.ABC):
     name: str
     capabilities: TTSCapabilities
     sample_rate: int
-    """The model's native rate (before conversion to `OUTPUT_RATE`)."""
+    """The default voice's native rate (before conversion to `OUTPUT_RATE`)."""
+    default_voice: str
+    """The voice of `synthesize` when it is given none."""
 
     @abc.abstractmethod
-    def synthesize(self, text: str, *, length_scale: float | None = None) -> Iterator[Samples]:
+    def synthesize(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        language: str | None = None,
+        length_scale: float | None = None,
+    ) -> Iterator[Samples]:
         """Speak `text`, yielding audio at `OUTPUT_RATE` as each piece (a sentence) is
         ready, so that the first can be sent while the rest are synthesised.
 
+        `voice` is one of `capabilities.voices` (in any letter case), None the default;
+        `language` one of `capabilities.languages`, None the voice's own language.
         `length_scale` stretches time (above 1 is slower); None is the voice's default.
-        The chunks joined are the whole utterance; empty text yields nothing.
+        The chunks joined are the whole utterance; empty text yields nothing. Raises
+        `ValueError` for a voice or language it does not have.
         """

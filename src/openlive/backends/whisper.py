@@ -34,6 +34,9 @@ __all__ = ["WhisperASR"]
 
 log = logging.getLogger(__name__)
 
+FALLBACK_TEMPERATURES = (0.0, 0.4, 0.8)
+"""Decoding temperatures, tried in turn while the transcript loops (``he he he ...``)."""
+
 
 class WhisperASR(ASR):
     """A CTranslate2 Whisper model folder (such as `prepare_whisper` makes), loaded once.
@@ -90,7 +93,10 @@ class WhisperASR(ASR):
                 language=language,
                 beam_size=1,
                 best_of=1,
-                temperature=0.0,
+                # Greedy first; a transcript that repeats itself (a loop: its text
+                # compresses too well) is decoded again, sampled, as Whisper does.
+                temperature=FALLBACK_TEMPERATURES,
+                compression_ratio_threshold=2.4,
                 condition_on_previous_text=False,
                 without_timestamps=True,
                 vad_filter=False,

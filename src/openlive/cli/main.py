@@ -22,6 +22,7 @@ from ..config import (
     default_data_dir,
     is_loopback,
     load_toml,
+    load_voices,
 )
 
 __all__ = ["main"]
@@ -77,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="listen on a non-loopback address without API keys",
     )
-    serve.add_argument("--config", type=Path, help="a TOML file: [llm] and [models.NAME]")
+    serve.add_argument(
+        "--config", type=Path, help="a TOML file: [llm], [models.NAME] and [voices.NAME]"
+    )
     serve.add_argument(
         "--llm",
         choices=["embedded", "openai"],
@@ -160,6 +163,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         speculative_recognition=args.speculative_recognition,
         llm=llm,
         models=models,
+        voices=load_voices(args.config) if args.config else (),
     )
 
 

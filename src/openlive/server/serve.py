@@ -40,11 +40,11 @@ class _Server(uvicorn.Server):
 
 
 async def serve(config: ServerConfig) -> None:
-    catalogue = Catalogue(config.llm, config.models)
+    catalogue = Catalogue(config.llm, config.models, [v.name for v in config.voices])
     scheduler = Scheduler()  # every embedded model's work, by priority, on one thread
     backends = Backends(catalogue, scheduler=scheduler)
     voice_models, _ = await asyncio.gather(
-        asyncio.to_thread(load_voice, config.data_dir), backends.start()
+        asyncio.to_thread(load_voice, config.data_dir, config.voices), backends.start()
     )
     voice = Voice(voice_models, scheduler, speculate=config.speculative_recognition)
     config.data_dir.mkdir(parents=True, exist_ok=True)
