@@ -156,7 +156,7 @@ CASES = [
             {"toolResponse": {"functionResponses": [{"id": "fc-1", "name": "f", "response": {}}]}}
         ),
         1007,
-        "Function response ids fc-1 match no pending call.",
+        "Function response id fc-1 matches no pending call.",
     ),
 ]
 

@@ -511,7 +511,7 @@ async def test_a_bad_first_message_closes(
         pytest.param(
             FUNCTION_RESPONSE,
             1007,
-            "Function response ids call-1 match no pending call.",
+            "Function response id call-1 matches no pending call.",
             id="no-pending-call",
         ),
         pytest.param(

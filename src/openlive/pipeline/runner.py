@@ -20,9 +20,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..backends.base import ContextOverflow, Conversation, Sampling
+from ..backends.base import (
+    ChatMessage,
+    ContextOverflow,
+    Conversation,
+    FunctionSpec,
+    LLMError,
+    Sampling,
+)
 from ..backends.registry import Backends, VoiceModels
 from ..backends.scheduler import Scheduler
+from ..backends.voices import Language
 from ..protocol import codec
 from ..protocol.errors import InternalError, InvalidArgument, LiveError
 from ..protocol.events import (
@@ -41,12 +49,13 @@ from ..protocol.events import (
 from ..protocol.messages import (
     ActivityHandling,
     EndSensitivity,
+    FunctionResponse,
     GenerationConfig,
     Modality,
+    Scheduling,
     ServerMessage,
     Setup,
     StartSensitivity,
-    Tool,
 )
 from ..protocol.session import LiveSession, validate_setup
 from ..protocol.tokens import SessionGuard
@@ -55,6 +64,7 @@ from .listener import Listener, ListenerEvent, UserSpoke, VoiceStarted
 from .response import TextResponse
 from .speech import SpeechResponse
 from .timing import TurnTiming, VoiceStats
+from .tools import Functions, PendingCalls, scheduling, wire_calls
 from .turns import TurnDetector, TurnSettings
 
 __all__ = ["FLUSH_TIMEOUT", "OUTBOX_SIZE", "ClientGone", "SessionRunner", "Transport"]
@@ -71,18 +81,8 @@ maxOutputTokens.)"""
 FLUSH_TIMEOUT = 2.0
 """Seconds given to sending what is queued before an error closes the session."""
 
-_BUILTIN_TOOLS = (
-    "google_search",
-    "google_search_retrieval",
-    "code_execution",
-    "url_context",
-    "google_maps",
-    "computer_use",
-    "file_search",
-    "retrieval",
-    "enterprise_web_search",
-    "mcp_servers",
-)
+MAX_CALL_ROUNDS = 4
+"""Rounds of function calls one model turn may make before it must answer in words."""
 
 
 class Transport(Protocol):
@@ -124,6 +124,10 @@ class SessionRunner:
         self._voice = voice
         self._listener: Listener | None = None
         self._speak = False
+        self._voice_name: str | None = None
+        """The voice of spoken answers; None is the TTS's default voice."""
+        self._language: Language | None = None
+        """`speechConfig.languageCode`, for recognition and speech; None: detected."""
         self._transcribe_input = False
         self._transcribe_output = False
         self._session = LiveSession()
@@ -133,12 +137,15 @@ class SessionRunner:
         self._sampling = Sampling()
         self._activity_interrupts = True
         self._answer_pending = False
-        self._held: list[str] = []
-        """User text that arrived during an answer it did not interrupt."""
+        self._held: list[ChatMessage] = []
+        """Input that arrived during an answer it did not interrupt (user text, results
+        of NON_BLOCKING calls): added to the history once the answer ends."""
+        self._functions = Functions()
+        self._calls = PendingCalls()
         self._timing: TurnTiming | None = None
         """The spoken turn the next answer answers."""
         self._wake = asyncio.Event()
-        self._response_task: asyncio.Task[None] | None = None
+        self._response_task: asyncio.Task[LLMError | None] | None = None
         self._tasks: asyncio.TaskGroup | None = None
 
     async def run(self) -> None:
@@ -200,31 +207,65 @@ class SessionRunner:
             self._wake.clear()
             while self._answer_pending:
                 self._answer_pending = False
-                assert self._conversation is not None
-                response = self._response()
-                self._timing = None
-                task = self._tasks.create_task(response.run(), name="response")
+                task = self._tasks.create_task(self._model_turn(), name="model-turn")
                 self._response_task = task
                 await asyncio.wait([task])
                 self._response_task = None
-                if isinstance(response, SpeechResponse) and response.timing is not None:
-                    assert self._voice is not None
-                    self._voice.stats.record(response.timing)
-                self._context.append_model(response.text)
-                for text in self._held:
-                    self._context.append_user(text)
+                for message in self._held:
+                    self._context.append(message)
                 self._held.clear()
-                if isinstance(response.error, ContextOverflow):
-                    raise InvalidArgument(str(response.error)) from response.error
-                if response.error is not None:
-                    log.error("LLM failed: %s", response.error)
-                    raise InternalError() from response.error
+                if task.cancelled() or task.exception() is not None:
+                    continue  # interrupted, or failed (the task group has the error)
+                error = task.result()
+                if isinstance(error, ContextOverflow):
+                    raise InvalidArgument(str(error)) from error
+                if error is not None:
+                    log.error("LLM failed: %s", error)
+                    raise InternalError() from error
 
-    def _response(self) -> TextResponse | SpeechResponse:
+    async def _model_turn(self) -> LLMError | None:
+        """One model turn: the answer, and the rounds of function calls on its way.
+
+        The history keeps what the client was sent, even when the turn is cancelled.
+        BLOCKING calls hold the turn open until the client answers them; NON_BLOCKING
+        calls end it, and their results come back as input of their own."""
+        timing, self._timing = self._timing, None
+        try:
+            for round in range(MAX_CALL_ROUNDS + 1):
+                functions = self._functions.specs if round < MAX_CALL_ROUNDS else ()
+                response = self._response(timing, functions)
+                try:
+                    await response.run()
+                finally:
+                    self._context.append_model(response.text)
+                if response.error is not None or not response.calls:
+                    return response.error
+                calls = self._calls.issue(response.calls, self._functions)
+                self._context.append_calls(calls)
+                await self._outbox.put(self._session.tool_call(wire_calls(calls)))
+                waiting = [c.id for c in calls if c.name in self._functions.blocking]
+                if not waiting:
+                    await self._outbox.put(self._session.turn_complete())
+                    return None
+                for result in await self._calls.wait(waiting):
+                    self._context.append(self._context.result(result))
+            return None
+        finally:
+            if timing is not None and self._voice is not None:
+                self._voice.stats.record(timing)
+
+    def _response(
+        self, timing: TurnTiming | None, functions: tuple[FunctionSpec, ...]
+    ) -> TextResponse | SpeechResponse:
         assert self._conversation is not None
         if not self._speak:
             return TextResponse(
-                self._session, self._conversation, self._context, self._sampling, self._outbox.put
+                self._session,
+                self._conversation,
+                self._context,
+                self._sampling,
+                self._outbox.put,
+                functions,
             )
         assert self._voice is not None
         return SpeechResponse(
@@ -236,7 +277,10 @@ class SessionRunner:
             self._voice.models.tts,
             self._voice.scheduler,
             transcribe=self._transcribe_output,
-            timing=self._timing,
+            timing=timing,
+            functions=functions,
+            voice=self._voice_name,
+            language=self._language.code if self._language else None,
         )
 
     async def _heard(self, event: ListenerEvent) -> None:
@@ -251,12 +295,16 @@ class SessionRunner:
                 await self._user_text(transcript.text, timing)
 
     async def _user_text(self, text: str, timing: TurnTiming | None = None) -> None:
-        if self._response_task is not None and not self._response_task.done():
-            self._held.append(text)  # answered once the current answer ends
-        else:
-            self._context.append_user(text)
+        self._add(ChatMessage("user", text))
         self._timing = timing
         self._answer()
+
+    def _add(self, message: ChatMessage) -> None:
+        """Add input to the history, after the answer in progress if there is one."""
+        if self._response_task is not None and not self._response_task.done():
+            self._held.append(message)
+        else:
+            self._context.append(message)
 
     async def _interrupt(self) -> None:
         """Stop the answer being generated, if any, and tell the client."""
@@ -265,10 +313,14 @@ class SessionRunner:
             return
         # Tell the client first: a cancelled answer sends nothing more, and waiting for
         # its models to stop (a sentence being synthesized, say) would delay the news.
+        waited_for = self._calls.blocking_ids
         task.cancel()
+        if waited_for:
+            await self._outbox.put(self._session.tool_call_cancellation(waited_for))
         await self._outbox.put(self._session.interrupted())
         await self._outbox.put(self._session.turn_complete())
         await asyncio.wait([task])
+        self._calls.cancel(waited_for)
 
     def _answer(self) -> None:
         self._answer_pending = True
@@ -310,13 +362,31 @@ class SessionRunner:
                 if self._listener is not None:
                     self._listener.activity_end()
             case ToolResponsesReceived(responses):
-                ids = ", ".join(r.id or "(none)" for r in responses) or "(none)"
-                raise InvalidArgument(f"Function response ids {ids} match no pending call.")
+                for response in responses:
+                    await self._function_response(response)
             case ContextUpdated(system_instruction, tools):
                 if system_instruction is not None:
                     self._context.system_instruction = system_instruction.text
                 if tools is not None:
-                    _check_tools(tools)
+                    self._functions = Functions.from_tools(tools)
+
+    async def _function_response(self, response: FunctionResponse) -> None:
+        taken = self._calls.answer(response)
+        if taken is None:
+            return  # a late answer to a cancelled call
+        result, blocking = taken
+        if blocking:
+            return  # the model turn waiting for it takes it
+        match scheduling(response):
+            case Scheduling.SILENT:
+                self._add(self._context.result(result))
+            case Scheduling.INTERRUPT:
+                await self._interrupt()
+                self._add(self._context.result(result))
+                self._answer()
+            case _:  # WHEN_IDLE: after the answer in progress, if any
+                self._add(self._context.result(result))
+                self._answer()
 
     async def _setup(self, setup: Setup) -> None:
         if self._guard is not None:
@@ -326,12 +396,14 @@ class SessionRunner:
         entry.check_modality(config.modality)
         speech = config.generation.speech_config
         voice = speech.voice_config if speech else None
+        self._voice_name = None
         if voice and voice.prebuilt_voice_config and voice.prebuilt_voice_config.voice_name:
-            entry.check_voice(voice.prebuilt_voice_config.voice_name)
+            self._voice_name = entry.check_voice(voice.prebuilt_voice_config.voice_name)
+        self._language = entry.check_language(speech.language_code if speech else None)
         self._speak = config.modality is Modality.AUDIO
         if self._speak and self._voice is None:
             raise InvalidArgument("Response modality AUDIO is not available on this server.")
-        _check_tools(setup.tools or [])
+        self._functions = Functions.from_tools(setup.tools or [])
         rt = setup.realtime_input_config
         self._activity_interrupts = not (
             rt is not None and rt.activity_handling is ActivityHandling.NO_INTERRUPTION
@@ -361,10 +433,7 @@ class SessionRunner:
             prefix_padding_ms=aad.prefix_padding_ms if aad else None,
             silence_duration_ms=aad.silence_duration_ms if aad else None,
         )
-        speech = setup.generation_config.speech_config if setup.generation_config else None
-        language = (
-            speech.language_code.split("-")[0].lower() if speech and speech.language_code else None
-        )
+        language = self._language.whisper if self._language else None
         return Listener(
             self._voice.models,
             self._voice.scheduler,
@@ -388,13 +457,6 @@ def _sampling(generation: GenerationConfig) -> Sampling:
         presence_penalty=generation.presence_penalty,
         frequency_penalty=generation.frequency_penalty,
     )
-
-
-def _check_tools(tools: list[Tool] | tuple[Tool, ...]) -> None:
-    for tool in tools:
-        for name in _BUILTIN_TOOLS:
-            if getattr(tool, name) is not None:
-                raise InvalidArgument(f"The built-in tool {name} is not available on this server.")
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:

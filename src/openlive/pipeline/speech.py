@@ -20,14 +20,14 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..audio.pcm import OUTPUT_RATE, float_to_pcm16
-from ..backends.base import Conversation, LLMError, Sampling, Usage
+from ..backends.base import Conversation, FunctionCall, FunctionSpec, LLMError, Sampling, Usage
 from ..backends.scheduler import Priority, Scheduler
 from ..backends.voice import TTS
 from ..protocol.messages import Modality, ServerMessage
@@ -91,7 +91,12 @@ class SpeechResponse:
         *,
         transcribe: bool,
         timing: TurnTiming | None = None,
+        functions: Sequence[FunctionSpec] = (),
+        voice: str | None = None,
+        language: str | None = None,
     ) -> None:
+        """`voice` and `language` are the TTS's: a voice name and a ``languageCode``,
+        None for its defaults."""
         self._session = session
         self._conversation = conversation
         self._context = context
@@ -100,8 +105,13 @@ class SpeechResponse:
         self._tts = tts
         self._scheduler = scheduler
         self._transcribe = transcribe
+        self._voice = voice
+        self._language = language
         self.timing = timing
         """The spoken turn this answers, if any: its first token and audio are marked."""
+        self._functions = functions
+        self.calls: list[FunctionCall] = []
+        """Functions the model called instead of answering; the turn is then left open."""
         self._spoken: list[_Spoken] = []
         self.usage: Usage | None = None
         self.error: LLMError | None = None
@@ -138,7 +148,7 @@ class SpeechResponse:
             error = group.exceptions[0]
             assert isinstance(error, LLMError)
             self.error = error
-        if self.error is not None:
+        if self.error is not None or self.calls:
             return
         self.completed = True
         await self._send(self._session.generation_complete())
@@ -156,10 +166,14 @@ class SpeechResponse:
         buffer = ""
         first = True
         messages = self._context.messages()
-        async with aclosing(self._conversation.reply(messages, self._sampling)) as stream:
+        reply = self._conversation.reply(messages, self._sampling, self._functions)
+        async with aclosing(reply) as stream:
             async for item in stream:
                 if isinstance(item, Usage):
                     self.usage = item
+                    continue
+                if isinstance(item, FunctionCall):
+                    self.calls.append(item)
                     continue
                 if self.timing is not None:
                     self.timing.token()
@@ -186,7 +200,7 @@ class SpeechResponse:
         await audio.put(None)
 
     def _speak(self, text: str) -> np.ndarray:
-        pieces = list(self._tts.synthesize(text))
+        pieces = list(self._tts.synthesize(text, voice=self._voice, language=self._language))
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
 
     async def _play(self, audio: asyncio.Queue[tuple[str, np.ndarray] | None]) -> None:
