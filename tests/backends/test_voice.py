@@ -158,6 +158,26 @@ def test_whisper_transcribes_real_speech(asr: WhisperASR, name: str, language: s
         assert result.language_probability == 1.0
 
 
+def test_whisper_speech_longer_than_a_cut_window(asr: WhisperASR) -> None:
+    """Past 28 s (the window less its margin), the usual 30 s windows, one after the
+    other: the recordings said one after the other, with silence between, all come back."""
+    gap = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    names = sorted(RECORDINGS) * 3
+    x = np.concatenate([np.concatenate([load_wav(name), gap]) for name in names])
+    assert len(x) / SAMPLE_RATE > 30
+    result = asr.transcribe(x, language="en")
+    assert wer(" ".join(RECORDINGS[name] for name in names), result.text) <= 0.2, result.text
+
+
+def test_whisper_loop_check() -> None:
+    from openlive.backends.whisper import _loops
+
+    assert not _loops("Ever tried. Ever failed. No matter. Try again. Fail again. Fail better.")
+    assert not _loops("")
+    assert _loops("The weather is lovely today. So let us go. The weather is lovely today.")
+    assert _loops("he " * 40)
+
+
 def test_whisper_edges(asr: WhisperASR) -> None:
     assert asr.transcribe(np.zeros(0, dtype=np.float32), "en").text == ""
     assert "en" in asr.capabilities.languages

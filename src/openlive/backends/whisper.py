@@ -2,24 +2,38 @@
 
 The pipeline segments speech with the VAD and hands each utterance (or a speculative
 prefix of one, when a pause begins) to `WhisperASR.transcribe`. So the decoding options
-are those of short, already-segmented audio, chosen for latency:
+are those of short, already-segmented audio, chosen for latency.
 
-- greedy decoding (``beam_size=1``), and one temperature: no fallback to sampling at
-  higher temperatures, which could decode the same audio up to six times on a doubtful
-  utterance;
-- no timestamps, no conditioning on earlier text, no VAD filter (the pipeline's VAD
-  already did that work);
-- faster-whisper's no-speech rule is kept: a segment whose no-speech probability is
-  high *and* whose decoding is unsure is dropped, which removes most of Whisper's
-  hallucinated "Thank you." on noise.
+**A window cut to the utterance.** Whisper's encoder is trained on 30 s windows, and
+faster-whisper pads every input to 30 s: on two cores that encoder pass alone takes
+about 1.3 s, whatever the length of the speech. An utterance of a few seconds is
+encoded instead in a window of its own length plus `MARGIN_FRAMES` of padding (as
+whisper.cpp's ``audio_ctx`` does): about 0.3 s for 4 s of speech. A window that short
+makes Whisper prone to repeating itself, so the decoding keeps its timestamps (which
+tell the model where the speech ends) and text said to start after the end of the audio
+is dropped; the decoding is capped at a length the speech could hold, and a transcript
+that loops (its text compresses too well) or runs to the cap is decoded again the usual
+way, on the full window (as is one that says the same five words twice). Utterances longer than
+the window take the usual way directly.
 
-Giving the language skips detection, an extra encoder pass (about 0.4 s on two cores).
+**The usual way** (`WhisperModel.transcribe`): greedy decoding, a transcript that loops
+decoded again at higher temperatures, timestamps kept (past 30 s, they tell where the
+next window starts), no conditioning on earlier text, no VAD filter (the pipeline's VAD
+already did that work).
+
+Both keep faster-whisper's no-speech rule: a transcript whose no-speech probability is
+high *and* whose decoding is unsure is dropped, which removes most of Whisper's
+hallucinated "Thank you." on noise. Giving the language skips detection, which takes
+the usual way (a cut window makes the detector guess wildly); the pipeline keeps the
+language of a session once it is detected, so only its first utterance pays for that.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +50,19 @@ log = logging.getLogger(__name__)
 
 FALLBACK_TEMPERATURES = (0.0, 0.4, 0.8)
 """Decoding temperatures, tried in turn while the transcript loops (``he he he ...``)."""
+COMPRESSION_RATIO_LIMIT = 2.4
+"""A transcript whose text compresses better than this (zlib) is taken to loop."""
+FULL_WINDOW = 3000
+"""Whisper's window, in 10 ms feature frames."""
+MARGIN_FRAMES = 200
+"""Padding after the speech in a cut window (2 s)."""
+TOKENS_PER_SECOND = 8
+"""The most text tokens a second of speech is taken to hold, in a cut window."""
+REPEATED_WORDS = 5
+"""A run of this many words said twice marks a cut window's transcript as a loop."""
+TIMESTAMP_SECONDS = 0.02
+"""The step of Whisper's timestamp tokens."""
+"""The most text tokens a second of speech is taken to hold, in a cut window."""
 
 
 class WhisperASR(ASR):
@@ -75,6 +102,7 @@ class WhisperASR(ASR):
             languages=frozenset(self._model.supported_languages),
         )
         self._lock = threading.Lock()
+        self._hop = int(self._model.feature_extractor.hop_length)
 
     def transcribe(self, samples: Samples, language: str | None = None) -> Transcript:
         audio = np.ascontiguousarray(samples, dtype=np.float32)
@@ -88,6 +116,9 @@ class WhisperASR(ASR):
         # One transcription at a time, whole: CTranslate2 queues each encode and decode
         # step separately, so two calls at once would interleave, and both finish late.
         with self._lock:
+            short = self._cut_window(audio, language)
+            if short is not None:
+                return short
             segments, info = self._model.transcribe(
                 audio,
                 language=language,
@@ -96,9 +127,9 @@ class WhisperASR(ASR):
                 # Greedy first; a transcript that repeats itself (a loop: its text
                 # compresses too well) is decoded again, sampled, as Whisper does.
                 temperature=FALLBACK_TEMPERATURES,
-                compression_ratio_threshold=2.4,
+                compression_ratio_threshold=COMPRESSION_RATIO_LIMIT,
                 condition_on_previous_text=False,
-                without_timestamps=True,
+                without_timestamps=False,
                 vad_filter=False,
             )
             text = "".join(segment.text for segment in segments).strip()
@@ -108,3 +139,65 @@ class WhisperASR(ASR):
             language_probability=float(info.language_probability),
             duration=duration,
         )
+
+    def _cut_window(self, audio: Samples, language: str | None) -> Transcript | None:
+        """Transcribe in a window cut to the audio; None where the usual way must."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        if language is None and self._model.model.is_multilingual:
+            return None  # detection needs the whole window: it guesses wildly on a cut one
+        features = self._model.feature_extractor(audio)
+        frames = min(features.shape[-1], len(audio) // self._hop)
+        window = frames + MARGIN_FRAMES
+        if window > FULL_WINDOW:
+            return None
+        segment = np.zeros((features.shape[0], window), dtype=np.float32)
+        segment[:, :frames] = features[:, :frames]
+        encoded = self._model.encode(segment)
+        language = language or "en"
+        tokenizer = Tokenizer(
+            self._model.hf_tokenizer,
+            self._model.model.is_multilingual,
+            task="transcribe",
+            language=language,
+        )
+        prompt = list(tokenizer.sot_sequence)
+        seconds = len(audio) / SAMPLE_RATE
+        cap = int(10 + TOKENS_PER_SECOND * seconds)
+        result = self._model.model.generate(
+            encoded,
+            [prompt],
+            beam_size=1,
+            max_length=len(prompt) + 2 * cap,  # text and timestamps
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+        )[0]
+        # Text tokens, each under the latest timestamp; what starts after the end of
+        # the audio is heard in the padding, that is, made up.
+        text_ids: list[int] = []
+        start = 0.0
+        for token in result.sequences_ids[0]:
+            if token >= tokenizer.timestamp_begin:
+                start = (token - tokenizer.timestamp_begin) * TIMESTAMP_SECONDS
+            elif token < tokenizer.eot and start < seconds - TIMESTAMP_SECONDS:
+                text_ids.append(token)
+        text = tokenizer.decode(text_ids).strip()
+        if len(text_ids) >= cap or _loops(text):
+            return None  # decode on the whole window
+        # faster-whisper's rule: no speech, and unsure about what it heard
+        if result.no_speech_prob > 0.6 and result.scores[0] < -1.0:
+            text = ""
+        return Transcript(text, language, 1.0, seconds)
+
+
+def _loops(text: str) -> bool:
+    """Whether a transcript repeats itself: its text compresses too well, or a run of
+    `REPEATED_WORDS` words comes twice (speech seldom says the same five words again;
+    a decoder that lost its place often does)."""
+    data = text.encode("utf-8")
+    if data and len(data) / len(zlib.compress(data)) > COMPRESSION_RATIO_LIMIT:
+        return True
+    words = re.findall(r"\w+", text.lower())
+    runs = [tuple(words[i : i + REPEATED_WORDS]) for i in range(len(words) - REPEATED_WORDS + 1)]
+    return len(set(runs)) < len(runs)
