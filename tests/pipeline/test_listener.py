@@ -1,4 +1,5 @@
-"""The listener's orchestration on scripted audio: turns, and speculative recognition.
+"""The listener's orchestration on scripted audio: turns, speculative recognition and
+interim transcripts.
 
 The VAD is a fake that calls a frame speech when it is loud, and the recognizer a fake
 that describes the audio it was given (how long, and how many bursts of sound), so a
@@ -17,7 +18,13 @@ from openlive.audio.pcm import Samples, float_to_pcm16
 from openlive.backends.registry import VoiceModels
 from openlive.backends.scheduler import Scheduler
 from openlive.backends.voice import ASR, TTS, VAD, ASRCapabilities, Transcript, VADStream
-from openlive.pipeline.listener import Listener, ListenerEvent, UserSpoke, VoiceStarted
+from openlive.pipeline.listener import (
+    Listener,
+    ListenerEvent,
+    UserSpeaking,
+    UserSpoke,
+    VoiceStarted,
+)
 from openlive.pipeline.timing import VoiceStats
 from openlive.pipeline.turns import TurnDetector, TurnSettings
 from openlive.protocol.messages import Blob
@@ -86,7 +93,7 @@ def quiet(ms: int) -> Samples:
 class Ear:
     """A listener, its fakes, and what it reported."""
 
-    def __init__(self, speculate: bool) -> None:
+    def __init__(self, speculate: bool, interim: bool = False) -> None:
         self.vad = LoudnessVAD()
         self.asr = DescribingASR()
         self.scheduler = Scheduler("test")
@@ -101,6 +108,7 @@ class Ear:
             language="en",
             emit=self._emit,
             speculate=speculate,
+            interim=interim,
             stats=self.stats,
         )
 
@@ -124,7 +132,8 @@ class Ear:
 
 @pytest.fixture
 async def ear(request: pytest.FixtureRequest) -> AsyncIterator[Ear]:
-    ear = Ear(speculate=getattr(request, "param", True))
+    param = getattr(request, "param", True)
+    ear = Ear(speculate=param != "no speculation", interim=param == "interim")
     task = asyncio.create_task(ear.listener.run())
     try:
         yield ear
@@ -174,7 +183,7 @@ async def test_speculative_and_plain_recognition_hear_the_same_audio(ear: Ear) -
     assert ear.asr.calls[-1] == speculated
 
 
-@pytest.mark.parametrize("ear", [False], indirect=True)
+@pytest.mark.parametrize("ear", ["no speculation"], indirect=True)
 async def test_without_speculation_a_turn_is_transcribed_once_it_ends(ear: Ear) -> None:
     await ear.play(quiet(320), sound(1000), quiet(800))
     await eventually(lambda: len(ear.spoken) == 1)
@@ -182,3 +191,25 @@ async def test_without_speculation_a_turn_is_transcribed_once_it_ends(ear: Ear) 
     assert len(ear.asr.calls) == 1
     assert not ear.spoken[0].timing.speculative
     assert ear.stats.speculations == 0
+
+
+@pytest.mark.parametrize("ear", ["interim"], indirect=True)
+async def test_interim_transcripts_while_the_user_speaks(ear: Ear) -> None:
+    """Three seconds of speech in three bursts: transcripts of the speech so far, about
+    one a second, then the turn's own, of all of it."""
+    burst = [sound(900), quiet(100)]
+    await ear.play(quiet(320), *burst, *burst, *burst, quiet(800))
+    await eventually(lambda: len(ear.spoken) == 1)
+    interim = [int(e.text.split()[0]) for e in ear.events if isinstance(e, UserSpeaking)]
+    assert len(interim) >= 2 and interim == sorted(interim) and interim[-1] <= 3, ear.events
+    assert ear.spoken[0].transcript.text == "3 bursts"
+    assert ear.events.index(ear.spoken[0]) > max(
+        i for i, e in enumerate(ear.events) if isinstance(e, UserSpeaking)
+    )
+
+
+async def test_no_interim_transcripts_unless_asked(ear: Ear) -> None:
+    await ear.play(quiet(320), sound(3000), quiet(800))
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert not [e for e in ear.events if isinstance(e, UserSpeaking)]
+    assert len(ear.asr.calls) == 1

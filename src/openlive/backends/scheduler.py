@@ -42,6 +42,9 @@ class Priority(enum.IntEnum):
     """The rest of an answer, which plays behind the first sentence."""
     LLM = 4
     """One step of text generation."""
+    INTERIM = 5
+    """A partial transcript while the user speaks: shown to the client, nothing waits
+    for it."""
 
 
 _STOP = 1 << 30

@@ -18,6 +18,11 @@ window runs. If the user goes on speaking, that work is dropped; if the pause en
 turn, the transcript is already there (or on its way). A speculative transcript is of
 exactly the audio the turn would have been transcribed from, so it changes when the
 answer starts, never what was heard.
+
+Interim transcripts (`interim=True`): while the user speaks, the speech so far is
+transcribed again after each `INTERIM_STEP` of new speech, at the lowest priority and
+one at a time, and reported as `UserSpeaking`. They show the user that they are being
+heard; the turn's own transcript is still made from its whole audio.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from .turns import (
     TurnEvent,
 )
 
-__all__ = ["Listener", "ListenerEvent", "UserSpoke", "VoiceStarted"]
+__all__ = ["Listener", "ListenerEvent", "UserSpeaking", "UserSpoke", "VoiceStarted"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,8 @@ TRAILING = 2 * FRAME
 """Audio kept after its speech; a pause this long starts speculative recognition."""
 LANGUAGE_CONFIDENCE = 0.5
 """A detected language at least this likely becomes the session's language."""
+INTERIM_STEP = RATE
+"""New speech (1 s) after which an interim transcript is made again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +98,14 @@ class _Utterance:
     """Its speculative transcript, started during the pause."""
 
 
-ListenerEvent = VoiceStarted | UserSpoke
+@dataclass(frozen=True, slots=True)
+class UserSpeaking:
+    """An interim transcript: the turn in progress so far."""
+
+    text: str
+
+
+ListenerEvent = VoiceStarted | UserSpeaking | UserSpoke
 
 
 class Listener:
@@ -105,6 +119,7 @@ class Listener:
         language: str | None,
         emit: Callable[[ListenerEvent], Awaitable[None]],
         speculate: bool = True,
+        interim: bool = False,
         stats: VoiceStats | None = None,
     ) -> None:
         self._voice = voice
@@ -131,6 +146,10 @@ class Listener:
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=4096)
         """(ring end after a blob, when it arrived): when each sample came in."""
         self._tasks: asyncio.TaskGroup | None = None
+        self._interim = interim
+        self._interim_task: asyncio.Task[None] | None = None
+        self._interim_end = 0
+        """Where the audio of the latest interim transcript ended."""
 
     # --- called by the runner on each client message (no awaiting) --------------------
 
@@ -214,12 +233,22 @@ class Listener:
         pause = self._pause
         if pause is not None and pause.guess is None and self._ring.end >= pause.end:
             self._guess(pause)
+        elif (
+            self._interim
+            and self._language is not None  # else each would detect it: too slow
+            and self._detector.speaking
+            and pause is None
+            and (self._interim_task is None or self._interim_task.done())
+            and self._scored - max(self._interim_end, self._speech_start * FRAME) >= INTERIM_STEP
+        ):
+            self._start_interim()
 
     async def _events(self, events: list[TurnEvent]) -> None:
         for event in events:
             match event:
                 case SpeechStarted(frame):
                     self._speech_start = frame
+                    self._stop_interim()
                     await self._emit(VoiceStarted())
                 case PauseStarted(frame):
                     if self._speculate:
@@ -227,6 +256,7 @@ class Listener:
                 case PauseEnded():
                     self._drop_guess()
                 case SpeechEnded(start, end):
+                    self._stop_interim()
                     pause, self._pause = self._pause, None
                     utterance = self._utterance(start * FRAME, end * FRAME)
                     if utterance is None:
@@ -268,6 +298,26 @@ class Listener:
         if pause is not None and pause.guess is not None:
             pause.guess.cancel()
 
+    def _start_interim(self) -> None:
+        assert self._tasks is not None
+        start, end = self._speech_start * FRAME - LEADING, self._scored
+        self._interim_end = end
+        self._interim_task = self._tasks.create_task(
+            self._report_interim(start, end), name="interim-recognition"
+        )
+
+    async def _report_interim(self, start: int, end: int) -> None:
+        transcript = await self._transcribe(start, end, Priority.INTERIM)
+        if transcript.text:
+            await self._emit(UserSpeaking(transcript.text))
+
+    def _stop_interim(self) -> None:
+        """The turn ended or began: an interim transcript not yet made is not wanted."""
+        if self._interim_task is not None:
+            self._interim_task.cancel()
+            self._interim_task = None
+        self._interim_end = 0
+
     def _queue(self, utterance: _Utterance) -> None:
         utterance.end = min(utterance.end, self._ring.end)
         utterance.decided = time.monotonic()
@@ -278,14 +328,16 @@ class Listener:
             if utterance.guess is not None:
                 utterance.guess.cancel()
 
-    async def _transcribe(self, start: int, end: int) -> Transcript:
+    async def _transcribe(
+        self, start: int, end: int, priority: Priority = Priority.RECOGNITION
+    ) -> Transcript:
         held = self._ring.peek()
         audio = held[max(0, start - self._ring.position) : max(0, end - self._ring.position)]
         audio = np.ascontiguousarray(audio[-MAX_UTTERANCE_S * RATE :])
         if len(audio) < FRAME:
             return Transcript("", self._language or "", 0.0, len(audio) / RATE)
         return await self._scheduler.run(
-            Priority.RECOGNITION, self._voice.asr.transcribe, audio, self._language
+            priority, self._voice.asr.transcribe, audio, self._language
         )
 
     async def _recognize(self) -> None:

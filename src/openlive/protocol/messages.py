@@ -465,6 +465,7 @@ class ServerContent(WireModel):
     output_transcription: Transcription | None = None
     waiting_for_input: bool | None = None
     turn_complete_reason: str | None = None
+    interim_input_transcription: Transcription | None = None
 
 
 class ToolCall(WireModel):
