@@ -4,7 +4,9 @@ A backend is a model object (`LLM`) that is started once per process and shared 
 sessions. Each session opens its own `Conversation` from it, which is where a backend
 keeps per-session state such as a KV cache. A conversation streams one reply at a time
 as `str` deltas, or as `FunctionCall`s when it was given functions and decides to call
-them, ended by one `Usage` with the token counts of that turn.
+them, ended by one `Usage` with the token counts of that turn. A backend that reasons
+before it answers (`Sampling.thinking_budget`) yields its reasoning as `Thought` deltas
+first; they are never part of the answer.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ __all__ = [
     "FunctionResult",
     "FunctionSpec",
     "ContextOverflow",
+    "Image",
     "Conversation",
     "LLMError",
     "LLMStats",
     "Sampling",
+    "Thought",
     "Usage",
 ]
 
@@ -60,14 +64,27 @@ class FunctionResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """An image the user showed: a JPEG or PNG file, as sent. `video` for a frame of
+    `realtimeInput.video`; `tokens` is what it counts in usageMetadata."""
+
+    mime_type: str
+    data: bytes
+    video: bool = False
+    tokens: int = 258
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
     """One message of the history. An assistant message may hold the calls it made
-    (`calls`); a ``tool`` message holds the result of one (`result`)."""
+    (`calls`); a ``tool`` message holds the result of one (`result`); a user message
+    may hold images (`images`, for a backend that can see)."""
 
     role: Role
     content: str
     calls: tuple[FunctionCall, ...] = ()
     result: FunctionResult | None = None
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +99,17 @@ class Sampling:
     stop: tuple[str, ...] = ()
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    thinking_budget: int = 0
+    """Tokens the model may reason for before it answers: 0 for none, -1 for as many as
+    the backend judges useful (its dynamic budget)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thought:
+    """A delta of the model's reasoning: shown to clients that ask for thoughts, never
+    spoken, never kept in the history."""
+
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +120,8 @@ class Usage:
     response_tokens: int
     cached_tokens: int = 0
     finish_reason: str = "stop"
+    thoughts_tokens: int = 0
+    """Tokens of reasoning, not counted in `response_tokens`."""
 
 
 class LLMError(Exception):
@@ -107,6 +137,8 @@ class Capabilities:
     streaming: bool = True
     kv_cache_per_session: bool = False
     context_tokens: int = 8192
+    vision: bool = False
+    """Takes images with user messages (`ChatMessage.images`)."""
     extras: dict[str, str] = field(default_factory=dict)
 
 
@@ -130,10 +162,11 @@ class Conversation(abc.ABC):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
-    ) -> AsyncGenerator[str | FunctionCall | Usage, None]:
+    ) -> AsyncGenerator[str | Thought | FunctionCall | Usage, None]:
         """Stream the assistant's reply to `messages` (the whole history, system first).
 
-        Yields text deltas as they are generated, then exactly one `Usage`. Given
+        Yields text deltas as they are generated (after its `Thought`s, if it reasons),
+        then exactly one `Usage`. Given
         `functions`, the reply may instead be calls: `FunctionCall`s whose arguments
         validate against their function's schema (and then no text). Safe to cancel:
         cancelling the iteration stops generation within a token, and returns once the

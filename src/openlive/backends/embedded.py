@@ -13,13 +13,15 @@ whole history. Saved caches are bounded in total (`cache_budget_bytes`): past it
 least recently used caches are dropped, and those sessions re-read their history once.
 
 Given functions, a reply may be calls instead of text: `calling.py` says which, and the
-model writes each call's arguments under a grammar made from its schema.
+model writes each call's arguments under a grammar made from its schema. Given a
+thinking budget, a first pass reasons before the answer (`thinking.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -41,10 +43,12 @@ from .base import (
     LLMError,
     LLMStats,
     Sampling,
+    Thought,
     Usage,
 )
 from .calling import arguments_prompt, choose_functions, render_history, valid_arguments
 from .scheduler import Priority, Scheduler
+from .thinking import answer_messages, thinking_messages, thinking_tokens
 
 __all__ = ["EmbeddedLLM", "bundled_gguf"]
 
@@ -175,7 +179,7 @@ class EmbeddedLLM(LLM):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec],
-        put: Callable[[str | FunctionCall | Usage | BaseException | None], None],
+        put: Callable[[str | Thought | FunctionCall | Usage | BaseException | None], None],
     ) -> None:
         """Generate one reply into `put`, a token per scheduler job. Cancel-safe."""
         try:
@@ -194,19 +198,27 @@ class EmbeddedLLM(LLM):
                     arguments = sum(len(self._tokenize(json.dumps(c.args))) for c in calls)
                     put(Usage(len(prompt), arguments, finish_reason="tool_calls"))
                     return
+                thoughts = 0
+                if sampling.thinking_budget:
+                    notes, thoughts = await self._think(conv, messages, sampling, put)
+                    messages = answer_messages(messages, notes)
                 generation = await self._scheduler.run(
                     Priority.LLM, self._begin, conv, messages, sampling
                 )
-                await self._drain(generation, put)
+                await self._drain(generation, put, thoughts)
         except Exception as exc:  # handed to the consumer, not lost
             put(exc)
         finally:
             put(None)
 
     async def _drain(
-        self, generation: _Generation, put: Callable[[str | Usage], None] | None
+        self,
+        generation: _Generation,
+        put: Callable[[str | Usage], None] | None,
+        thoughts: int = 0,
     ) -> str:
-        """Run `generation` to its end, a token per job; return its text."""
+        """Run `generation` to its end, a token per job; return its text. `thoughts`:
+        the tokens of a reasoning pass before it, for its `Usage`."""
         run = self._scheduler.run
         pieces = []
         try:
@@ -217,10 +229,40 @@ class EmbeddedLLM(LLM):
                         put(text)
             usage = await run(Priority.LLM, generation.finish)
             if put is not None:
-                put(usage)
+                put(dataclasses.replace(usage, thoughts_tokens=thoughts))
         finally:
             await run(Priority.LLM, generation.close)
         return "".join(pieces)
+
+    async def _think(
+        self,
+        conv: _EmbeddedConversation,
+        messages: Sequence[ChatMessage],
+        sampling: Sampling,
+        put: Callable[[Thought], None],
+    ) -> tuple[str, int]:
+        """The reasoning pass: its deltas go to `put` as `Thought`s; returns its text and
+        its token count."""
+        think = Sampling(
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=sampling.top_k,
+            seed=sampling.seed,
+            max_tokens=thinking_tokens(sampling.thinking_budget),
+        )
+        generation = await self._scheduler.run(
+            Priority.LLM, self._begin, conv, thinking_messages(messages), think
+        )
+        counted: list[int] = []
+
+        def relay(item: str | Usage) -> None:
+            if isinstance(item, str):
+                put(Thought(item))
+            else:
+                counted.append(item.response_tokens)
+
+        text = await self._drain(generation, relay)
+        return text.strip(), sum(counted)
 
     async def _call(
         self, conv: _EmbeddedConversation, spec: FunctionSpec, request: ChatMessage | None
@@ -358,10 +400,12 @@ class _EmbeddedConversation(Conversation):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
-    ) -> AsyncGenerator[str | FunctionCall | Usage, None]:
-        # A producer task generates into a queue (bounded by maxOutputTokens), so that a
-        # slow reader never holds the shared model.
-        queue: asyncio.Queue[str | FunctionCall | Usage | BaseException | None] = asyncio.Queue()
+    ) -> AsyncGenerator[str | Thought | FunctionCall | Usage, None]:
+        # A producer task generates into a queue (bounded by maxOutputTokens and the
+        # thinking budget), so that a slow reader never holds the shared model.
+        queue: asyncio.Queue[str | Thought | FunctionCall | Usage | BaseException | None] = (
+            asyncio.Queue()
+        )
         producer = asyncio.create_task(
             self._llm._produce(self, messages, sampling, functions, queue.put_nowait),
             name="llm-reply",

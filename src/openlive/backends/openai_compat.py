@@ -11,10 +11,21 @@ token without streaming (an answer that is not streamed always has `usage`, and 
 engine's prefix cache makes the repeat cheap), and the reply's from the engine's
 tokenize endpoint. Only what no endpoint answers is estimated from the length of the
 text, with a warning in the logs.
+
+An engine serving a reasoning model streams the reasoning apart from the answer, as
+`reasoning_content` deltas (llama.cpp's server, vLLM, DeepSeek) or `reasoning` deltas
+(newer vLLM, Ollama, OpenRouter); both become `Thought`s. How long the engine's model
+reasons is the engine's setting: a thinking budget is not passed on, except that a
+budget of 0 drops the reasoning it streams anyway.
+
+Images the user showed go with their message as `image_url` parts holding data URLs,
+which engines serving a vision model take (llama.cpp's server with an mmproj, vLLM,
+Ollama, LM Studio).
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -23,7 +34,11 @@ from typing import Any
 
 import httpx
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import (
+    ChatCompletionContentPartParam,
+    ChatCompletionMessageParam,
+    ChatCompletionUserMessageParam,
+)
 
 from .base import (
     LLM,
@@ -35,6 +50,7 @@ from .base import (
     LLMError,
     LLMStats,
     Sampling,
+    Thought,
     Usage,
 )
 from .calling import valid_arguments
@@ -73,6 +89,8 @@ def _chat_message(message: ChatMessage) -> ChatCompletionMessageParam:
     match message.role:
         case "system":
             return {"role": "system", "content": message.content}
+        case "user" if message.images:
+            return _user_with_images(message)
         case "user":
             return {"role": "user", "content": message.content}
         case "assistant" if message.calls:
@@ -97,6 +115,19 @@ def _chat_message(message: ChatMessage) -> ChatCompletionMessageParam:
                 "tool_call_id": message.result.id,
                 "content": json.dumps(message.result.response),
             }
+
+
+def _user_with_images(message: ChatMessage) -> ChatCompletionUserMessageParam:
+    """A user message with its images as `image_url` parts (data URLs) after its text."""
+    parts: list[ChatCompletionContentPartParam] = []
+    if message.content:
+        parts.append({"type": "text", "text": message.content})
+    for image in message.images:
+        data = base64.b64encode(image.data).decode("ascii")
+        parts.append(
+            {"type": "image_url", "image_url": {"url": f"data:{image.mime_type};base64,{data}"}}
+        )
+    return {"role": "user", "content": parts}
 
 
 def _tool(spec: FunctionSpec) -> dict[str, Any]:
@@ -124,7 +155,8 @@ class OpenAICompatibleLLM(LLM):
     ) -> None:
         self.name = model
         self.base_url = base_url.rstrip("/")
-        self.capabilities = Capabilities(kv_cache_per_session=False)
+        # Images go to the engine, which refuses them if its model cannot see.
+        self.capabilities = Capabilities(kv_cache_per_session=False, vision=True)
         self._client = openai.AsyncOpenAI(
             base_url=self.base_url,
             api_key=api_key or "openlive",
@@ -213,7 +245,7 @@ class OpenAICompatibleLLM(LLM):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
-    ) -> AsyncGenerator[str | FunctionCall | Usage, None]:
+    ) -> AsyncGenerator[str | Thought | FunctionCall | Usage, None]:
         chat = [_chat_message(m) for m in messages]
         request: dict[str, Any] = {
             "model": self.name,
@@ -237,6 +269,7 @@ class OpenAICompatibleLLM(LLM):
         text: list[str] = []
         calls: dict[int, _PartialCall] = {}
         usage: Usage | None = None
+        thoughts = 0
         finish = "stop"
         try:
             stream = await self._client.chat.completions.create(**request, extra_body=extra)
@@ -246,11 +279,18 @@ class OpenAICompatibleLLM(LLM):
                 async with stream:
                     async for chunk in stream:
                         if chunk.usage is not None:
+                            details = chunk.usage.completion_tokens_details
+                            reasoning = (details.reasoning_tokens if details else None) or 0
                             usage = Usage(
                                 prompt_tokens=chunk.usage.prompt_tokens,
-                                response_tokens=chunk.usage.completion_tokens,
+                                response_tokens=chunk.usage.completion_tokens - reasoning,
+                                thoughts_tokens=reasoning,
                             )
                         for choice in chunk.choices:
+                            thought = _reasoning(choice.delta) if choice.delta else None
+                            if thought and sampling.thinking_budget:
+                                thoughts += 1  # a delta is about a token
+                                yield Thought(thought)
                             if choice.delta and choice.delta.content:
                                 self.stats.tokens += 1
                                 text.append(choice.delta.content)
@@ -279,7 +319,12 @@ class OpenAICompatibleLLM(LLM):
                 prompt = await self.count_tokens("\n".join(m.content for m in messages))
             reply = "".join(text)
             usage = Usage(prompt, await self.count_tokens(reply) if reply else 0)
-        yield Usage(usage.prompt_tokens, usage.response_tokens, finish_reason=finish)
+        yield Usage(
+            usage.prompt_tokens,
+            usage.response_tokens,
+            finish_reason=finish,
+            thoughts_tokens=usage.thoughts_tokens or thoughts,
+        )
 
 
 class _RemoteConversation(Conversation):
@@ -291,8 +336,17 @@ class _RemoteConversation(Conversation):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
-    ) -> AsyncGenerator[str | FunctionCall | Usage, None]:
+    ) -> AsyncGenerator[str | Thought | FunctionCall | Usage, None]:
         return self._llm.stream(messages, sampling, functions)
+
+
+def _reasoning(delta: object) -> str | None:
+    """The reasoning text of a stream delta, under either name engines give it."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _function_call(partial: _PartialCall, specs: dict[str, FunctionSpec]) -> FunctionCall:

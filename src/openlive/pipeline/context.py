@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ..backends.base import ChatMessage, FunctionCall, FunctionResult
+from ..backends.base import ChatMessage, FunctionCall, FunctionResult, Image
 from ..protocol.errors import InvalidArgument
 from ..protocol.messages import Content
 
@@ -17,23 +17,27 @@ class ChatContext:
     system_instruction: str = ""
     turns: list[ChatMessage] = field(default_factory=list)
 
-    def append_contents(self, contents: Iterable[Content]) -> None:
-        """Append `clientContent` turns (roles `user` and `model`)."""
-        for content in contents:
+    def append_contents(
+        self, contents: Sequence[Content], images: Sequence[tuple[Image, ...]] = ()
+    ) -> None:
+        """Append `clientContent` turns (roles `user` and `model`). `images`: each turn's
+        inline images, already checked (vision.py), for a model that can see."""
+        for index, content in enumerate(contents):
+            seen = images[index] if index < len(images) else ()
             texts = []
             for part in content.parts:
                 if part.text is not None and not part.thought:
                     texts.append(part.text)
-                elif part.inline_data is not None or part.file_data is not None:
+                elif part.file_data is not None or (part.inline_data is not None and not seen):
                     raise InvalidArgument(
                         "This model takes text parts only in client_content turns."
                     )
             text = "".join(texts)
-            if text:
-                if content.role == "model":
+            if content.role == "model":
+                if text:
                     self.turns.append(ChatMessage("assistant", text))
-                else:
-                    self.turns.append(ChatMessage("user", text))
+            elif text or seen:
+                self.turns.append(ChatMessage("user", text, images=seen))
 
     def append_user(self, text: str) -> None:
         self.turns.append(ChatMessage("user", text))

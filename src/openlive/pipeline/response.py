@@ -3,7 +3,9 @@
 A `TextResponse` owns the task that generates one answer. It records what it has handed
 to the client, so that an interrupted turn leaves in the history only what the client
 received, never what was generated after. When the model calls functions instead of
-answering, the calls are kept in `calls` and the turn is left open for the runner.
+answering, the calls are kept in `calls` and the turn is left open for the runner. The
+model's reasoning (`Thought`s) goes to the client as thought parts when it asked for
+them (`includeThoughts`), and never into the history.
 """
 
 from __future__ import annotations
@@ -11,10 +13,19 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
 
-from ..backends.base import Conversation, FunctionCall, FunctionSpec, LLMError, Sampling, Usage
+from ..backends.base import (
+    Conversation,
+    FunctionCall,
+    FunctionSpec,
+    LLMError,
+    Sampling,
+    Thought,
+    Usage,
+)
 from ..protocol.messages import Modality, ServerMessage
 from ..protocol.session import LiveSession, TurnUsage
 from .context import ChatContext
+from .vision import media_tokens
 
 __all__ = ["TextResponse"]
 
@@ -32,9 +43,13 @@ class TextResponse:
         sampling: Sampling,
         send: Send,
         functions: Sequence[FunctionSpec] = (),
+        *,
+        thoughts: bool = False,
     ) -> None:
+        """`thoughts`: send the model's reasoning as thought parts."""
         self._session = session
         self._functions = functions
+        self._thoughts = thoughts
         self.calls: list[FunctionCall] = []
         self._conversation = conversation
         self._context = context
@@ -62,6 +77,9 @@ class TextResponse:
                         self.usage = item
                     elif isinstance(item, FunctionCall):
                         self.calls.append(item)
+                    elif isinstance(item, Thought):
+                        if self._thoughts:
+                            await self._send(self._session.model_thought(item.text))
                     else:
                         await self._send(self._session.model_text(item))
                         self.sent.append(item)
@@ -76,8 +94,9 @@ class TextResponse:
         await self._send(
             self._session.turn_complete(
                 TurnUsage(
-                    prompt={Modality.TEXT: usage.prompt_tokens},
+                    prompt={Modality.TEXT: usage.prompt_tokens, **media_tokens(messages)},
                     response={Modality.TEXT: usage.response_tokens},
+                    thoughts=usage.thoughts_tokens,
                 )
             )
         )

@@ -9,6 +9,9 @@ Three tasks, each owned by the response's task group, linked by small bounded qu
   so that an interruption stops the sound within a chunk or two; each clause's text
   goes out as `outputTranscription` when its audio starts.
 
+The model's reasoning (`Thought`s) is never spoken: it goes to the client as thought
+parts when the client asked for them (`includeThoughts`), before the answer's audio.
+
 `heard` holds what reached the client: whole clauses, and the share of the words of
 a clause cut short that matches the share of its audio that was sent. An interrupted
 turn keeps only that in the history.
@@ -27,13 +30,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..audio.pcm import OUTPUT_RATE, float_to_pcm16
-from ..backends.base import Conversation, FunctionCall, FunctionSpec, LLMError, Sampling, Usage
+from ..backends.base import (
+    Conversation,
+    FunctionCall,
+    FunctionSpec,
+    LLMError,
+    Sampling,
+    Thought,
+    Usage,
+)
 from ..backends.scheduler import Priority, Scheduler
 from ..backends.voice import TTS
 from ..protocol.messages import Modality, ServerMessage
 from ..protocol.session import LiveSession, TurnUsage
 from .context import ChatContext
 from .timing import TurnTiming
+from .vision import media_tokens
 
 __all__ = ["CHUNK_MS", "LEAD_MS", "AUDIO_TOKENS_PER_SECOND", "SpeechResponse", "clauses"]
 
@@ -94,9 +106,13 @@ class SpeechResponse:
         functions: Sequence[FunctionSpec] = (),
         voice: str | None = None,
         language: str | None = None,
+        thoughts: bool = False,
     ) -> None:
         """`voice` and `language` are the TTS's: a voice name and a ``languageCode``,
-        None for its defaults."""
+        None for its defaults. `thoughts`: send the model's reasoning as thought parts."""
+        self._thoughts = thoughts
+        self._media: dict[Modality, int] = {}
+        """Prompt tokens of the images the answer was asked with, by modality."""
         self._session = session
         self._conversation = conversation
         self._context = context
@@ -156,8 +172,9 @@ class SpeechResponse:
         await self._send(
             self._session.turn_complete(
                 TurnUsage(
-                    prompt={Modality.TEXT: usage.prompt_tokens},
+                    prompt={Modality.TEXT: usage.prompt_tokens, **self._media},
                     response={Modality.AUDIO: round(self.audio_seconds * AUDIO_TOKENS_PER_SECOND)},
+                    thoughts=usage.thoughts_tokens,
                 )
             )
         )
@@ -166,6 +183,7 @@ class SpeechResponse:
         buffer = ""
         first = True
         messages = self._context.messages()
+        self._media = media_tokens(messages)
         reply = self._conversation.reply(messages, self._sampling, self._functions)
         async with aclosing(reply) as stream:
             async for item in stream:
@@ -174,6 +192,10 @@ class SpeechResponse:
                     continue
                 if isinstance(item, FunctionCall):
                     self.calls.append(item)
+                    continue
+                if isinstance(item, Thought):
+                    if self._thoughts:
+                        await self._send(self._session.model_thought(item.text))
                     continue
                 if self.timing is not None:
                     self.timing.token()

@@ -146,6 +146,8 @@ class TurnUsage:
 
     prompt: dict[Modality, int] = field(default_factory=dict)
     response: dict[Modality, int] = field(default_factory=dict)
+    thoughts: int = 0
+    """Tokens the model reasoned for: apart from the response, in the total."""
 
     def to_metadata(self) -> UsageMetadata:
         prompt_total = sum(self.prompt.values())
@@ -153,7 +155,8 @@ class TurnUsage:
         return UsageMetadata(
             prompt_token_count=prompt_total,
             response_token_count=response_total,
-            total_token_count=prompt_total + response_total,
+            thoughts_token_count=self.thoughts or None,
+            total_token_count=prompt_total + response_total + self.thoughts,
             prompt_tokens_details=_details(self.prompt),
             response_tokens_details=_details(self.response),
         )
@@ -289,6 +292,12 @@ class LiveSession:
             ServerContent(model_turn=Content(role="model", parts=[Part(text=text)]))
         )
 
+    def model_thought(self, text: str) -> ServerMessage:
+        """A delta of the model's reasoning: a text part marked `thought`."""
+        return self._content(
+            ServerContent(model_turn=Content(role="model", parts=[Part(text=text, thought=True)]))
+        )
+
     def model_audio(self, pcm: bytes, rate: int = 24000) -> ServerMessage:
         blob = Blob(mime_type=f"audio/pcm;rate={rate}", data=pcm)
         return self._content(
@@ -298,6 +307,12 @@ class LiveSession:
     def input_transcription(self, text: str, *, finished: bool = True) -> ServerMessage:
         return self._content(
             ServerContent(input_transcription=Transcription(text=text, finished=finished))
+        )
+
+    def interim_input_transcription(self, text: str) -> ServerMessage:
+        """The user's turn so far, while they speak; each replaces the one before."""
+        return self._content(
+            ServerContent(interim_input_transcription=Transcription(text=text, finished=False))
         )
 
     def output_transcription(self, text: str) -> ServerMessage:
