@@ -26,7 +26,11 @@ def test_a_sentence_is_not_cut_before_the_space_that_ends_it() -> None:
     assert stream(["It costs 3", ".5 euros."]) == ["It costs 3.5 euros."]
 
 
-def test_a_long_first_clause_is_cut_at_a_comma_to_start_sooner() -> None:
+def test_the_first_clause_is_cut_at_a_comma_to_start_sooner() -> None:
+    assert stream(["Sure", ",", " I can", " help."]) == ["Sure,", "I can help."]
+    assert stream(["Hi, yes", ", fine, thanks."]) == ["Hi, yes,", "fine, thanks."]  # "Hi" is short
+    assert stream(["No", ","]) == ["No,"]
+
     text = "Once upon a time in a small harbour town, there lived a keeper "
     ready, rest = clauses(text, first=True, final=False)
     assert ready == ["Once upon a time in a small harbour town,"]

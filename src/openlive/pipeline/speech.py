@@ -59,8 +59,9 @@ Send = Callable[[ServerMessage], Awaitable[None]]
 
 _CLAUSE_END = re.compile(r"([.!?;:]+[\"')\]]*|\n)\s+")
 _SOFT_BREAK = re.compile(r",\s+")
-_FIRST_CLAUSE_CHARS = 40
-"""A first clause longer than this may be cut at a comma, to start speaking sooner."""
+_FIRST_CLAUSE_MIN_CHARS = 4
+"""The first clause is cut at its first comma past this many characters ("Sure, ..."),
+so that the first audio is a short piece, quick to synthesize."""
 
 
 def clauses(buffer: str, *, first: bool, final: bool) -> tuple[list[str], str]:
@@ -68,8 +69,8 @@ def clauses(buffer: str, *, first: bool, final: bool) -> tuple[list[str], str]:
     out: list[str] = []
     while True:
         match = _CLAUSE_END.search(buffer)
-        if match is None and first and not out and len(buffer) > _FIRST_CLAUSE_CHARS:
-            match = _SOFT_BREAK.search(buffer, _FIRST_CLAUSE_CHARS // 2)
+        if match is None and first and not out:
+            match = _SOFT_BREAK.search(buffer, _FIRST_CLAUSE_MIN_CHARS)
         if match is None:
             break
         clause, buffer = buffer[: match.end()].strip(), buffer[match.end() :]
