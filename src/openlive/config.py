@@ -194,6 +194,14 @@ class ServerConfig:
     llm: LLMSpec = field(default_factory=LLMSpec)
     models: tuple[ModelSpec, ...] = ()
     voices: tuple[VoiceSpec, ...] = ()
+    resumption_ttl: float = 2 * 3600.0
+    """Seconds a session resumption handle stays valid after its session ends."""
+    connection_limit: float | None = 600.0
+    """Seconds a connection may last (None: no limit); `goAway` comes first."""
+    go_away_before: float = 50.0
+    """Seconds between `goAway` and the end of a connection at its limit."""
+    shutdown_grace: float = 10.0
+    """Seconds a stopping server gives the turns in progress to finish."""
 
     @property
     def loopback(self) -> bool:

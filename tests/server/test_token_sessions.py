@@ -12,8 +12,11 @@ from typing import Any
 import pytest
 
 from openlive.backends.base import ChatMessage
+from openlive.pipeline.resumption import ResumptionSettings
 from openlive.pipeline.runner import SessionRunner
 from openlive.protocol.errors import CredentialExpired, InvalidArgument, PermissionDenied
+from openlive.protocol.messages import Setup
+from openlive.protocol.resumption import Snapshot
 from openlive.server.store import SQLiteStore
 from openlive.server.tokens import Tokens, TokenSession, key_fingerprint
 from tests.fakes import PATIENCE, FakeTransport, Reply, ScriptedLLM, fake_backends
@@ -65,11 +68,11 @@ def user_turn(text: str) -> dict[str, Any]:
 
 
 async def session(
-    guard: TokenSession, *script: Reply
+    guard: TokenSession, *script: Reply, resumption: ResumptionSettings | None = None
 ) -> tuple[FakeTransport, ScriptedLLM, asyncio.Task[None]]:
     llm = ScriptedLLM(*script)
     transport = FakeTransport()
-    runner = SessionRunner(transport, fake_backends(llm), guard=guard)
+    runner = SessionRunner(transport, fake_backends(llm), guard=guard, resumption=resumption)
     return transport, llm, asyncio.create_task(runner.run())
 
 
@@ -156,20 +159,23 @@ async def test_no_new_session_after_new_session_expire_time(env: Fixture) -> Non
 
 async def test_resuming_takes_no_use_and_ignores_new_session_expire_time(env: Fixture) -> None:
     name = await env.tokens.create({"uses": 1}, "k")
-    await env.store.put_handle("handle-1", "{}", NOW + 3600, NOW)
-    transport, _, task = await session(await env.tokens.admit(name))
+    stored = Snapshot(setup=Setup.model_validate(setup(sessionResumption={})["setup"]))
+    await env.store.put_handle("handle-1", stored.encode(), NOW + 3600, NOW)
+    resumption = ResumptionSettings(env.store, clock=env.clock)
+    transport, _, task = await session(await env.tokens.admit(name), resumption=resumption)
     transport.feed(setup())
     await transport.until_sent(1)
     await ended(transport, task)
     env.clock.now = NOW + 120  # spent, and past newSessionExpireTime
     for _ in range(2):
-        transport, _, task = await session(await env.tokens.admit(name))
+        transport, _, task = await session(await env.tokens.admit(name), resumption=resumption)
         transport.feed(setup(sessionResumption={"handle": "handle-1"}))
-        await transport.until_sent(1)
-        assert transport.sent == [{"setupComplete": {}}]
+        await transport.until_sent(2)
+        assert transport.sent[0] == {"setupComplete": {}}
+        assert transport.sent[1]["sessionResumptionUpdate"]["resumable"] is True
         await ended(transport, task)
     unknown_handle = setup(sessionResumption={"handle": "made-up"})
-    transport, _, task = await session(await env.tokens.admit(name))
+    transport, _, task = await session(await env.tokens.admit(name), resumption=resumption)
     transport.feed(unknown_handle)
     done, _ = await asyncio.wait([task], timeout=PATIENCE)
     assert done and transport.closed == (1011, "Token has expired for new sessions")

@@ -123,11 +123,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="transcribe a turn only once its end is decided, not during the pause before"
         " (slower answers; saves the work thrown away when the user goes on speaking)",
     )
+    serve.add_argument(
+        "--resumption-ttl",
+        type=_seconds,
+        default=2 * 3600.0,
+        metavar="SECONDS",
+        help="how long a session resumption handle stays valid after its session ends "
+        "(default 7200)",
+    )
+    serve.add_argument(
+        "--connection-limit",
+        type=_seconds,
+        default=600.0,
+        metavar="SECONDS",
+        help="how long one connection may last; 0 for no limit (default 600). The client "
+        "is sent goAway first, and continues on a new connection with session resumption",
+    )
+    serve.add_argument(
+        "--go-away-before",
+        type=_seconds,
+        default=50.0,
+        metavar="SECONDS",
+        help="how long before the connection limit goAway is sent (default 50)",
+    )
+    serve.add_argument(
+        "--shutdown-grace",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="on SIGTERM or SIGINT, how long the turns in progress have to finish before "
+        "the sessions are saved and closed (default 10)",
+    )
     serve.add_argument("--log-level", default=os.environ.get("OPENLIVE_LOG_LEVEL", "info"))
 
     env = commands.add_parser("env", help="print the exports that point a program at the server")
     _listener_flags(env)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
 
 
 def _keys(args: argparse.Namespace) -> tuple[str, ...]:
@@ -164,6 +205,10 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         llm=llm,
         models=models,
         voices=load_voices(args.config) if args.config else (),
+        resumption_ttl=args.resumption_ttl,
+        connection_limit=args.connection_limit or None,
+        go_away_before=args.go_away_before,
+        shutdown_grace=args.shutdown_grace,
     )
 
 

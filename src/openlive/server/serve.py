@@ -1,7 +1,9 @@
 """Running the server: load the models, then listen in plain HTTP and in TLS.
 
 Both listeners are uvicorn servers in one event loop, sharing one app and one set of
-models. SIGINT and SIGTERM stop both.
+models. SIGINT and SIGTERM stop both: first every session is sent `goAway` and given
+`shutdown_grace` seconds to finish its turn and save its state (`shutdown.drain`);
+a second signal stops at once.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Generator
 
 import uvicorn
@@ -19,9 +22,12 @@ from ..backends.catalogue import Catalogue
 from ..backends.registry import Backends, load_voice
 from ..backends.scheduler import Scheduler
 from ..config import ServerConfig
+from ..pipeline.lifetime import ConnectionLimits
+from ..pipeline.resumption import ResumptionSettings
 from ..pipeline.runner import Voice
 from .app import AppState, create_app
 from .auth import KeyChecker
+from .shutdown import drain, purge_expired
 from .store import STORE_FILE, SQLiteStore
 from .tls import TLSFiles, ensure_tls_files
 from .tokens import Tokens
@@ -50,7 +56,12 @@ async def serve(config: ServerConfig) -> None:
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = await SQLiteStore.open(config.data_dir / STORE_FILE)
     state = AppState(
-        backends=backends, keys=KeyChecker(config.api_keys), tokens=Tokens(store), voice=voice
+        backends=backends,
+        keys=KeyChecker(config.api_keys),
+        tokens=Tokens(store),
+        voice=voice,
+        resumption=ResumptionSettings(store, ttl=config.resumption_ttl),
+        limits=ConnectionLimits(config.connection_limit, config.go_away_before),
     )
     app = create_app(state)
     servers = [_listener(app, config, config.port)]
@@ -67,8 +78,20 @@ async def serve(config: ServerConfig) -> None:
         for server in servers:
             server.should_exit = True
 
+    draining: list[asyncio.Task[None]] = []
+
+    def stop_gracefully() -> None:
+        """First signal: goAway to every session, then stop; a second one stops now."""
+        if draining:
+            stop()
+            return
+        task = loop.create_task(drain(state, config.shutdown_grace), name="drain")
+        task.add_done_callback(lambda _: stop())
+        draining.append(task)
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
+        loop.add_signal_handler(sig, stop_gracefully)
+    purging = loop.create_task(purge_expired(store, time.time), name="purge")
     try:
         tasks = [
             asyncio.create_task(s.serve(), name=f"listener-{i}") for i, s in enumerate(servers)
@@ -84,6 +107,9 @@ async def serve(config: ServerConfig) -> None:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        for task in (purging, *draining):
+            task.cancel()
+        await asyncio.gather(purging, *draining, return_exceptions=True)
         await backends.aclose()
         voice.scheduler.close()
         await store.close()
