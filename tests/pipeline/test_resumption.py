@@ -201,9 +201,10 @@ async def test_transparent_mode_counts_client_messages(open_session: Opener) -> 
         }
     )
     s.feed(user_turn("Hello"))
-    await s.transport.until_sent(7)
+    await s.transport.until_sent(8)
     # setup is 0, the two clientContent messages 1 and 2.
-    assert s.sent[6]["sessionResumptionUpdate"]["lastConsumedClientMessageIndex"] == "2"
+    assert s.sent[2]["sessionResumptionUpdate"]["lastConsumedClientMessageIndex"] == "1"
+    assert s.sent[7]["sessionResumptionUpdate"]["lastConsumedClientMessageIndex"] == "2"
 
 
 async def test_not_resumable_while_a_blocking_call_waits(
@@ -302,27 +303,36 @@ async def test_a_resuming_setup_may_change_the_config(
     assert call.messages == [user("Hello"), assistant("Hi."), user("Hello?")]
 
 
-async def test_a_context_update_is_part_of_the_snapshot(
+async def test_changes_between_turns_are_resumable_at_once(
     open_session: Opener, store: MemoryStore
 ) -> None:
     s = open_session()
     s.feed(resumable_setup(systemInstruction={"parts": [{"text": "Old."}]}))
+    await s.transport.until_sent(2)
     s.feed({"contextUpdate": {"systemInstruction": {"parts": [{"text": "New."}]}}})
-    s.feed(user_turn("Noted?", turn_complete=False))
-    await s.transport.until_read()
-    s.feed(None)
-    await s.ended()
-    # No turn ran: the handle sent after setup holds the setup as it was then ...
-    [handle] = handles(s.sent)
-    assert store.snapshot(handle).setup.system_instruction is not None
+    await s.transport.until_sent(3)
+    stored = store.snapshot(handle_in(s.sent[2])).setup.system_instruction
+    assert stored is not None and stored.text == "New."
 
-    # ... and a session that runs a turn after the update stores the new one.
-    t = open_session(Reply(["Yes."]))
-    t.feed(resumable_setup(systemInstruction={"parts": [{"text": "Old."}]}))
-    t.feed({"contextUpdate": {"systemInstruction": {"parts": [{"text": "New."}]}}})
-    t.feed(user_turn("Noted?"))
-    await t.transport.until_sent(7)
-    stored = store.snapshot(handles(t.sent)[-1]).setup.system_instruction
+    s.feed(user_turn("I'm Ada.", turn_complete=False))
+    await s.transport.until_sent(4)
+    history = store.snapshot(handle_in(s.sent[3])).history
+    assert [(e.role, e.text) for e in history] == [("user", "I'm Ada.")]
+
+
+async def test_a_context_update_during_a_turn_is_in_the_next_handle(
+    open_session: Opener, store: MemoryStore
+) -> None:
+    s = open_session(Reply(["Yes."], pause_before=0))
+    s.feed(resumable_setup(systemInstruction={"parts": [{"text": "Old."}]}))
+    s.feed(user_turn("Noted?"))
+    await eventually(lambda: bool(s.llm.calls) and s.llm.calls[0].paused.is_set())
+    s.feed({"contextUpdate": {"systemInstruction": {"parts": [{"text": "New."}]}}})
+    await s.transport.until_read()
+    assert len(handles(s.sent)) == 1, "no handle while the answer runs"
+    s.llm.calls[0].resume.set()
+    await s.transport.until_sent(7)
+    stored = store.snapshot(handles(s.sent)[-1]).setup.system_instruction
     assert stored is not None and stored.text == "New."
 
 
