@@ -6,6 +6,11 @@ line each) and streams, as server-sent events, the reasoning "Looking at N image
 as `reasoning_content` deltas, then the answer "I see N image(s)." as `content`
 deltas, then usage (with `reasoning_tokens`). N counts the `image_url` parts of the last
 user message. No model: what it answers follows only from what it was sent.
+
+Given `tools`, it calls instead: the first tool, each required string parameter set to
+the last word of the last user message, its arguments streamed in two pieces; and once
+the last message is a tool's result, it answers "The tool said: <result>." (no
+reasoning).
 """
 
 from __future__ import annotations
@@ -46,6 +51,34 @@ def chunk(delta: dict[str, Any], finish: str | None = None, usage: Any = None) -
     return f"data: {json.dumps(body)}\n\n"
 
 
+def tool_call(body: dict[str, Any]) -> tuple[str, str] | None:
+    """The call to make (name, arguments as JSON), if the request offers tools and the
+    last message is the user's."""
+    tools = body.get("tools") or []
+    messages = body.get("messages", [])
+    if not tools or not messages or messages[-1].get("role") != "user":
+        return None
+    function = tools[0]["function"]
+    said = messages[-1].get("content")
+    if isinstance(said, list):
+        said = " ".join(p.get("text", "") for p in said if p.get("type") == "text")
+    last_word = (str(said).split() or [""])[-1].strip(".,!?")
+    schema = function.get("parameters") or {}
+    args = {
+        name: last_word
+        for name in schema.get("required", [])
+        if schema.get("properties", {}).get(name, {}).get("type") == "string"
+    }
+    return function["name"], json.dumps(args)
+
+
+def tool_result(body: dict[str, Any]) -> str | None:
+    messages = body.get("messages", [])
+    if messages and messages[-1].get("role") == "tool":
+        return str(messages[-1].get("content"))
+    return None
+
+
 def app(log: Path) -> Starlette:
     async def models(request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
@@ -76,6 +109,10 @@ def app(log: Path) -> Starlette:
                 }
             )
 
+        call, result = tool_call(body), tool_result(body)
+        if call is not None or result is not None:
+            return StreamingResponse(tool_events(call, result), media_type="text/event-stream")
+
         async def events() -> AsyncIterator[str]:
             yield chunk({"role": "assistant", "content": ""})
             for piece in thought:
@@ -93,6 +130,23 @@ def app(log: Path) -> Starlette:
             yield "data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def tool_events(call: tuple[str, str] | None, result: str | None) -> AsyncIterator[str]:
+        yield chunk({"role": "assistant", "content": ""})
+        if call is not None:
+            name, arguments = call
+            half = len(arguments) // 2
+            first = {"index": 0, "id": "call_1", "type": "function"}
+            yield chunk({"tool_calls": [{**first, "function": {"name": name, "arguments": ""}}]})
+            for piece in (arguments[:half], arguments[half:]):
+                yield chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            yield chunk({"content": None}, finish="tool_calls")
+        else:
+            yield chunk({"content": f"The tool said: {result}."})
+            yield chunk({"content": ""}, finish="stop")
+        usage = {"prompt_tokens": 30, "completion_tokens": 8, "total_tokens": 38}
+        yield chunk({}, usage=usage)
+        yield "data: [DONE]\n\n"
 
     return Starlette(
         routes=[

@@ -195,6 +195,50 @@ async def test_human_speech_is_recognized_at_any_rate(server: Server, rate: int)
     assert wer(BECKETT, " ".join(heard)) <= 0.2, heard
 
 
+async def test_interim_transcripts_while_the_user_speaks(server: Server) -> None:
+    """Streamed at real time, with the language known: partial transcripts of the turn
+    so far arrive while it is spoken, each before the turn's own transcript."""
+    config = {
+        "response_modalities": ["TEXT"],
+        "input_audio_transcription": {},
+        "max_output_tokens": 8,
+        "speech_config": {"language_code": "en-US"},
+        "realtime_input_config": {"automatic_activity_detection": {"silence_duration_ms": 1500}},
+    }
+    events: list[tuple[str, str]] = []
+    audio, chunk = pcm("beckett.wav"), 16000 * 2 // 10  # 100 ms
+    async with client(server).aio.live.connect(model=MODEL, config=config) as session:
+
+        async def collect() -> None:
+            while True:
+                async for message in session.receive():
+                    content = message.server_content
+                    if content and content.interim_input_transcription:
+                        events.append(("interim", content.interim_input_transcription.text or ""))
+                    if content and content.input_transcription:
+                        events.append(("final", content.input_transcription.text or ""))
+                    if content and content.turn_complete:
+                        return
+
+        reader = asyncio.create_task(collect())
+        for offset in range(0, len(audio), chunk):
+            await session.send_realtime_input(
+                audio=types.Blob(
+                    data=audio[offset : offset + chunk], mime_type="audio/pcm;rate=16000"
+                )
+            )
+            await asyncio.sleep(0.1)
+        await session.send_realtime_input(audio_stream_end=True)
+        await asyncio.wait_for(reader, 60)
+    kinds = [kind for kind, _ in events]
+    assert kinds.count("interim") >= 2 and kinds[-1] == "final", events
+    assert kinds.index("final") > max(i for i, k in enumerate(kinds) if k == "interim")
+    assert wer(BECKETT, events[-1][1]) <= 0.2, events
+    said = set(re.findall(r"\w+", BECKETT.lower()))
+    for _, text in events[:-1]:
+        assert set(re.findall(r"\w+", text.lower())) & said, events
+
+
 async def test_a_whole_file_in_one_message(server: Server) -> None:
     heard = await hear(server, pcm("clone-test.wav"), 16000, chunk_ms=10_000)
     assert wer(CLONE, " ".join(heard)) <= 0.2, heard

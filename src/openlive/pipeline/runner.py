@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ..backends.base import (
@@ -57,15 +57,21 @@ from ..protocol.messages import (
     Setup,
     StartSensitivity,
 )
+from ..protocol.resumption import resumed_setup
 from ..protocol.session import LiveSession, validate_setup
 from ..protocol.tokens import SessionGuard
+from .compression import SlidingWindow
 from .context import ChatContext
-from .listener import Listener, ListenerEvent, UserSpoke, VoiceStarted
+from .features import Features, resolve
+from .lifetime import ConnectionLimits, Lifetime
+from .listener import Listener, ListenerEvent, UserSpeaking, UserSpoke, VoiceStarted
 from .response import TextResponse
+from .resumption import Resumption, ResumptionSettings, restore, snapshot_of
 from .speech import SpeechResponse
 from .timing import TurnTiming, VoiceStats
 from .tools import Functions, PendingCalls, scheduling, wire_calls
 from .turns import TurnDetector, TurnSettings
+from .vision import Frames
 
 __all__ = ["FLUSH_TIMEOUT", "OUTBOX_SIZE", "ClientGone", "SessionRunner", "Transport"]
 
@@ -116,8 +122,15 @@ class SessionRunner:
         backends: Backends,
         voice: Voice | None = None,
         guard: SessionGuard | None = None,
+        resumption: ResumptionSettings | None = None,
+        limits: ConnectionLimits | None = None,
+        api_version: str = "v1beta",
     ) -> None:
+        """`api_version`: the one in the connection's path (v1, v1beta or v1alpha)."""
         self._transport = transport
+        self._api_version = api_version
+        self._features = Features()
+        self._frames = Frames(can_see=False, model="")
         self._guard = guard
         """Set for a session on an ephemeral token: it applies the token's locks."""
         self._backends = backends
@@ -141,12 +154,26 @@ class SessionRunner:
         """Input that arrived during an answer it did not interrupt (user text, results
         of NON_BLOCKING calls): added to the history once the answer ends."""
         self._functions = Functions()
+        self._window: SlidingWindow | None = None
+        """`contextWindowCompression`: the history's oldest turns make room for new ones."""
         self._calls = PendingCalls()
         self._timing: TurnTiming | None = None
         """The spoken turn the next answer answers."""
         self._wake = asyncio.Event()
         self._response_task: asyncio.Task[LLMError | None] | None = None
         self._tasks: asyncio.TaskGroup | None = None
+        self._idle = asyncio.Event()
+        """Set while no model turn runs or waits to run."""
+        self._idle.set()
+        self._resumption = Resumption(resumption, self._outbox.put)
+        self._lifetime = Lifetime(
+            limits or ConnectionLimits(None), self._outbox.put, self._idle, self._save
+        )
+
+    def stop(self, grace: float) -> None:
+        """The server is stopping: `goAway`, let a turn in progress finish within
+        `grace` seconds, save what can be resumed, close with 1012."""
+        self._lifetime.stop(grace)
 
     async def run(self) -> None:
         """Serve the session until the client leaves or an error closes it."""
@@ -156,6 +183,7 @@ class SessionRunner:
                 self._tasks = tasks
                 tasks.create_task(self._write(), name="writer")
                 tasks.create_task(self._respond(), name="responder")
+                tasks.create_task(self._lifetime.run(), name="lifetime")
                 await self._read()
         except* ClientGone:
             pass
@@ -170,6 +198,7 @@ class SessionRunner:
             self._session.close()
             if self._conversation is not None:
                 await self._conversation.aclose()
+            await self._resumption.ended()
         if error is not None:
             log.info("closing session: %d %s", error.code, error.reason)
             await self._flush()
@@ -207,6 +236,8 @@ class SessionRunner:
             self._wake.clear()
             while self._answer_pending:
                 self._answer_pending = False
+                self._idle.clear()
+                await self._resumption.busy()
                 task = self._tasks.create_task(self._model_turn(), name="model-turn")
                 self._response_task = task
                 await asyncio.wait([task])
@@ -222,6 +253,25 @@ class SessionRunner:
                 if error is not None:
                     log.error("LLM failed: %s", error)
                     raise InternalError() from error
+            await self._checkpoint()
+            self._idle.set()
+
+    async def _checkpoint(self) -> None:
+        """Send a new resumption handle if the session asked for them and no call
+        holds a turn open."""
+        setup = self._resumption.setup
+        if setup is None or self._calls.blocking_ids:
+            return
+        snapshot = snapshot_of(
+            setup, self._context.turns, self._calls.snapshot(), self._session.client_message_index
+        )
+        await self._resumption.checkpoint(snapshot)
+
+    async def _save(self) -> None:
+        """Before the server ends the connection: stop an answer in progress (the
+        history keeps what was sent), then store what can be resumed."""
+        await self._interrupt()
+        await self._checkpoint()
 
     async def _model_turn(self) -> LLMError | None:
         """One model turn: the answer, and the rounds of function calls on its way.
@@ -233,11 +283,15 @@ class SessionRunner:
         try:
             for round in range(MAX_CALL_ROUNDS + 1):
                 functions = self._functions.specs if round < MAX_CALL_ROUNDS else ()
+                if self._window is not None:
+                    await self._window.slide(self._context.turns)
                 response = self._response(timing, functions)
                 try:
                     await response.run()
                 finally:
                     self._context.append_model(response.text)
+                if self._window is not None and response.usage is not None:
+                    self._window.observe(response.usage, self._context.turns)
                 if response.error is not None or not response.calls:
                     return response.error
                 calls = self._calls.issue(response.calls, self._functions)
@@ -266,6 +320,7 @@ class SessionRunner:
                 self._sampling,
                 self._outbox.put,
                 functions,
+                thoughts=self._features.include_thoughts,
             )
         assert self._voice is not None
         return SpeechResponse(
@@ -279,6 +334,7 @@ class SessionRunner:
             transcribe=self._transcribe_output,
             timing=timing,
             functions=functions,
+            thoughts=self._features.include_thoughts,
             voice=self._voice_name,
             language=self._language.code if self._language else None,
         )
@@ -289,13 +345,16 @@ class SessionRunner:
             case VoiceStarted():
                 if self._activity_interrupts:
                     await self._interrupt()
+            case UserSpeaking(text):
+                if self._transcribe_input:
+                    await self._outbox.put(self._session.interim_input_transcription(text))
             case UserSpoke(transcript, _, timing):
                 if self._transcribe_input:
                     await self._outbox.put(self._session.input_transcription(transcript.text))
                 await self._user_text(transcript.text, timing)
 
     async def _user_text(self, text: str, timing: TurnTiming | None = None) -> None:
-        self._add(ChatMessage("user", text))
+        self._add(ChatMessage("user", text, images=self._frames.take()))
         self._timing = timing
         self._answer()
 
@@ -336,9 +395,11 @@ class SessionRunner:
                 await self._setup(setup)
             case ContentAppended(turns, turn_complete):
                 await self._interrupt()
-                self._context.append_contents(turns)
+                self._context.append_contents(turns, self._frames.images_of(turns))
                 if turn_complete:
                     self._answer()
+                elif self._idle.is_set():
+                    await self._checkpoint()  # seeded history is resumable at once
             case TextReceived(text):
                 if self._activity_interrupts:
                     await self._interrupt()
@@ -348,8 +409,8 @@ class SessionRunner:
                 if self._listener is None:
                     raise InvalidArgument("Audio input is not available on this server.")
                 self._listener.feed(blob)
-            case VideoReceived():
-                raise InvalidArgument("Video input is not supported by this server yet.")
+            case VideoReceived(blob):
+                self._frames.video(blob)
             case AudioStreamEnded():
                 if self._listener is not None:
                     self._listener.audio_stream_end()
@@ -365,10 +426,13 @@ class SessionRunner:
                 for response in responses:
                     await self._function_response(response)
             case ContextUpdated(system_instruction, tools):
+                self._resumption.context_updated(system_instruction, tools)
                 if system_instruction is not None:
                     self._context.system_instruction = system_instruction.text
                 if tools is not None:
                     self._functions = Functions.from_tools(tools)
+                if self._idle.is_set():
+                    await self._checkpoint()
 
     async def _function_response(self, response: FunctionResponse) -> None:
         taken = self._calls.answer(response)
@@ -391,9 +455,14 @@ class SessionRunner:
     async def _setup(self, setup: Setup) -> None:
         if self._guard is not None:
             setup = await self._guard.setup(setup)
+        handle = setup.session_resumption.handle if setup.session_resumption else None
+        snapshot = await self._resumption.load(handle) if handle else None
+        if snapshot is not None:
+            setup = resumed_setup(snapshot.setup, setup)
         config = validate_setup(setup)
         entry = self._backends.catalogue.lookup(config.model)
         entry.check_modality(config.modality)
+        self._features = resolve(entry, setup, self._api_version)
         speech = config.generation.speech_config
         voice = speech.voice_config if speech else None
         self._voice_name = None
@@ -414,10 +483,24 @@ class SessionRunner:
             assert self._tasks is not None
             self._listener = self._listen(setup)
             self._tasks.create_task(self._listener.run(), name="listener")
-        self._sampling = _sampling(config.generation)
+        self._sampling = replace(
+            _sampling(config.generation), thinking_budget=self._features.thinking_budget
+        )
         self._context.system_instruction = config.system_instruction
-        self._conversation = self._backends.llm(entry.llm).conversation()
+        if snapshot is not None:
+            self._context.turns, pending = restore(snapshot)
+            self._calls.restore(pending)
+        llm = self._backends.llm(entry.llm)
+        self._frames = Frames(
+            llm.capabilities.vision, entry.name, config.generation.media_resolution
+        )
+        self._conversation = llm.conversation()
+        self._window = SlidingWindow.from_setup(
+            setup.context_window_compression, entry.input_token_limit, llm.count_tokens
+        )
+        self._resumption.start(setup)
         await self._outbox.put(self._session.complete_setup(config))
+        await self._checkpoint()
 
     def _listen(self, setup: Setup) -> Listener:
         assert self._voice is not None
@@ -442,6 +525,7 @@ class SessionRunner:
             language=language,
             emit=self._heard,
             speculate=self._voice.speculate,
+            interim=self._transcribe_input,
             stats=self._voice.stats,
         )
 

@@ -21,6 +21,8 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..backends.registry import Backends
+from ..pipeline.lifetime import ConnectionLimits
+from ..pipeline.resumption import ResumptionSettings
 from ..pipeline.runner import ClientGone, SessionRunner, Voice
 from ..protocol.errors import InvalidArgument, LiveError, NotFound, PermissionDenied
 from .auth import INVALID_REASON, Credential, KeyChecker, find_credential, find_token
@@ -42,6 +44,9 @@ class AppState:
     keys: KeyChecker
     tokens: Tokens
     voice: Voice | None = None
+    resumption: ResumptionSettings | None = None
+    """Where resumption handles are kept; None: sessions cannot be resumed."""
+    limits: ConnectionLimits | None = None
     accepting: bool = True
     sessions: set[object] = field(default_factory=set)
     sessions_started: int = 0
@@ -173,7 +178,15 @@ def create_app(state: AppState) -> Starlette:
                     await transport.receive()
             await transport.close(exc.code, exc.reason)
             return
-        runner = SessionRunner(transport, state.backends, state.voice, guard=guard)
+        runner = SessionRunner(
+            transport,
+            state.backends,
+            state.voice,
+            guard=guard,
+            api_version=route.version,
+            resumption=state.resumption,
+            limits=state.limits,
+        )
         state.sessions.add(runner)
         state.sessions_started += 1
         try:
