@@ -200,6 +200,11 @@ class ServerConfig:
     """Seconds a connection may last (None: no limit); `goAway` comes first."""
     go_away_before: float = 50.0
     """Seconds between `goAway` and the end of a connection at its limit."""
+    session_limit: float | None = 900.0
+    """Seconds a session without context window compression may last, across its
+    connections (None: no limit)."""
+    video_session_limit: float | None = 120.0
+    """The same, for a session that has been sent video."""
     shutdown_grace: float = 10.0
     """Seconds a stopping server gives the turns in progress to finish."""
 

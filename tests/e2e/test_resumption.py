@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,53 @@ async def test_go_away_before_the_connection_limit_then_resume(short_server: Ser
     assert talk.go_away is not None and talk.go_away.time_left == f"{WARNING}s"
 
     await resumed_turn(short_server, talk)
+
+
+# --- the session limit ------------------------------------------------------------------
+
+SESSION_LIMIT = 10
+
+
+@pytest.fixture(scope="module")
+def session_limited_server(data_dir: Path) -> Iterator[Server]:
+    running = start_server(
+        data_dir,
+        "--session-limit",
+        str(SESSION_LIMIT),
+        "--go-away-before",
+        "2",
+        "--connection-limit",
+        "0",
+    )
+    yield running
+    stop_server(running)
+
+
+async def test_the_session_limit_counts_across_connections(
+    session_limited_server: Server,
+) -> None:
+    """Without compression, a session has SESSION_LIMIT seconds in all: the time it
+    spent on its first connection is missing from the second."""
+    talk = Conversation()
+    async with client(session_limited_server).aio.live.connect(
+        model=MODEL, config=config()
+    ) as session:
+        await talk.next_handle(session)
+        await asyncio.sleep(SESSION_LIMIT / 2)
+        await talk.ask(session, FACT)  # its handle holds the time spent so far
+
+    started = time.monotonic()
+    with pytest.raises(errors.APIError) as caught:
+        async with client(session_limited_server).aio.live.connect(
+            model=MODEL, config=config(talk.handle)
+        ) as session:
+            while True:
+                async for message in session.receive():
+                    talk.note(message)
+    lasted = time.monotonic() - started
+    assert caught.value.code == 1011 and "Deadline expired" in str(caught.value)
+    assert talk.go_away is not None
+    assert lasted < SESSION_LIMIT * 0.75, f"the second connection lasted {lasted:.1f} s"
 
 
 # --- restarts ---------------------------------------------------------------------------

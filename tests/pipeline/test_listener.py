@@ -93,7 +93,7 @@ def quiet(ms: int) -> Samples:
 class Ear:
     """A listener, its fakes, and what it reported."""
 
-    def __init__(self, speculate: bool, interim: bool = False) -> None:
+    def __init__(self, speculate: bool, interim: bool = False, all_input: bool = False) -> None:
         self.vad = LoudnessVAD()
         self.asr = DescribingASR()
         self.scheduler = Scheduler("test")
@@ -109,6 +109,7 @@ class Ear:
             emit=self._emit,
             speculate=speculate,
             interim=interim,
+            all_input=all_input,
             stats=self.stats,
         )
 
@@ -133,7 +134,11 @@ class Ear:
 @pytest.fixture
 async def ear(request: pytest.FixtureRequest) -> AsyncIterator[Ear]:
     param = getattr(request, "param", True)
-    ear = Ear(speculate=param != "no speculation", interim=param == "interim")
+    ear = Ear(
+        speculate=param != "no speculation",
+        interim=param == "interim",
+        all_input=param == "all input",
+    )
     task = asyncio.create_task(ear.listener.run())
     try:
         yield ear
@@ -213,3 +218,19 @@ async def test_no_interim_transcripts_unless_asked(ear: Ear) -> None:
     await eventually(lambda: len(ear.spoken) == 1)
     assert not [e for e in ear.events if isinstance(e, UserSpeaking)]
     assert len(ear.asr.calls) == 1
+
+
+@pytest.mark.parametrize("ear", [True, "all input"], indirect=True)
+async def test_turn_coverage(ear: Ear) -> None:
+    """TURN_INCLUDES_ONLY_ACTIVITY (the default): a turn is its speech with a little
+    padding. TURN_INCLUDES_ALL_INPUT: everything since the previous turn, silence too."""
+    await ear.play(quiet(960), sound(1024), quiet(832))
+    await eventually(lambda: len(ear.spoken) == 1)
+    await ear.play(quiet(1984), sound(1024), quiet(832))
+    await eventually(lambda: len(ear.spoken) == 2)
+    first, second = (round(t.audio_seconds, 2) for t in ear.spoken)
+    if ear.listener._all_input:
+        assert first >= 0.96 + 1.024 and second >= 1.984 + 1.024, (first, second)
+    else:
+        assert first < 0.96 + 1.024 and second < 1.984, (first, second)
+    assert [t.transcript.text for t in ear.spoken] == ["1 bursts", "1 bursts"]

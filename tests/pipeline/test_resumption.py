@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -454,6 +454,72 @@ async def test_the_connection_limit_sends_go_away_then_closes_with_1011(
     await s.ended()
     assert s.sent == [{"goAway": {"timeLeft": "0s"}}]
     assert s.transport.closed == (1011, "Deadline expired before operation could complete.")
+
+
+DEADLINE = (1011, "Deadline expired before operation could complete.")
+
+
+def go_aways(sent: list[Json]) -> list[Json]:
+    return [m for m in sent if "goAway" in m]
+
+
+async def test_a_session_without_compression_ends_at_its_time_limit(
+    open_session: Opener, store: MemoryStore
+) -> None:
+    s = open_session(limits=ConnectionLimits(limit=None, go_away_before=0.0, session=0.05))
+    s.feed(resumable_setup())
+    await s.ended()
+    assert go_aways(s.sent) and s.transport.closed == DEADLINE
+    assert store.snapshot(handles(s.sent)[-1]).elapsed >= 0.05  # counted on resumption
+
+
+async def test_with_compression_a_session_has_no_time_limit(open_session: Opener) -> None:
+    s = open_session(limits=ConnectionLimits(limit=None, go_away_before=0.0, session=0.01))
+    s.feed(setup(contextWindowCompression={"slidingWindow": {}}))
+    await s.transport.until_sent(1)
+    await asyncio.sleep(0.1)  # ten times the limit it would have without compression
+    assert s.sent == [SETUP_COMPLETE] and s.transport.closed is None
+
+
+async def test_a_resumed_session_has_what_is_left_of_its_time(
+    open_session: Opener, store: MemoryStore
+) -> None:
+    limits = ConnectionLimits(limit=None, go_away_before=0.0, session=PATIENCE * 50)
+    first = open_session(limits=limits)
+    first.feed(resumable_setup())
+    await first.transport.until_sent(2)
+    handle = handles(first.sent)[-1]
+    # the stored session had already lasted all but a moment of its limit
+    stored = store.snapshot(handle)
+    store.handles[handle] = replace(
+        store.handles[handle],
+        snapshot=Snapshot(stored.setup, elapsed=PATIENCE * 50 - 0.05).encode(),
+    )
+    second = open_session(limits=limits)
+    second.feed(resumable_setup(handle))
+    await second.ended()
+    assert second.transport.closed == DEADLINE
+
+
+async def test_a_session_that_was_sent_video_has_the_shorter_limit(
+    open_session: Opener, store: MemoryStore
+) -> None:
+    limits = ConnectionLimits(
+        limit=None, go_away_before=0.0, session=PATIENCE * 50, video_session=0.05
+    )
+    first = open_session(limits=limits)
+    first.feed(resumable_setup())
+    await first.transport.until_sent(2)
+    handle = handles(first.sent)[-1]
+    assert not store.snapshot(handle).video
+    stored = store.snapshot(handle)
+    store.handles[handle] = replace(
+        store.handles[handle], snapshot=Snapshot(stored.setup, video=True).encode()
+    )
+    second = open_session(limits=limits)
+    second.feed(resumable_setup(handle))
+    await second.ended()
+    assert second.transport.closed == DEADLINE
 
 
 async def test_stopping_lets_the_turn_finish_and_saves_it(

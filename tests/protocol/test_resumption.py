@@ -47,6 +47,8 @@ SNAPSHOT = Snapshot(
     ),
     pending=(PendingCallRecord(CallRecord("fc-2", "get_weather", {"city": "Rome"}), False),),
     last_consumed_client_message_index=7,
+    elapsed=312.5,
+    video=True,
 )
 
 
@@ -57,6 +59,14 @@ def test_a_snapshot_survives_its_json() -> None:
     assert raw["version"] == SNAPSHOT_VERSION
     assert raw["setup"]["generationConfig"]["temperature"] == 0.3
     assert raw["lastConsumedClientMessageIndex"] == 7
+    assert (raw["elapsedSeconds"], raw["video"]) == (312.5, True)
+
+
+def test_a_snapshot_without_the_session_clock_starts_it_at_zero() -> None:
+    raw = json.loads(SNAPSHOT.encode())
+    del raw["elapsedSeconds"], raw["video"]
+    decoded = Snapshot.decode(json.dumps(raw))
+    assert (decoded.elapsed, decoded.video) == (0.0, False)
 
 
 def test_an_empty_history_survives_too() -> None:
@@ -78,6 +88,9 @@ def test_an_empty_history_survives_too() -> None:
         lambda raw: raw.update(pending=[{"id": "a", "name": "f", "args": {}, "blocking": 1}]),
         lambda raw: raw.update(lastConsumedClientMessageIndex=-1),
         lambda raw: raw.update(lastConsumedClientMessageIndex="3"),
+        lambda raw: raw.update(elapsedSeconds=-1),
+        lambda raw: raw.update(elapsedSeconds="5"),
+        lambda raw: raw.update(video="yes"),
     ],
 )
 def test_an_unreadable_snapshot_is_refused(mutate: object) -> None:

@@ -12,9 +12,10 @@ whisper.cpp's ``audio_ctx`` does): about 0.3 s for 4 s of speech. A window that 
 makes Whisper prone to repeating itself, so the decoding keeps its timestamps (which
 tell the model where the speech ends) and text said to start after the end of the audio
 is dropped; the decoding is capped at a length the speech could hold, and a transcript
-that loops (its text compresses too well) or runs to the cap is decoded again the usual
-way, on the full window (as is one that says the same five words twice). Utterances longer than
-the window take the usual way directly.
+that loops (its text compresses too well, or says the same five words twice) or runs to
+the cap is decoded again with repetition held back (a penalty of 1.1 on tokens already
+said, no 4-gram twice), and if that loops too, the usual way, on the full window.
+Utterances longer than the window take the usual way directly.
 
 **The usual way** (`WhisperModel.transcribe`): greedy decoding, a transcript that loops
 decoded again at higher temperatures, timestamps kept (past 30 s, they tell where the
@@ -23,9 +24,10 @@ already did that work).
 
 Both keep faster-whisper's no-speech rule: a transcript whose no-speech probability is
 high *and* whose decoding is unsure is dropped, which removes most of Whisper's
-hallucinated "Thank you." on noise. Giving the language skips detection, which takes
-the usual way (a cut window makes the detector guess wildly); the pipeline keeps the
-language of a session once it is detected, so only its first utterance pays for that.
+hallucinated "Thank you." on noise. Giving the language skips detection, which costs an
+encoder pass over the full window (a cut one makes the detector guess wildly); the
+pipeline keeps the language of a session once it is detected, so only its first
+utterance pays for it.
 """
 
 from __future__ import annotations
@@ -144,13 +146,18 @@ class WhisperASR(ASR):
         """Transcribe in a window cut to the audio; None where the usual way must."""
         from faster_whisper.tokenizer import Tokenizer
 
-        if language is None and self._model.model.is_multilingual:
-            return None  # detection needs the whole window: it guesses wildly on a cut one
         features = self._model.feature_extractor(audio)
         frames = min(features.shape[-1], len(audio) // self._hop)
         window = frames + MARGIN_FRAMES
         if window > FULL_WINDOW:
             return None
+        probability = 1.0
+        if language is None and self._model.model.is_multilingual:
+            # The detector needs the whole window (on a cut one it guesses wildly).
+            whole = np.zeros((features.shape[0], FULL_WINDOW), dtype=np.float32)
+            whole[:, :frames] = features[:, :frames]
+            token, probability = self._model.model.detect_language(self._model.encode(whole))[0][0]
+            language = token[2:-2]  # "<|de|>"
         segment = np.zeros((features.shape[0], window), dtype=np.float32)
         segment[:, :frames] = features[:, :frames]
         encoded = self._model.encode(segment)
@@ -164,31 +171,38 @@ class WhisperASR(ASR):
         prompt = list(tokenizer.sot_sequence)
         seconds = len(audio) / SAMPLE_RATE
         cap = int(10 + TOKENS_PER_SECOND * seconds)
-        result = self._model.model.generate(
-            encoded,
-            [prompt],
-            beam_size=1,
-            max_length=len(prompt) + 2 * cap,  # text and timestamps
-            return_scores=True,
-            return_no_speech_prob=True,
-            suppress_blank=True,
-        )[0]
-        # Text tokens, each under the latest timestamp; what starts after the end of
-        # the audio is heard in the padding, that is, made up.
-        text_ids: list[int] = []
-        start = 0.0
-        for token in result.sequences_ids[0]:
-            if token >= tokenizer.timestamp_begin:
-                start = (token - tokenizer.timestamp_begin) * TIMESTAMP_SECONDS
-            elif token < tokenizer.eot and start < seconds - TIMESTAMP_SECONDS:
-                text_ids.append(token)
-        text = tokenizer.decode(text_ids).strip()
-        if len(text_ids) >= cap or _loops(text):
+        # Greedy, then, if that loops, greedy with repetition held back; then the
+        # usual way.
+        for repetition_penalty, no_repeat_ngram_size in ((1.0, 0), (1.1, 4)):
+            result = self._model.model.generate(
+                encoded,
+                [prompt],
+                beam_size=1,
+                max_length=len(prompt) + 2 * cap,  # text and timestamps
+                return_scores=True,
+                return_no_speech_prob=True,
+                suppress_blank=True,
+                repetition_penalty=repetition_penalty,
+                no_repeat_ngram_size=no_repeat_ngram_size,
+            )[0]
+            # Text tokens, each under the latest timestamp; what starts after the end
+            # of the audio is heard in the padding, that is, made up.
+            text_ids: list[int] = []
+            start = 0.0
+            for token in result.sequences_ids[0]:
+                if token >= tokenizer.timestamp_begin:
+                    start = (token - tokenizer.timestamp_begin) * TIMESTAMP_SECONDS
+                elif token < tokenizer.eot and start < seconds - TIMESTAMP_SECONDS:
+                    text_ids.append(token)
+            text = tokenizer.decode(text_ids).strip()
+            if len(text_ids) < cap and not _loops(text):
+                break
+        else:
             return None  # decode on the whole window
         # faster-whisper's rule: no speech, and unsure about what it heard
         if result.no_speech_prob > 0.6 and result.scores[0] < -1.0:
             text = ""
-        return Transcript(text, language, 1.0, seconds)
+        return Transcript(text, language, float(probability), seconds)
 
 
 def _loops(text: str) -> bool:

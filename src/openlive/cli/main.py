@@ -147,6 +147,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long before the connection limit goAway is sent (default 50)",
     )
     serve.add_argument(
+        "--session-limit",
+        type=_seconds,
+        default=900.0,
+        metavar="SECONDS",
+        help="how long a session without context window compression may last, across "
+        "resumptions; 0 for no limit (default 900)",
+    )
+    serve.add_argument(
+        "--video-session-limit",
+        type=_seconds,
+        default=120.0,
+        metavar="SECONDS",
+        help="the same, once the session has been sent video; 0 for no limit (default 120)",
+    )
+    serve.add_argument(
         "--shutdown-grace",
         type=_seconds,
         default=10.0,
@@ -208,6 +223,8 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         resumption_ttl=args.resumption_ttl,
         connection_limit=args.connection_limit or None,
         go_away_before=args.go_away_before,
+        session_limit=args.session_limit or None,
+        video_session_limit=args.video_session_limit or None,
         shutdown_grace=args.shutdown_grace,
     )
 

@@ -1,13 +1,17 @@
-"""How a connection ends on the server's side: its time limit, and the server stopping.
+"""How a connection ends on the server's side: its time limits, and the server stopping.
 
 `Lifetime.run` is one task of the session's task group. It waits for whichever comes
 first:
 
-- **the time limit** (`ConnectionLimits.limit` seconds after the connection began):
-  `goAway` is sent `go_away_before` seconds ahead, with that `timeLeft`; at the limit,
-  an answer still in progress is interrupted (the history keeps what was sent), what
-  can be resumed is saved, and the connection closes with 1011 "Deadline expired before
-  operation could complete.", as the hosted service closes it;
+- **a time limit**: the connection's (`ConnectionLimits.limit` seconds after it began),
+  or the session's, which the runner sets once it knows the session: without context
+  window compression, a session may last `ConnectionLimits.session` seconds in all (15
+  minutes), or `video_session` (2 minutes) once it has been sent video, counted across
+  the connections that resume it, as the hosted service limits sessions. `goAway` is
+  sent `go_away_before` seconds ahead, with the time left; at the limit, an answer still
+  in progress is interrupted (the history keeps what was sent), what can be resumed is
+  saved, and the connection closes with 1011 "Deadline expired before operation could
+  complete.", as the hosted service closes it;
 - **the server stopping** (`stop(grace)`): `goAway` with `timeLeft` = `grace`; a
   turn in progress has until then to finish; then what can be resumed is saved and
   the connection closes with 1012.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -28,6 +33,8 @@ from ..protocol.resumption import ConnectionDeadline, ServerStopping, go_away
 __all__ = [
     "DEFAULT_CONNECTION_LIMIT",
     "DEFAULT_GO_AWAY_BEFORE",
+    "DEFAULT_SESSION_LIMIT",
+    "DEFAULT_VIDEO_SESSION_LIMIT",
     "ConnectionLimits",
     "Lifetime",
 ]
@@ -40,6 +47,13 @@ DEFAULT_GO_AWAY_BEFORE = 50.0
 sending `timeLeft: "50s"`)."""
 
 
+DEFAULT_SESSION_LIMIT = 900.0
+"""Seconds an audio (or text) session may last without context window compression."""
+
+DEFAULT_VIDEO_SESSION_LIMIT = 120.0
+"""Seconds a session that has been sent video may last without compression."""
+
+
 SEND_TIMEOUT = 5.0
 """Seconds given to queueing `goAway`, and to saving, when the client does not read:
 the connection ends on time even if its outbox is full."""
@@ -50,6 +64,10 @@ class ConnectionLimits:
     limit: float | None = DEFAULT_CONNECTION_LIMIT
     """Seconds a connection may last; None for no limit."""
     go_away_before: float = DEFAULT_GO_AWAY_BEFORE
+    session: float | None = DEFAULT_SESSION_LIMIT
+    """Seconds a session without compression may last, across connections; None: no limit."""
+    video_session: float | None = DEFAULT_VIDEO_SESSION_LIMIT
+    """The same, once the session has been sent video."""
 
 
 class Lifetime:
@@ -68,23 +86,56 @@ class Lifetime:
         self._save = save
         self._stop = asyncio.Event()
         self._grace = 0.0
+        self._started = time.monotonic()
+        self._before = 0.0
+        limit = limits.limit
+        self._deadline = self._started + limit if limit is not None else math.inf
+        """When the connection ends (monotonic clock), the earliest of its limits."""
+        self._changed = asyncio.Event()
 
     def stop(self, grace: float) -> None:
         """The server is stopping: end the connection within `grace` seconds."""
         self._grace = max(0.0, grace)
         self._stop.set()
 
+    def resumed(self, elapsed: float) -> None:
+        """The session had lasted `elapsed` seconds on earlier connections."""
+        self._before = max(0.0, elapsed)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds the session has lasted, earlier connections included."""
+        return self._before + time.monotonic() - self._started
+
+    def limit_session(self, seconds: float | None) -> None:
+        """The session may last `seconds` in all (None: no limit): the connection ends
+        then, if that comes before its own limit."""
+        if seconds is None:
+            return
+        deadline = self._started - self._before + seconds
+        if deadline < self._deadline:
+            self._deadline = deadline
+            self._changed.set()
+
     async def run(self) -> None:
-        limit = self._limits.limit
-        if limit is not None and math.isfinite(limit):
-            before = min(self._limits.go_away_before, limit)
-            if not await _wait(self._stop, limit - before):
-                await _bounded(self._send(go_away(before)))
-                if not await _wait(self._stop, before):
-                    await _bounded(self._save())
-                    raise ConnectionDeadline()
-        else:
-            await self._stop.wait()
+        warned = False
+        while not self._stop.is_set():
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                if not warned:
+                    await _bounded(self._send(go_away(0.0)))
+                await _bounded(self._save())
+                raise ConnectionDeadline()
+            before = self._limits.go_away_before
+            if not warned and left <= before:
+                await _bounded(self._send(go_away(left)))
+                warned = True
+            self._changed.clear()
+            wait = left if warned else left - before
+            if math.isfinite(wait):
+                await _wait_any(self._stop, self._changed, wait)
+            else:
+                await _wait_any(self._stop, self._changed, None)
         await _bounded(self._send(go_away(self._grace)))
         await _wait(self._idle, self._grace)
         await _bounded(self._save())
@@ -107,3 +158,18 @@ async def _wait(event: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return event.is_set()
     return True
+
+
+async def _wait_any(a: asyncio.Event, b: asyncio.Event, seconds: float | None) -> None:
+    """Wait until `a` or `b` is set, at most `seconds` (None: no limit)."""
+    waiters = [asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())]
+    try:
+        await asyncio.wait(
+            waiters,
+            timeout=None if seconds is None else max(0.0, seconds),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+        await asyncio.gather(*waiters, return_exceptions=True)

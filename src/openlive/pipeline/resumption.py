@@ -199,6 +199,9 @@ def snapshot_of(
     turns: Sequence[ChatMessage],
     pending: Sequence[tuple[FunctionCall, bool]],
     last_consumed: int,
+    *,
+    elapsed: float = 0.0,
+    video: bool = False,
 ) -> Snapshot:
     history = tuple(
         HistoryEntry(
@@ -217,6 +220,8 @@ def snapshot_of(
         history=history,
         pending=tuple(PendingCallRecord(_call_record(c), b) for c, b in pending),
         last_consumed_client_message_index=max(0, last_consumed),
+        elapsed=elapsed,
+        video=video,
     )
 
 

@@ -130,6 +130,10 @@ class Snapshot:
     pending: tuple[PendingCallRecord, ...] = ()
     last_consumed_client_message_index: int = 0
     """Of the connection that took the snapshot; its setup is message 0."""
+    elapsed: float = 0.0
+    """Seconds the session had lasted, over all its connections (for its time limit)."""
+    video: bool = False
+    """Whether the session had been sent video (which shortens its time limit)."""
     version: int = field(default=SNAPSHOT_VERSION)
 
     def encode(self) -> str:
@@ -141,6 +145,8 @@ class Snapshot:
                 "history": [_entry_out(e) for e in self.history],
                 "pending": [{**_call_out(p.call), "blocking": p.blocking} for p in self.pending],
                 "lastConsumedClientMessageIndex": self.last_consumed_client_message_index,
+                "elapsedSeconds": self.elapsed,
+                "video": self.video,
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -164,7 +170,13 @@ class Snapshot:
             index = raw.get("lastConsumedClientMessageIndex", 0)
             if not isinstance(index, int) or isinstance(index, bool) or index < 0:
                 raise SnapshotError("lastConsumedClientMessageIndex must be a count")
-            return cls(Setup.model_validate(raw["setup"]), history, pending, index)
+            elapsed = raw.get("elapsedSeconds", 0.0)
+            if not isinstance(elapsed, int | float) or isinstance(elapsed, bool) or elapsed < 0:
+                raise SnapshotError("elapsedSeconds must be a duration")
+            video = _bool(raw.get("video", False))
+            return cls(
+                Setup.model_validate(raw["setup"]), history, pending, index, float(elapsed), video
+            )
         except SnapshotError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as exc:

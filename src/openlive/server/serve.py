@@ -61,7 +61,12 @@ async def serve(config: ServerConfig) -> None:
         tokens=Tokens(store),
         voice=voice,
         resumption=ResumptionSettings(store, ttl=config.resumption_ttl),
-        limits=ConnectionLimits(config.connection_limit, config.go_away_before),
+        limits=ConnectionLimits(
+            config.connection_limit,
+            config.go_away_before,
+            session=config.session_limit,
+            video_session=config.video_session_limit,
+        ),
     )
     app = create_app(state)
     servers = [_listener(app, config, config.port)]
