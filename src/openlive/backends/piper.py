@@ -39,7 +39,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -52,7 +52,7 @@ from piper.config import PhonemeType
 from openlive.audio.pcm import Samples
 from openlive.audio.resample import StreamingResampler
 
-from .voice import OUTPUT_RATE, TTS, TTSCapabilities, VoiceModelError
+from .voice import OUTPUT_RATE, TTS, Delivery, TTSCapabilities, VoiceModelError
 from .voices import BUILTIN_VOICES, DEFAULT_VOICE, LANGUAGES, VoiceStyle, find_language
 
 __all__ = ["PiperModel", "PiperTTS", "VoiceEntry", "bundled_voice", "reshape"]
@@ -346,6 +346,7 @@ class PiperTTS(TTS):
         voice: str | None = None,
         language: str | None = None,
         length_scale: float | None = None,
+        delivery: Delivery | None = None,
     ) -> Iterator[Samples]:
         if length_scale is not None and not length_scale > 0:
             raise ValueError(f"length_scale must be positive, got {length_scale}")
@@ -356,6 +357,17 @@ class PiperTTS(TTS):
             if found is None:
                 raise ValueError(f"unknown language {language!r}")
             espeak_voice = found.espeak
+        if delivery is not None and delivery != Delivery():
+            if not (0.5 <= delivery.rate <= 2.0 and 0.5 <= delivery.pitch <= 2.0):
+                raise ValueError(f"delivery out of range: {delivery}")
+            style = entry.style
+            style = replace(
+                style,
+                pitch=style.pitch * delivery.pitch,
+                rate=style.rate * delivery.rate,
+                tilt=style.tilt + delivery.tilt,
+            )
+            entry = VoiceEntry(entry.model, entry.speaker, style)
         return self._sentences(text, entry, espeak_voice, length_scale or 1.0)
 
     def _sentences(

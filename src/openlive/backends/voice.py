@@ -27,6 +27,7 @@ __all__ = [
     "TTS",
     "VAD",
     "ASRCapabilities",
+    "Delivery",
     "TTSCapabilities",
     "Transcript",
     "VADStream",
@@ -132,6 +133,19 @@ class TTSCapabilities:
     """The voice names that `synthesize` takes."""
 
 
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A change to how one answer is spoken, on top of its voice (affective dialog).
+    The defaults change nothing."""
+
+    rate: float = 1.0
+    """The factor on the speaking rate: above 1 is faster."""
+    pitch: float = 1.0
+    """The factor on the pitch (the formants stay: the same speaker, raising their voice)."""
+    tilt: float = 0.0
+    """dB per octave added to the voice's spectral tilt: positive is brighter."""
+
+
 class TTS(abc.ABC):
     """A speech synthesiser whose output is already at the Live API's rate."""
 
@@ -150,6 +164,7 @@ class TTS(abc.ABC):
         voice: str | None = None,
         language: str | None = None,
         length_scale: float | None = None,
+        delivery: Delivery | None = None,
     ) -> Iterator[Samples]:
         """Speak `text`, yielding audio at `OUTPUT_RATE` as each piece (a sentence) is
         ready, so that the first can be sent while the rest are synthesised.
@@ -157,6 +172,8 @@ class TTS(abc.ABC):
         `voice` is one of `capabilities.voices` (in any letter case), None the default;
         `language` one of `capabilities.languages`, None the voice's own language.
         `length_scale` stretches time (above 1 is slower); None is the voice's default.
+        `delivery` changes rate, pitch and brightness for this text; a TTS that cannot
+        may ignore it.
         The chunks joined are the whole utterance; empty text yields nothing. Raises
         `ValueError` for a voice or language it does not have.
         """

@@ -40,7 +40,7 @@ from ..backends.base import (
     Usage,
 )
 from ..backends.scheduler import Priority, Scheduler
-from ..backends.voice import TTS
+from ..backends.voice import TTS, Delivery
 from ..protocol.messages import Modality, ServerMessage
 from ..protocol.session import LiveSession, TurnUsage
 from .context import ChatContext
@@ -108,9 +108,12 @@ class SpeechResponse:
         voice: str | None = None,
         language: str | None = None,
         thoughts: bool = False,
+        delivery: Delivery | None = None,
     ) -> None:
         """`voice` and `language` are the TTS's: a voice name and a ``languageCode``,
-        None for its defaults. `thoughts`: send the model's reasoning as thought parts."""
+        None for its defaults. `thoughts`: send the model's reasoning as thought parts.
+        `delivery`: how this answer is spoken (affective dialog), None as the voice is."""
+        self._delivery = delivery
         self._thoughts = thoughts
         self._media: dict[Modality, int] = {}
         """Prompt tokens of the images the answer was asked with, by modality."""
@@ -223,7 +226,11 @@ class SpeechResponse:
         await audio.put(None)
 
     def _speak(self, text: str) -> np.ndarray:
-        pieces = list(self._tts.synthesize(text, voice=self._voice, language=self._language))
+        pieces = list(
+            self._tts.synthesize(
+                text, voice=self._voice, language=self._language, delivery=self._delivery
+            )
+        )
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
 
     async def _play(self, audio: asyncio.Queue[tuple[str, np.ndarray] | None]) -> None:
