@@ -40,6 +40,7 @@ __all__ = [
     "delivery",
     "instruction",
     "measure",
+    "warm_up",
 ]
 
 RATE = 16_000
@@ -143,6 +144,13 @@ def _syllable_rate(x: Samples, rate: int) -> float:
     band = (freqs >= 1.5) & (freqs <= 10.0)
     total = power[band].sum()
     return float((freqs[band] * power[band]).sum() / total) if total > 0 else 0.0
+
+
+def warm_up() -> None:
+    """Load what `measure` needs (librosa's first call costs seconds), so that a
+    session's first turn does not wait for it."""
+    tone = 0.3 * np.sin(2 * np.pi * 150 * np.arange(RATE // 2) / RATE)
+    measure(tone.astype(np.float32))
 
 
 @dataclass(frozen=True, slots=True)
