@@ -116,3 +116,55 @@ def test_the_voice_speaks_each_delivery() -> None:
     assert fast_hz > plain_hz * 1.08 and slow_hz < plain_hz * 0.95
     with pytest.raises(ValueError, match="delivery"):
         next(tts.synthesize(text, delivery=Delivery(rate=5.0)))
+
+
+async def test_a_spoken_answer_passes_its_delivery_to_the_voice() -> None:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from openlive.backends.base import Sampling
+    from openlive.backends.scheduler import Scheduler
+    from openlive.backends.voice import TTS
+    from openlive.pipeline.context import ChatContext
+    from openlive.pipeline.speech import SpeechResponse
+    from openlive.protocol.messages import ClientMessage, ServerMessage, Setup
+    from openlive.protocol.session import LiveSession, validate_setup
+    from tests.fakes import Reply, ScriptedLLM
+
+    class Recorder(TTS):
+        name = "recorder"
+        sample_rate = 24_000
+
+        def __init__(self) -> None:
+            self.deliveries: list[Delivery | None] = []
+
+        def synthesize(self, text: str, **options: Any) -> Iterator[np.ndarray]:
+            self.deliveries.append(options.get("delivery"))
+            yield np.zeros(240, dtype=np.float32)
+
+    async def send(message: ServerMessage) -> None:
+        pass
+
+    live = LiveSession()
+    live.receive(ClientMessage(setup=Setup(model="models/m")))
+    live.complete_setup(validate_setup(Setup(model="models/m")))
+    context = ChatContext()
+    context.append_user("Guess what happened!")
+    tts, scheduler = Recorder(), Scheduler("test")
+    fast = delivery(Mood.EXCITED)
+    try:
+        response = SpeechResponse(
+            live,
+            ScriptedLLM(Reply(["Tell me. ", "I am all ears."])).conversation(),
+            context,
+            Sampling(),
+            send,
+            tts,
+            scheduler,
+            transcribe=False,
+            delivery=fast,
+        )
+        await response.run()
+    finally:
+        scheduler.close()
+    assert tts.deliveries == [fast, fast]
