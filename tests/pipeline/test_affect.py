@@ -168,3 +168,8 @@ async def test_a_spoken_answer_passes_its_delivery_to_the_voice() -> None:
     finally:
         scheduler.close()
     assert tts.deliveries == [fast, fast]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_first_turn_in_the_speakers_usual_voice_is_neutral(name: str) -> None:
+    assert AffectTracker().observe(measure(speech(name))) is Mood.NEUTRAL

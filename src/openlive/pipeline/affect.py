@@ -3,18 +3,21 @@
 `measure` reads a turn's audio (16 kHz mono) for four cues:
 
 - **pitch**: the median fundamental frequency of the voiced frames (`librosa.yin`,
-  65 to 500 Hz; a frame is voiced when it is within 30 dB of the turn's loudest frame
-  and yin found a period in range);
+  65 to 500 Hz, median-filtered; a frame is voiced when it is within 30 dB of the
+  turn's loudest frame, repeats itself at yin's period, and lies within an octave of
+  the turn's median, which drops yin's octave errors);
 - **pitch range**: the spread of that pitch, 10th to 90th percentile, in semitones;
 - **energy**: the level of the voiced frames, in dB below full scale;
-- **rate**: onsets (`librosa.onset`) per second of voiced time, about syllables.
+- **rate**: the syllable rhythm, the centroid of the loudness envelope's modulation
+  spectrum between 1.5 and 10 Hz (it scales with the speaking rate).
 
 `AffectTracker` keeps the session's running baseline (the mean of the turns heard so
 far) and places each turn against it, as a z-like arousal score, into one of three
 states: excited (higher, wider, louder, faster than the user's usual), calm (the
 opposite), or neutral. Before the first turn there is no baseline: a prior stands in
-for it (4 semitones of range, 3.5 onsets a second, -26 dBFS), and pitch, which depends
-on the speaker far more than on their mood, is not used until the session has one.
+for it (10 semitones of range, a 4 Hz syllable rhythm, -26 dBFS), with a higher
+threshold, and pitch, which depends on the speaker far more than on their mood, is not
+used until the session has one.
 
 Each state maps to a line for the LLM's instructions (its words) and a `Delivery` for
 the TTS (its voice: faster, higher and brighter for excited; slower, lower, darker for
@@ -172,6 +175,9 @@ _DB_PER_UNIT = 6.0
 _RATE_OCTAVES_PER_UNIT = 0.3
 THRESHOLD = 0.6
 """Mean arousal units beyond which a turn is excited (or below minus, calm)."""
+FIRST_THRESHOLD = 1.2
+"""The same against the prior, before the session has a baseline: a stranger's usual
+voice is not known, so only a marked departure from read speech counts."""
 
 
 def arousal(prosody: Prosody, baseline: Baseline) -> float:
@@ -191,9 +197,10 @@ def classify(prosody: Prosody, baseline: Baseline = PRIOR) -> Mood:
     if prosody.voiced < 0.2 or prosody.pitch <= 0:
         return Mood.NEUTRAL
     score = arousal(prosody, baseline)
-    if score > THRESHOLD:
+    threshold = THRESHOLD if baseline.pitch is not None else FIRST_THRESHOLD
+    if score > threshold:
         return Mood.EXCITED
-    if score < -THRESHOLD:
+    if score < -threshold:
         return Mood.CALM
     return Mood.NEUTRAL
 
