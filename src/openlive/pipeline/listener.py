@@ -44,6 +44,7 @@ from ..backends.registry import VoiceModels
 from ..backends.scheduler import Priority, Scheduler
 from ..backends.voice import Transcript
 from ..protocol.messages import Blob
+from .affect import Prosody, measure, warm_up
 from .timing import TurnTiming, VoiceStats
 from .turns import (
     FRAME_MS,
@@ -84,6 +85,8 @@ class UserSpoke:
     transcript: Transcript
     audio_seconds: float
     timing: TurnTiming
+    prosody: Prosody | None = None
+    """The turn's prosody, for affective dialog (measured only when it is on)."""
 
 
 @dataclass(slots=True)
@@ -120,8 +123,15 @@ class Listener:
         emit: Callable[[ListenerEvent], Awaitable[None]],
         speculate: bool = True,
         interim: bool = False,
+        all_input: bool = False,
         stats: VoiceStats | None = None,
+        affect: bool = False,
     ) -> None:
+        """`all_input` (``turnCoverage: TURN_INCLUDES_ALL_INPUT``): a turn's audio starts
+        where the previous turn's ended, silence included, rather than just before its
+        speech."""
+        self._affect = affect
+        """Measure each turn's prosody (affective dialog)."""
         self._voice = voice
         self._scheduler = scheduler
         self._detector = detector
@@ -147,6 +157,9 @@ class Listener:
         """(ring end after a blob, when it arrived): when each sample came in."""
         self._tasks: asyncio.TaskGroup | None = None
         self._interim = interim
+        self._all_input = all_input
+        self._turn_from = 0
+        """Where the audio after the last turn begins."""
         self._interim_task: asyncio.Task[None] | None = None
         self._interim_end = 0
         """Where the audio of the latest interim transcript ended."""
@@ -188,6 +201,8 @@ class Listener:
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             tasks.create_task(self._recognize(), name="recognizer")
+            if self._affect:
+                tasks.create_task(self._scheduler.run(Priority.INTERIM, warm_up), name="affect")
             if self._automatic:
                 await self._detect()
             else:
@@ -274,7 +289,8 @@ class Listener:
     def _utterance(self, start: int, end: int) -> _Utterance | None:
         """The turn whose speech spans samples [start, end), with its padding."""
         speech_end = self._arrival(end)
-        start, end = max(self._ring.position, start - LEADING), end + TRAILING
+        start = min(start, self._turn_from) if self._all_input else start - LEADING
+        start, end = max(self._ring.position, start), end + TRAILING
         if min(end, self._ring.end) - start < FRAME:
             return None
         return _Utterance(start, end, speech_end)
@@ -320,6 +336,7 @@ class Listener:
 
     def _queue(self, utterance: _Utterance) -> None:
         utterance.end = min(utterance.end, self._ring.end)
+        self._turn_from = utterance.end
         utterance.decided = time.monotonic()
         try:
             self._utterances.put_nowait(utterance)
@@ -328,12 +345,15 @@ class Listener:
             if utterance.guess is not None:
                 utterance.guess.cancel()
 
+    def _audio(self, start: int, end: int) -> np.ndarray:
+        held = self._ring.peek()
+        audio = held[max(0, start - self._ring.position) : max(0, end - self._ring.position)]
+        return np.ascontiguousarray(audio[-MAX_UTTERANCE_S * RATE :])
+
     async def _transcribe(
         self, start: int, end: int, priority: Priority = Priority.RECOGNITION
     ) -> Transcript:
-        held = self._ring.peek()
-        audio = held[max(0, start - self._ring.position) : max(0, end - self._ring.position)]
-        audio = np.ascontiguousarray(audio[-MAX_UTTERANCE_S * RATE :])
+        audio = self._audio(start, end)
         if len(audio) < FRAME:
             return Transcript("", self._language or "", 0.0, len(audio) / RATE)
         return await self._scheduler.run(
@@ -349,6 +369,10 @@ class Listener:
                 self._stats.speculations_used += 1
             else:
                 transcript = await self._transcribe(utterance.start, utterance.end)
+            prosody = None
+            if self._affect and transcript.text:
+                audio = self._audio(utterance.start, utterance.end)
+                prosody = await self._scheduler.run(Priority.RECOGNITION, measure, audio)
             recognized = time.monotonic()
             if self._language is None and transcript.language_probability >= LANGUAGE_CONFIDENCE:
                 # Detection is slow and, on a word or two, unreliable: once the session's
@@ -361,4 +385,4 @@ class Listener:
                     recognized=recognized,
                     speculative=guess is not None,
                 )
-                await self._emit(UserSpoke(transcript, transcript.duration, timing))
+                await self._emit(UserSpoke(transcript, transcript.duration, timing, prosody))

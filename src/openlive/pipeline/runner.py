@@ -56,15 +56,18 @@ from ..protocol.messages import (
     ServerMessage,
     Setup,
     StartSensitivity,
+    TurnCoverage,
 )
 from ..protocol.resumption import resumed_setup
 from ..protocol.session import LiveSession, validate_setup
 from ..protocol.tokens import SessionGuard
+from .affect import AffectTracker, Mood, delivery, instruction
 from .compression import SlidingWindow
 from .context import ChatContext
 from .features import Features, resolve
 from .lifetime import ConnectionLimits, Lifetime
 from .listener import Listener, ListenerEvent, UserSpeaking, UserSpoke, VoiceStarted
+from .proactive import decide
 from .response import TextResponse
 from .resumption import Resumption, ResumptionSettings, restore, snapshot_of
 from .speech import SpeechResponse
@@ -130,6 +133,10 @@ class SessionRunner:
         self._transport = transport
         self._api_version = api_version
         self._features = Features()
+        self._affect: AffectTracker | None = None
+        """The user's vocal baseline, with affective dialog."""
+        self._mood: Mood | None = None
+        """How the user sounded in the turn being answered (affective dialog)."""
         self._frames = Frames(can_see=False, model="")
         self._guard = guard
         """Set for a session on an ephemeral token: it applies the token's locks."""
@@ -166,9 +173,11 @@ class SessionRunner:
         """Set while no model turn runs or waits to run."""
         self._idle.set()
         self._resumption = Resumption(resumption, self._outbox.put)
-        self._lifetime = Lifetime(
-            limits or ConnectionLimits(None), self._outbox.put, self._idle, self._save
-        )
+        self._limits = limits or ConnectionLimits(None, session=None, video_session=None)
+        self._lifetime = Lifetime(self._limits, self._outbox.put, self._idle, self._save)
+        self._video_seen = False
+        """Whether the session has been sent video: without compression, it then ends
+        sooner."""
 
     def stop(self, grace: float) -> None:
         """The server is stopping: `goAway`, let a turn in progress finish within
@@ -263,9 +272,19 @@ class SessionRunner:
         if setup is None or self._calls.blocking_ids:
             return
         snapshot = snapshot_of(
-            setup, self._context.turns, self._calls.snapshot(), self._session.client_message_index
+            setup,
+            self._context.turns,
+            self._calls.snapshot(),
+            self._session.client_message_index,
+            elapsed=self._lifetime.elapsed,
+            video=self._video_seen,
         )
         await self._resumption.checkpoint(snapshot)
+
+    def _saw_video(self) -> None:
+        self._video_seen = True
+        if self._window is None and self._conversation is not None:
+            self._lifetime.limit_session(self._limits.video_session)
 
     async def _save(self) -> None:
         """Before the server ends the connection: stop an answer in progress (the
@@ -312,11 +331,15 @@ class SessionRunner:
         self, timing: TurnTiming | None, functions: tuple[FunctionSpec, ...]
     ) -> TextResponse | SpeechResponse:
         assert self._conversation is not None
+        context = self._context
+        if note := instruction(self._mood):  # affective dialog: this answer only
+            system = f"{context.system_instruction}\n\n{note}".strip()
+            context = ChatContext(system, context.turns)
         if not self._speak:
             return TextResponse(
                 self._session,
                 self._conversation,
-                self._context,
+                context,
                 self._sampling,
                 self._outbox.put,
                 functions,
@@ -326,7 +349,7 @@ class SessionRunner:
         return SpeechResponse(
             self._session,
             self._conversation,
-            self._context,
+            context,
             self._sampling,
             self._outbox.put,
             self._voice.models.tts,
@@ -337,6 +360,7 @@ class SessionRunner:
             thoughts=self._features.include_thoughts,
             voice=self._voice_name,
             language=self._language.code if self._language else None,
+            delivery=delivery(self._mood),
         )
 
     async def _heard(self, event: ListenerEvent) -> None:
@@ -348,14 +372,29 @@ class SessionRunner:
             case UserSpeaking(text):
                 if self._transcribe_input:
                     await self._outbox.put(self._session.interim_input_transcription(text))
-            case UserSpoke(transcript, _, timing):
+            case UserSpoke(transcript, _, timing, prosody):
                 if self._transcribe_input:
                     await self._outbox.put(self._session.input_transcription(transcript.text))
-                await self._user_text(transcript.text, timing)
+                if self._features.proactive_audio and not self._for_me(transcript.text):
+                    await self._outbox.put(self._session.turn_complete())
+                    return
+                mood = self._affect.observe(prosody) if self._affect and prosody else None
+                await self._user_text(transcript.text, timing, mood)
 
-    async def _user_text(self, text: str, timing: TurnTiming | None = None) -> None:
+    def _for_me(self, text: str) -> bool:
+        """Proactive audio: whether a spoken turn is addressed to the model."""
+        history = [m.content for m in self._context.turns if m.role != "tool" and m.content]
+        decision = decide(text, self._context.system_instruction, history)
+        verdict = "answer" if decision.answer else "ignore"
+        log.info("proactive audio: %s (%s)", verdict, decision.reason)
+        return decision.answer
+
+    async def _user_text(
+        self, text: str, timing: TurnTiming | None = None, mood: Mood | None = None
+    ) -> None:
         self._add(ChatMessage("user", text, images=self._frames.take()))
         self._timing = timing
+        self._mood = mood
         self._answer()
 
     def _add(self, message: ChatMessage) -> None:
@@ -411,6 +450,7 @@ class SessionRunner:
                 self._listener.feed(blob)
             case VideoReceived(blob):
                 self._frames.video(blob)
+                self._saw_video()
             case AudioStreamEnded():
                 if self._listener is not None:
                     self._listener.audio_stream_end()
@@ -463,6 +503,7 @@ class SessionRunner:
         entry = self._backends.catalogue.lookup(config.model)
         entry.check_modality(config.modality)
         self._features = resolve(entry, setup, self._api_version)
+        self._affect = AffectTracker() if self._features.affective_dialog else None
         speech = config.generation.speech_config
         voice = speech.voice_config if speech else None
         self._voice_name = None
@@ -498,6 +539,12 @@ class SessionRunner:
         self._window = SlidingWindow.from_setup(
             setup.context_window_compression, entry.input_token_limit, llm.count_tokens
         )
+        if snapshot is not None:
+            self._lifetime.resumed(snapshot.elapsed)
+            if snapshot.video:
+                self._saw_video()
+        if self._window is None:  # without compression, sessions are limited in time
+            self._lifetime.limit_session(self._limits.session)
         self._resumption.start(setup)
         await self._outbox.put(self._session.complete_setup(config))
         await self._checkpoint()
@@ -526,7 +573,9 @@ class SessionRunner:
             emit=self._heard,
             speculate=self._voice.speculate,
             interim=self._transcribe_input,
+            all_input=rt is not None and rt.turn_coverage is TurnCoverage.TURN_INCLUDES_ALL_INPUT,
             stats=self._voice.stats,
+            affect=self._features.affective_dialog,
         )
 
 
