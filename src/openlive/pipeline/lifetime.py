@@ -128,7 +128,8 @@ class Lifetime:
                 raise ConnectionDeadline()
             before = self._limits.go_away_before
             if not warned and left <= before:
-                await _bounded(self._send(go_away(left)))
+                # The timer wakes a hair early: say "50s", not "49.999s".
+                await _bounded(self._send(go_away(min(before, math.ceil(left * 10) / 10))))
                 warned = True
             self._changed.clear()
             wait = left if warned else left - before
