@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,9 +16,27 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from openlive.backends.embedded import bundled_gguf
 
-from ..conftest import Server
+from ..conftest import ROOT, Server
 
 MODEL = "gemini-live-2.5-flash-preview"
+JS = ROOT / "tests" / "js"
+
+
+async def run_js(server: Server, script: str, *args: str) -> str:
+    """Run `node tests/js/<script> ARGS` against `server` (at most 120 s); fail unless it
+    exits 0; its standard output."""
+    process = await asyncio.create_subprocess_exec(
+        "node",
+        script,
+        *args,
+        cwd=JS,
+        env={**os.environ, **server.env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
 
 
 def client(server: Server, key: str = "test-key", version: str = "v1beta") -> genai.Client:

@@ -5,16 +5,14 @@ when the user speaks over a pending call."""
 from __future__ import annotations
 
 import asyncio
-import os
-import time
 from typing import Any
 
 import jsonschema
 import pytest
 from google.genai import types
 
-from ..conftest import ROOT, Server
-from .live import MODEL, client, receive_turn
+from ..conftest import Server
+from .live import MODEL, client, receive_turn, run_js
 from .test_voice import pcm
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sdk_env")]
@@ -171,19 +169,7 @@ async def test_speaking_over_a_pending_call_cancels_it(server: Server) -> None:
 
 
 async def test_javascript_sdk(server: Server) -> None:
-    env = {**os.environ, **server.env}
-    started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
-        "node",
-        "function_calling.mjs",
-        cwd=ROOT / "tests" / "js",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode()
-    lines = out.decode().splitlines()
+    out = await run_js(server, "function_calling.mjs")
+    lines = out.splitlines()
     assert lines[0] == 'call: get_weather {"city":"Paris"}', lines
     assert "sunny" in lines[1].lower(), lines
-    assert time.monotonic() - started < 120

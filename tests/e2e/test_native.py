@@ -8,10 +8,8 @@ be checked exactly.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import os
 import subprocess
 import sys
 import time
@@ -24,7 +22,7 @@ import pytest
 from google.genai import errors, types
 
 from ..conftest import ROOT, Server, free_port, start_server, stop_server
-from .live import client
+from .live import client, run_js
 
 pytestmark = pytest.mark.e2e
 
@@ -285,18 +283,8 @@ async def test_frames_reach_the_engine_and_its_reasoning_comes_back_as_thoughts(
 
 async def test_javascript_sdk_thoughts(server: Server) -> None:
     """The JS SDK: thought parts arrive marked, and its `.text` leaves them out."""
-    env = {**os.environ, **server.env}
-    process = await asyncio.create_subprocess_exec(
-        "node",
-        "thinking.mjs",
-        cwd=ROOT / "tests" / "js",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode()
-    lines = dict(line.split(": ", 1) for line in out.decode().splitlines())
+    out = await run_js(server, "thinking.mjs")
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
     assert int(lines["thought parts"]) > 0
     assert lines["text"] == "undefined", "the answer is audio; .text skips thoughts"
     assert int(lines["audio bytes"]) > 0

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import time
 from collections.abc import Iterator
@@ -18,8 +17,8 @@ from typing import Any
 import pytest
 from google.genai import errors, types
 
-from ..conftest import ROOT, Server, start_server, stop_server
-from .live import MODEL, client, prompt_tokens
+from ..conftest import Server, start_server, stop_server
+from .live import MODEL, client, prompt_tokens, run_js
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sdk_env")]
 
@@ -261,18 +260,8 @@ async def test_kill_9_and_sigterm_then_resume_on_the_restarted_server(data_dir: 
 
 
 async def test_javascript_sdk(server: Server) -> None:
-    env = {**os.environ, **server.env}
-    process = await asyncio.create_subprocess_exec(
-        "node",
-        "session_resumption.mjs",
-        cwd=ROOT / "tests" / "js",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode()
-    report = json.loads(out.decode())
+    out = await run_js(server, "session_resumption.mjs")
+    report = json.loads(out)
     first, second = report["answers"]
     assert report["handles"][0] != report["handles"][1]
     history = [("system", SYSTEM), ("user", FACT), ("assistant", first), ("user", QUESTION)]

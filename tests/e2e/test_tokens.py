@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from google.genai import errors
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from ..conftest import ROOT, Server, start_server, stop_server
-from .live import MODEL, ask, client, prompt_tokens
+from ..conftest import Server, start_server, stop_server
+from .live import MODEL, ask, client, prompt_tokens, run_js
 
 pytestmark = [
     pytest.mark.e2e,
@@ -216,19 +215,8 @@ async def test_a_token_without_a_mask_locks_the_whole_setup(keyed_server: Server
 
 
 async def test_javascript_sdk(keyed_server: Server) -> None:
-    env = {**os.environ, **keyed_server.env}
-    process = await asyncio.create_subprocess_exec(
-        "node",
-        "ephemeral_token.mjs",
-        LOCKED_INSTRUCTION,
-        cwd=ROOT / "tests" / "js",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 120)
-    assert process.returncode == 0, err.decode()
-    lines = out.decode().splitlines()
+    out = await run_js(keyed_server, "ephemeral_token.mjs", LOCKED_INSTRUCTION)
+    lines = out.splitlines()
     assert lines[0] == "created: true"
     prompt, response = map(int, lines[1].removeprefix("answered: ").split())
     assert prompt == prompt_tokens([("system", LOCKED_INSTRUCTION), ("user", "Hello")])
