@@ -142,12 +142,10 @@ class VoiceSpec:
 
     def check(self) -> None:
         """Check the ranges, and the speaker against the model's config file."""
-        for key, value, low, high in (
-            ("pitch", self.pitch, 0.5, 3.0),
-            ("formant", self.formant, 0.7, 1.5),
-            ("rate", self.rate, 0.5, 2.0),
-            ("tilt", self.tilt, -6.0, 6.0),
-        ):
+        from .backends.voices import STYLE_RANGES  # data only: no models load
+
+        for key, (low, high) in STYLE_RANGES.items():
+            value = getattr(self, key)
             if value is not None and not (
                 isinstance(value, int | float)
                 and not isinstance(value, bool)

@@ -28,10 +28,20 @@ __all__ = [
     "HALF_CASCADE_VOICES",
     "LANGUAGES",
     "NATIVE_AUDIO_VOICES",
+    "STYLE_RANGES",
     "Language",
     "VoiceStyle",
     "find_language",
 ]
+
+
+STYLE_RANGES: Final = {
+    "pitch": (0.5, 3.0),
+    "formant": (0.7, 1.5),
+    "rate": (0.5, 2.0),
+    "tilt": (-6.0, 6.0),
+}
+"""The bounds of each `VoiceStyle` field (and of the config file's keys of the same names)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +62,8 @@ class VoiceStyle:
     """Piper's phoneme-duration noise (variation in rhythm); None keeps the model's value."""
 
     def check(self) -> None:
-        for name, value, low, high in (
-            ("pitch", self.pitch, 0.5, 3.0),
-            ("formant", self.formant, 0.7, 1.5),
-            ("rate", self.rate, 0.5, 2.0),
-            ("tilt", self.tilt, -6.0, 6.0),
-        ):
+        for name, (low, high) in STYLE_RANGES.items():
+            value = getattr(self, name)
             if not low <= value <= high:
                 raise ValueError(f"{name} must be between {low} and {high}, not {value}")
         for name, noise in (("noise_scale", self.noise_scale), ("noise_w", self.noise_w)):
