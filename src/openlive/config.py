@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from .backends.voices import STYLE_RANGES
+
 __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_TLS_PORT",
@@ -142,8 +144,6 @@ class VoiceSpec:
 
     def check(self) -> None:
         """Check the ranges, and the speaker against the model's config file."""
-        from .backends.voices import STYLE_RANGES  # data only: no models load
-
         for key, (low, high) in STYLE_RANGES.items():
             value = getattr(self, key)
             if value is not None and not (
