@@ -1,7 +1,7 @@
 """Voice-to-voice latency and barge-in reaction, through the official Python SDK.
 
 Starts real `openlive serve` processes on the embedded models and talks to them as a
-voice application does: human recordings (`shared/fixtures/speech`) streamed at real
+voice application does: human recordings (`tests/fixtures/speech`) streamed at real
 time in 20 ms messages, with silence streamed between turns as a microphone would.
 
 * Voice to voice: from sending the last voiced sample of the user's speech to the first

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SPEECH = ROOT.parent / "shared" / "fixtures" / "speech"
+SPEECH = ROOT / "tests" / "fixtures" / "speech"
 OPENLIVE = [sys.executable, "-m", "openlive"]
 
 

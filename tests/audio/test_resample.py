@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from openlive.audio.pcm import Samples, pcm16_to_float
 from openlive.audio.resample import StreamingResampler, resample
 
-BECKETT = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "speech" / "beckett.wav"
+BECKETT = Path(__file__).resolve().parents[1] / "fixtures" / "speech" / "beckett.wav"
 
 VOICE_PATHS = [(48000, 16000), (16000, 24000), (22050, 24000), (24000, 16000), (44100, 16000)]
 
