@@ -1,16 +1,16 @@
 """The embedded LLM: a GGUF model run in-process by llama.cpp (llama-cpp-python).
 
-One model is loaded per process and shared by every session. It runs on one worker
-thread, off the event loop, one reply at a time, with all cores given to that reply
-(llama.cpp parallelises each step itself; two replies at once would only halve the speed
-of both on a 2-core machine).
+One model is loaded per process and shared by every session. Its replies are decoded
+together, a token of each per step (continuous batching, `batching.py`): a reply joins
+the batch as soon as it is asked for, so sessions share the model fairly, and a long
+answer in one session does not hold back the first token of another. Each step is one
+job on the embedded models' scheduler, at the LLM's priority, so that voice work slips
+in between steps.
 
-Each session keeps its KV cache. llama.cpp holds one context; when a reply for another
-session comes up, the KV cells of the session that used the context last are copied out
-(`llama_state_seq_get_data`) and the new session's own cells are copied back in. Within
-a session, llama-cpp-python's prefix matching then evaluates only the new turn, not the
-whole history. Saved caches are bounded in total (`cache_budget_bytes`): past it, the
-least recently used caches are dropped, and those sessions re-read their history once.
+Each session keeps its KV cache as its own sequence of the model's context, so a turn
+evaluates only what is new since the last one. The cells are shared by all sequences
+(`cache_budget_bytes`); past them, or past `sequences` conversations, the least
+recently used idle cache is dropped and that session re-reads its history once.
 
 Given functions, a reply may be calls instead of text: `calling.py` says which, and the
 model writes each call's arguments under a grammar made from its schema. Given a
@@ -20,15 +20,11 @@ thinking budget, a first pass reasons before the answer (`thinking.py`).
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import dataclasses
 import importlib.util
 import json
 import logging
 import os
-from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,21 +42,28 @@ from .base import (
     Thought,
     Usage,
 )
+from .batching import BatchDecoder, Generation, SamplerSettings, kv_bytes_per_token
 from .calling import arguments_prompt, choose_functions, render_history, valid_arguments
 from .scheduler import Priority, Scheduler
 from .thinking import answer_messages, thinking_messages, thinking_tokens
 
-__all__ = ["EmbeddedLLM", "bundled_gguf"]
+__all__ = ["DEFAULT_SEQUENCES", "EmbeddedLLM", "bundled_gguf"]
 
 log = logging.getLogger(__name__)
 
 _DEFAULT_TEMPERATURE = 0.2
 _DEFAULT_TOP_P = 0.9
+_DEFAULT_TOP_K = 40
 _DEFAULT_MAX_TOKENS = 256
 """A small model left to run on tends to repeat itself; clients may ask for more."""
 _REPEAT_PENALTY = 1.1
 _ARGUMENT_TOKENS = 256
 """The most tokens a call's arguments may take."""
+DEFAULT_SEQUENCES = 32
+"""Conversations whose KV caches stay in the context at once (and so the most replies
+decoded together)."""
+
+Put = Callable[[str | Thought | FunctionCall | Usage | BaseException | None], None]
 
 
 def bundled_gguf() -> Path:
@@ -78,12 +81,6 @@ def bundled_gguf() -> Path:
     return path
 
 
-@dataclass(slots=True)
-class _SavedKV:
-    data: bytes
-    tokens: list[int]
-
-
 class EmbeddedLLM(LLM):
     """A GGUF model in this process."""
 
@@ -94,26 +91,30 @@ class EmbeddedLLM(LLM):
         context_tokens: int = 8192,
         threads: int | None = None,
         cache_budget_bytes: int = 512 * 1024 * 1024,
+        sequences: int = DEFAULT_SEQUENCES,
         scheduler: Scheduler | None = None,
     ) -> None:
+        """`context_tokens`: the most one conversation's prompt and reply may take;
+        `cache_budget_bytes`: the memory of the KV cells that all conversations share
+        (0: no cache is kept between replies)."""
         self.path = gguf or bundled_gguf()
         self.name = self.path.stem
         self.capabilities = Capabilities(kv_cache_per_session=True, context_tokens=context_tokens)
         self.stats = LLMStats()
         self._threads = threads or max(1, len(os.sched_getaffinity(0)))
         self._budget = cache_budget_bytes
+        self._sequences = sequences
         self._own_scheduler = scheduler is None
         self._scheduler = scheduler or Scheduler("llm")
-        self._turn = asyncio.Lock()
         self._llama: Any = None
         self._formatter: Any = None
-        # Only touched on the scheduler's thread:
-        self._owner: _EmbeddedConversation | None = None
-        self._saved: OrderedDict[_EmbeddedConversation, _SavedKV] = OrderedDict()
-        self._saved_bytes = 0
+        self._decoder: BatchDecoder | None = None
+        self._wake = asyncio.Event()
+        self._engine: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self._scheduler.run(Priority.LLM, self._load)
+        self._engine = asyncio.create_task(self._run(), name=f"llm-{self.name}")
 
     def _load(self) -> None:
         from llama_cpp import Llama
@@ -121,12 +122,9 @@ class EmbeddedLLM(LLM):
 
         if not self.path.is_file():
             raise LLMError(f"model file not found: {self.path}")
+        # The tokenizer, the chat template and the weights; the decoder has the context.
         self._llama = Llama(
-            model_path=str(self.path),
-            n_ctx=self.capabilities.context_tokens,
-            n_threads=self._threads,
-            n_threads_batch=self._threads,
-            verbose=False,
+            model_path=str(self.path), n_ctx=64, n_batch=64, n_threads=1, verbose=False
         )
         template = self._llama.metadata.get("tokenizer.chat_template")
         if not template:
@@ -138,22 +136,65 @@ class EmbeddedLLM(LLM):
             bos_token=vocab.token_get_text(self._llama.token_bos()),
             stop_token_ids=[self._llama.token_eos()],
         )
+        per_token = kv_bytes_per_token(vocab.model)
+        context = self.capabilities.context_tokens
+        cells = max(self._budget // per_token, context if self._budget else 2 * context)
+        self._decoder = BatchDecoder(
+            vocab,
+            cells=-(-cells // 256) * 256,
+            sequences=self._sequences,
+            threads=self._threads,
+            keep_caches=self._budget > 0,
+        )
         log.info(
-            "loaded %s (%d context tokens, %d threads)",
+            "loaded %s (%d KV cells for %d sequences, %d context tokens each, %d threads)",
             self.path.name,
-            self.capabilities.context_tokens,
+            self._decoder.cells,
+            self._sequences,
+            context,
             self._threads,
         )
 
     async def aclose(self) -> None:
+        if self._engine is not None:
+            self._engine.cancel()
+            await asyncio.wait([self._engine])
+            self._engine = None
         if self._llama is not None:
-            await self._scheduler.run(Priority.LLM, self._llama.close)
-            self._llama = None
+            await self._scheduler.run(Priority.LLM, self._unload)
         if self._own_scheduler:
             self._scheduler.close()
 
+    def _unload(self) -> None:
+        if self._decoder is not None:
+            self._decoder.close()
+            self._decoder = None
+        self._llama.close()
+        self._llama = None
+
     def conversation(self) -> Conversation:
         return _EmbeddedConversation(self)
+
+    async def warm_up(self) -> None:
+        """A short reply, decoded alone and then beside a second one (the batch's other
+        shapes); not counted in the stats."""
+        messages = [
+            ChatMessage("system", "You are a helpful assistant."),
+            ChatMessage("user", "Hi!"),
+        ]
+        sampling = Sampling(temperature=0.0, max_tokens=8)
+
+        async def once() -> None:
+            conversation = self.conversation()
+            try:
+                async for _ in conversation.reply(messages, sampling):
+                    pass
+            finally:
+                await conversation.aclose()
+
+        await once()
+        await asyncio.gather(once(), once())
+        self.stats = LLMStats()
 
     async def count_tokens(self, text: str) -> int:
         return len(self._tokenize(text))
@@ -164,14 +205,31 @@ class EmbeddedLLM(LLM):
 
     def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
         """The chat template applied to `messages`, tokenized, ending with the
-        assistant's header, and trimmed to leave room for a reply."""
+        assistant's header."""
         rendered = self._formatter(messages=render_history(messages))
         tokens: list[int] = self._llama.tokenize(
             rendered.prompt.encode("utf-8"), add_bos=True, special=True
         )
         return tokens
 
-    # --- one reply, as jobs on the scheduler ------------------------------------------
+    # --- the decoder's steps -----------------------------------------------------------
+
+    async def _run(self) -> None:
+        """Step the decoder while replies are in progress; sleep while none is."""
+        decoder = self._decoder
+        assert decoder is not None
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                while await self._scheduler.run(Priority.LLM, decoder.step):
+                    self.stats.generating = decoder.running
+            except Exception as exc:  # a bug: every reply in progress is told
+                log.exception("the LLM's decoder failed")
+                await self._scheduler.run(Priority.LLM, decoder.fail_all, exc)
+            self.stats.generating = decoder.running
+
+    # --- one reply -------------------------------------------------------------------
 
     async def _produce(
         self,
@@ -179,60 +237,133 @@ class EmbeddedLLM(LLM):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec],
-        put: Callable[[str | Thought | FunctionCall | Usage | BaseException | None], None],
+        put: Put,
     ) -> None:
-        """Generate one reply into `put`, a token per scheduler job. Cancel-safe."""
+        """Generate one reply into `put`. Cancel-safe."""
         try:
-            async with self._turn:  # one reply owns the model's context at a time
-                last = messages[-1] if messages else None
-                chosen = (
-                    choose_functions(last.content, functions)
-                    if last is not None and last.role == "user" and last.result is None
-                    else []
+            last = messages[-1] if messages else None
+            chosen = (
+                choose_functions(last.content, functions)
+                if last is not None and last.role == "user" and last.result is None
+                else []
+            )
+            calls = [c for f in chosen if (c := await self._call(conv, f, last)) is not None]
+            if calls:
+                for call in calls:
+                    put(call)
+                prompt = await self._scheduler.run(Priority.LLM, self.prompt_tokens, messages)
+                arguments = sum(len(self._tokenize(json.dumps(c.args))) for c in calls)
+                put(Usage(len(prompt), arguments, finish_reason="tool_calls"))
+                return
+            thoughts = 0
+            if sampling.thinking_budget:
+                notes, thoughts = await self._think(conv, messages, sampling, put)
+                messages = answer_messages(messages, notes)
+            _, usage = await self._generate(conv, messages, sampling, put)
+            put(
+                Usage(
+                    usage.prompt_tokens,
+                    usage.response_tokens,
+                    usage.cached_tokens,
+                    usage.finish_reason,
+                    thoughts,
                 )
-                calls = [c for f in chosen if (c := await self._call(conv, f, last)) is not None]
-                if calls:
-                    for call in calls:
-                        put(call)
-                    prompt = await self._scheduler.run(Priority.LLM, self.prompt_tokens, messages)
-                    arguments = sum(len(self._tokenize(json.dumps(c.args))) for c in calls)
-                    put(Usage(len(prompt), arguments, finish_reason="tool_calls"))
-                    return
-                thoughts = 0
-                if sampling.thinking_budget:
-                    notes, thoughts = await self._think(conv, messages, sampling, put)
-                    messages = answer_messages(messages, notes)
-                generation = await self._scheduler.run(
-                    Priority.LLM, self._begin, conv, messages, sampling
-                )
-                await self._drain(generation, put, thoughts)
+            )
         except Exception as exc:  # handed to the consumer, not lost
             put(exc)
         finally:
             put(None)
 
-    async def _drain(
+    async def _generate(
         self,
-        generation: _Generation,
-        put: Callable[[str | Usage], None] | None,
-        thoughts: int = 0,
-    ) -> str:
-        """Run `generation` to its end, a token per job; return its text. `thoughts`:
-        the tokens of a reasoning pass before it, for its `Usage`."""
-        run = self._scheduler.run
-        pieces = []
+        owner: object,
+        messages: Sequence[ChatMessage],
+        sampling: Sampling,
+        put: Callable[[str], None] | None,
+        grammar: tuple[str, str] | None = None,
+    ) -> tuple[str, Usage]:
+        """Decode one reply to `messages` on `owner`'s sequence, its deltas to `put`;
+        return its text and usage."""
+        loop = asyncio.get_running_loop()
+        deltas: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+
+        def emit(item: str | BaseException | None) -> None:  # on the scheduler's thread
+            try:
+                loop.call_soon_threadsafe(deltas.put_nowait, item)
+            except RuntimeError:
+                pass  # the event loop is closed: nobody is listening
+
+        reply = await self._scheduler.run(
+            Priority.LLM, self._submit, owner, messages, sampling, grammar, emit
+        )
+        self._wake.set()
         try:
-            while (text := await run(Priority.LLM, generation.step)) is not None:
-                if text:
-                    pieces.append(text)
-                    if put is not None:
-                        put(text)
-            usage = await run(Priority.LLM, generation.finish)
-            if put is not None:
-                put(dataclasses.replace(usage, thoughts_tokens=thoughts))
+            while (item := await deltas.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise LLMError(f"{type(item).__name__}: {item}") from item
+                self.stats.tokens += 1
+                if put is not None:
+                    put(item)
         finally:
-            await run(Priority.LLM, generation.close)
-        return "".join(pieces)
+            reply.cancelled = True  # dropped at the decoder's next step, if still running
+            self._wake.set()
+        text = "".join(reply.text)
+        usage = Usage(
+            prompt_tokens=len(reply.prompt),
+            response_tokens=len(self._tokenize(text)) if text else 0,
+            cached_tokens=reply.cached,
+            finish_reason=reply.finish_reason,
+        )
+        return text, usage
+
+    def _submit(
+        self,
+        owner: object,
+        messages: Sequence[ChatMessage],
+        sampling: Sampling,
+        grammar: tuple[str, str] | None,
+        emit: Callable[[str | BaseException | None], None],
+    ) -> Generation:
+        """Fit the prompt to the context and hand the reply to the decoder (on the
+        scheduler's thread)."""
+        assert self._decoder is not None
+        max_tokens = sampling.max_tokens or _DEFAULT_MAX_TOKENS
+        history = list(messages)
+        prompt = self.prompt_tokens(history)
+        limit = self.capabilities.context_tokens
+        max_tokens = min(max_tokens, limit // 2)
+        # Keep the system message and the newest turns that fit with room to answer.
+        while len(prompt) + max_tokens > limit and len(history) > 2:
+            drop = 1 if history[0].role == "system" else 0
+            del history[drop]
+            prompt = self.prompt_tokens(history)
+        if len(prompt) + max_tokens > limit:
+            raise ContextOverflow(
+                f"The input token count ({len(prompt)}) exceeds the maximum number of tokens "
+                f"allowed ({limit - max_tokens})."
+            )
+        reply = Generation(
+            owner,
+            prompt,
+            max_tokens,
+            SamplerSettings(
+                temperature=_DEFAULT_TEMPERATURE
+                if sampling.temperature is None
+                else sampling.temperature,
+                top_p=_DEFAULT_TOP_P if sampling.top_p is None else sampling.top_p,
+                top_k=_DEFAULT_TOP_K if sampling.top_k is None else sampling.top_k,
+                repeat_penalty=_REPEAT_PENALTY,
+                presence_penalty=sampling.presence_penalty or 0.0,
+                frequency_penalty=sampling.frequency_penalty or 0.0,
+                seed=sampling.seed,
+                grammar=grammar,
+            ),
+            emit,
+            stop=sampling.stop,
+        )
+        self._decoder.submit(reply)
+        self.stats.replies += 1
+        return reply
 
     async def _think(
         self,
@@ -250,19 +381,10 @@ class EmbeddedLLM(LLM):
             seed=sampling.seed,
             max_tokens=thinking_tokens(sampling.thinking_budget),
         )
-        generation = await self._scheduler.run(
-            Priority.LLM, self._begin, conv, thinking_messages(messages), think
+        text, usage = await self._generate(
+            conv, thinking_messages(messages), think, lambda t: put(Thought(t))
         )
-        counted: list[int] = []
-
-        def relay(item: str | Usage) -> None:
-            if isinstance(item, str):
-                put(Thought(item))
-            else:
-                counted.append(item.response_tokens)
-
-        text = await self._drain(generation, relay)
-        return text.strip(), sum(counted)
+        return text.strip(), usage.response_tokens
 
     async def _call(
         self, conv: _EmbeddedConversation, spec: FunctionSpec, request: ChatMessage | None
@@ -275,10 +397,10 @@ class EmbeddedLLM(LLM):
         grammar = LlamaGrammar.from_json_schema(json.dumps(spec.parameters), verbose=False)
         sampling = Sampling(temperature=0.0, max_tokens=_ARGUMENT_TOKENS)
         messages = arguments_prompt(spec, request.content)
-        generation = await self._scheduler.run(
-            Priority.LLM, self._begin, conv, messages, sampling, grammar
+        # On a sequence of its own, so that the conversation's cache is kept.
+        text, _ = await self._generate(
+            conv.side, messages, sampling, None, (grammar._grammar, grammar._root)
         )
-        text = await self._drain(generation, None)
         try:
             args = json.loads(text)
         except ValueError:
@@ -289,110 +411,18 @@ class EmbeddedLLM(LLM):
             return None
         return FunctionCall(spec.name, args)
 
-    def _begin(
-        self,
-        conv: _EmbeddedConversation,
-        messages: Sequence[ChatMessage],
-        sampling: Sampling,
-        grammar: Any = None,
-    ) -> _Generation:
-        llama = self._llama
-        max_tokens = sampling.max_tokens or _DEFAULT_MAX_TOKENS
-        history = list(messages)
-        prompt = self.prompt_tokens(history)
-        limit = self.capabilities.context_tokens
-        max_tokens = min(max_tokens, limit // 2)
-        # Keep the system message and the newest turns that fit with room to answer.
-        while len(prompt) + max_tokens > limit and len(history) > 2:
-            drop = 1 if history[0].role == "system" else 0
-            del history[drop]
-            prompt = self.prompt_tokens(history)
-        if len(prompt) + max_tokens > limit:
-            raise ContextOverflow(
-                f"The input token count ({len(prompt)}) exceeds the maximum number of tokens "
-                f"allowed ({limit - max_tokens})."
-            )
-        self._switch_to(conv)
-        cached = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), prompt)
-        chunks = llama.create_completion(
-            prompt,
-            max_tokens=max_tokens,
-            temperature=_DEFAULT_TEMPERATURE
-            if sampling.temperature is None
-            else sampling.temperature,
-            top_p=_DEFAULT_TOP_P if sampling.top_p is None else sampling.top_p,
-            top_k=sampling.top_k if sampling.top_k is not None else 40,
-            presence_penalty=sampling.presence_penalty or 0.0,
-            frequency_penalty=sampling.frequency_penalty or 0.0,
-            repeat_penalty=_REPEAT_PENALTY,
-            seed=sampling.seed,
-            stop=list(sampling.stop) or None,
-            grammar=grammar,
-            stream=True,
-        )
-        self.stats.generating += 1
-        self.stats.replies += 1
-        return _Generation(self, iter(chunks), len(prompt), cached)
-
-    def _switch_to(self, conv: _EmbeddedConversation) -> None:
-        """Make the context hold `conv`'s KV cells, saving the previous owner's."""
-        if self._owner is conv:
-            return
-        llama = self._llama
-        ctx = llama._ctx.ctx
-        import llama_cpp
-
-        previous = self._owner
-        if previous is not None and not previous.closed and llama.n_tokens:
-            size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-            buf = (ctypes.c_uint8 * size)()
-            written = llama_cpp.llama_state_seq_get_data(ctx, buf, size, 0)
-            self._store(
-                previous,
-                _SavedKV(
-                    ctypes.string_at(buf, written), llama.input_ids[: llama.n_tokens].tolist()
-                ),
-            )
-        self._owner = conv
-        saved = self._take(conv)
-        if saved is None:
-            return  # prefix matching reuses whatever the context shares with the prompt
-        mem = llama_cpp.llama_get_memory(ctx)
-        llama_cpp.llama_memory_clear(mem, True)
-        buf = (ctypes.c_uint8 * len(saved.data)).from_buffer_copy(saved.data)
-        if llama_cpp.llama_state_seq_set_data(ctx, buf, len(saved.data), 0) == 0:
-            log.warning("could not restore a saved KV cache; re-reading the history")
-            llama.reset()
-            return
-        llama.input_ids[: len(saved.tokens)] = saved.tokens
-        llama.n_tokens = len(saved.tokens)
-
-    def _store(self, conv: _EmbeddedConversation, saved: _SavedKV) -> None:
-        self._drop(conv)
-        self._saved[conv] = saved
-        self._saved_bytes += len(saved.data)
-        while self._saved_bytes > self._budget and self._saved:
-            _, evicted = self._saved.popitem(last=False)
-            self._saved_bytes -= len(evicted.data)
-
-    def _take(self, conv: _EmbeddedConversation) -> _SavedKV | None:
-        saved = self._saved.pop(conv, None)
-        if saved is not None:
-            self._saved_bytes -= len(saved.data)
-        return saved
-
-    def _drop(self, conv: _EmbeddedConversation) -> None:
-        self._take(conv)
-        if self._owner is conv:
-            self._owner = None
-
     async def _release(self, conv: _EmbeddedConversation) -> None:
-        await self._scheduler.run(Priority.LLM, self._drop, conv)
+        if self._decoder is None:
+            return
+        for owner in (conv, conv.side):
+            await self._scheduler.run(Priority.LLM, self._decoder.release, owner)
 
 
 class _EmbeddedConversation(Conversation):
     def __init__(self, llm: EmbeddedLLM) -> None:
         self._llm = llm
+        self.side = object()
+        """The owner of the conversation's side generations (a call's arguments)."""
         self.closed = False
 
     async def reply(
@@ -418,64 +448,9 @@ class _EmbeddedConversation(Conversation):
                     raise LLMError(f"{type(item).__name__}: {item}") from item
                 yield item
         finally:
-            producer.cancel()  # stops within a token; returns once the model is free
+            producer.cancel()  # the decoder drops the reply at its next step
             await asyncio.wait([producer])
 
     async def aclose(self) -> None:
         self.closed = True
         await self._llm._release(self)
-
-
-class _Generation:
-    """One reply in progress: each method runs as a job on the scheduler's thread."""
-
-    def __init__(self, llm: EmbeddedLLM, chunks: Iterator[Any], prompt: int, cached: int) -> None:
-        self._llm = llm
-        self._chunks = chunks
-        self._prompt = prompt
-        self._cached = cached
-        self._text: list[str] = []
-        self._finish = "cancelled"
-        self._open = True
-
-    def step(self) -> str | None:
-        """The next piece of text ("" for a token that completes no character yet), or
-        None at the end."""
-        try:
-            chunk = next(self._chunks)
-        except StopIteration:
-            return None
-        choice = chunk["choices"][0]
-        if choice.get("finish_reason"):
-            self._finish = choice["finish_reason"]
-        text: str = choice["text"]
-        if text:
-            self._llm.stats.tokens += 1
-            self._text.append(text)
-        return text
-
-    def finish(self) -> Usage:
-        reply = "".join(self._text)
-        return Usage(
-            prompt_tokens=self._prompt,
-            response_tokens=len(self._llm._tokenize(reply)) if reply else 0,
-            cached_tokens=self._cached,
-            finish_reason=self._finish,
-        )
-
-    def close(self) -> None:
-        if self._open:
-            self._open = False
-            self._llm.stats.generating -= 1
-            close = getattr(self._chunks, "close", None)
-            if close is not None:
-                close()
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n

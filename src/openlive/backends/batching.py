@@ -1,0 +1,435 @@
+"""Continuous batching on one llama.cpp context: every session's reply decoded together.
+
+llama.cpp decodes several sequences in one `llama_decode` call: each token of a batch
+carries the id of the sequence it belongs to, and attends only to the KV cells of that
+sequence. `BatchDecoder` keeps one sequence per conversation in a single context with a
+unified KV cache, so each session's history stays cached as its own sequence, and runs
+*steps*: one step feeds every reply in progress its last sampled token, adds a chunk of
+the prompt of replies that are starting, decodes them all at once and samples the next
+token of each. A new reply joins at the next step, without waiting for the others to
+end, and a long reply no longer holds back another's first token.
+
+On two cores a step of ten one-token sequences costs little more than a step of one (the
+weights are read once per step), so the model's throughput grows with the number of
+replies in flight while each reply's speed falls only a little.
+
+All of this class runs on one thread (the embedded models' scheduler), one method call
+at a time: it has no locks. What crosses threads is `Generation.cancelled` (set by the
+event loop, read here) and `Generation.emit` (called here; it must hand over to the
+loop thread-safely).
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["BatchDecoder", "Generation", "SamplerSettings", "kv_bytes_per_token"]
+
+log = logging.getLogger(__name__)
+
+PREFILL_CHUNK: Final = 128
+"""Prompt tokens of one reply evaluated per step: a long prompt is read over several
+steps, so that the replies already running keep getting tokens meanwhile."""
+STEP_TOKENS: Final = 512
+"""The most tokens one step decodes (llama.cpp's batch size)."""
+PENALTY_LAST_N: Final = 64
+"""How many of the newest generated tokens the repeat penalties look at (llama-cpp-python's
+default)."""
+MIN_P: Final = 0.05
+"""llama-cpp-python's default min-p filter, kept so that sampling is unchanged."""
+
+
+@dataclass(frozen=True, slots=True)
+class SamplerSettings:
+    temperature: float
+    top_p: float
+    top_k: int
+    repeat_penalty: float
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    seed: int | None = None
+    grammar: tuple[str, str] | None = None
+    """A GBNF grammar and its root rule, or None."""
+
+
+Emit = Callable[[str | BaseException | None], None]
+"""Takes each text delta, then None at the end (or an exception instead)."""
+
+
+@dataclass(eq=False, slots=True)
+class Generation:
+    """One reply: its prompt, how to sample it, and where its text goes."""
+
+    owner: object
+    """The conversation it belongs to: its sequence keeps that conversation's cache."""
+    prompt: list[int]
+    max_tokens: int
+    sampling: SamplerSettings
+    emit: Emit
+    stop: tuple[str, ...] = ()
+    cancelled: bool = False
+    """Set from the event loop; the decoder drops the reply at its next step."""
+    # What the decoder keeps while the reply runs:
+    cached: int = 0
+    """Prompt tokens the sequence already held when the reply started."""
+    finish_reason: str = "cancelled"
+    text: list[str] = field(default_factory=list)
+    _pending: list[int] = field(default_factory=list)
+    """Prompt tokens not yet evaluated."""
+    _next: int | None = None
+    """The token sampled last, to be fed at the next step."""
+    _produced: int = 0
+    _held: str = ""
+    """Text held back because it may be the start of a stop sequence."""
+    _sampler: Any = None
+    _decoder: Any = None
+    _seq: _Sequence | None = None
+
+
+@dataclass(eq=False, slots=True)
+class _Sequence:
+    id: int
+    tokens: list[int] = field(default_factory=list)
+    """What the KV cache holds for this sequence, position by position."""
+    owner: object | None = None
+    used: int = 0
+    """The step it was last used in (least recently used sequences are reused first)."""
+    busy: bool = False
+
+
+def kv_bytes_per_token(model: Any) -> int:
+    """The size of one KV cell of `model` (a `llama_model_p`), keys and values in f16."""
+    import llama_cpp
+
+    layers = llama_cpp.llama_model_n_layer(model)
+    head_dim = llama_cpp.llama_model_n_embd(model) // llama_cpp.llama_model_n_head(model)
+    return int(2 * 2 * layers * head_dim * llama_cpp.llama_model_n_head_kv(model))
+
+
+class BatchDecoder:
+    """Steps many replies together on one context of `model` (llama-cpp-python's
+    `_internals.LlamaModel`)."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        cells: int,
+        sequences: int,
+        threads: int,
+        keep_caches: bool = True,
+    ) -> None:
+        """`cells`: KV cells shared by all sequences (tokens of history held at once);
+        `sequences`: how many conversations keep a cache at a time (and so the most
+        replies decoded together); `keep_caches`: keep a conversation's cells between
+        its replies (False: every reply reads its whole prompt)."""
+        import llama_cpp
+
+        self._llama_cpp = llama_cpp
+        self._model = model
+        self._vocab = model.vocab
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = cells
+        params.n_batch = STEP_TOKENS
+        params.n_ubatch = STEP_TOKENS
+        params.n_seq_max = sequences
+        params.kv_unified = True
+        params.n_threads = threads
+        params.n_threads_batch = threads
+        params.no_perf = True
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        with suppress_stdout_stderr(disable=False):  # llama.cpp's start-up notes
+            self._ctx = llama_cpp.llama_init_from_model(model.model, params)
+        if self._ctx is None:
+            raise RuntimeError(f"llama.cpp could not make a context of {cells} cells")
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(STEP_TOKENS, 0, 1)
+        self._sequences = [_Sequence(i) for i in range(sequences)]
+        self._keep = keep_caches
+        self._replies: list[Generation] = []
+        self._steps = 0
+        self.cells = cells
+
+    # --- called by the owner, on the scheduler's thread --------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """Whether a reply is in progress (the owner keeps stepping while it is)."""
+        return bool(self._replies)
+
+    @property
+    def running(self) -> int:
+        return len(self._replies)
+
+    def submit(self, reply: Generation) -> None:
+        """Start `reply` at the next step, on its owner's sequence."""
+        for other in [r for r in self._replies if r.owner is reply.owner]:
+            self._end(other, "cancelled")  # a conversation has one reply at a time
+        seq = self._sequence_for(reply.owner)
+        if seq is None:
+            reply.emit(RuntimeError("every sequence of the model is answering"))
+            return
+        common = _common_prefix(seq.tokens, reply.prompt)
+        if common == len(reply.prompt):
+            common -= 1  # evaluate the last prompt token again, for its logits
+        self._forget(seq, common)
+        seq.busy = True
+        seq.used = self._steps
+        reply.cached = common
+        reply._seq = seq
+        reply._pending = reply.prompt[common:]
+        reply._sampler = self._sampler(reply.sampling)
+        reply._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._replies.append(reply)
+
+    def release(self, owner: object) -> None:
+        """Forget `owner`'s cache (its session ended)."""
+        for reply in [r for r in self._replies if r.owner is owner]:
+            self._end(reply, "cancelled")
+        for seq in self._sequences:
+            if seq.owner is owner:
+                self._forget(seq, 0)
+                seq.owner = None
+
+    def step(self) -> bool:
+        """Decode one step of every reply in progress; return whether any remains."""
+        self._steps += 1
+        for reply in [r for r in self._replies if r.cancelled]:
+            self._end(reply, "cancelled")
+        if not self._replies:
+            return False
+        rows = self._fill()
+        if rows:
+            self._decode(rows)
+        return bool(self._replies)
+
+    def fail_all(self, error: BaseException) -> None:
+        """End every reply in progress with `error`, and drop their caches."""
+        for reply in list(self._replies):
+            self._fail(reply, error)
+        for seq in self._sequences:
+            self._forget(seq, 0)
+
+    def close(self) -> None:
+        for reply in list(self._replies):
+            self._end(reply, "cancelled")
+        self._llama_cpp.llama_batch_free(self._batch)
+        self._llama_cpp.llama_free(self._ctx)
+
+    # --- one step --------------------------------------------------------------------
+
+    def _fill(self) -> list[tuple[Generation, int, int]]:
+        """Put this step's tokens in the batch: the next token of every reply that is
+        generating, then prompt chunks. Returns (reply, tokens fed, row of its logits
+        or -1)."""
+        batch = self._batch
+        n = 0
+        rows: list[tuple[Generation, int, int]] = []
+
+        def add(reply: Generation, tokens: Sequence[int], logits: bool) -> None:
+            nonlocal n
+            seq = reply._seq
+            assert seq is not None
+            start = len(seq.tokens)
+            for i, token in enumerate(tokens):
+                batch.token[n] = token
+                batch.pos[n] = start + i
+                batch.seq_id[n][0] = seq.id
+                batch.n_seq_id[n] = 1
+                batch.logits[n] = False
+                n += 1
+            batch.logits[n - 1] = logits
+            rows.append((reply, len(tokens), n - 1 if logits else -1))
+
+        for reply in self._replies:
+            if reply._next is not None:
+                add(reply, [reply._next], True)
+        for reply in self._replies:
+            if reply._pending and n < STEP_TOKENS:
+                chunk = reply._pending[: min(PREFILL_CHUNK, STEP_TOKENS - n)]
+                add(reply, chunk, len(chunk) == len(reply._pending))
+        batch.n_tokens = n
+        return rows
+
+    def _decode(self, rows: list[tuple[Generation, int, int]]) -> None:
+        llama_cpp = self._llama_cpp
+        status = llama_cpp.llama_decode(self._ctx, self._batch)
+        while status == 1 and self._evict():  # no room for the batch in the KV cache
+            status = llama_cpp.llama_decode(self._ctx, self._batch)
+        if status != 0:
+            # Nothing was decoded: the replies that were starting give way; if none
+            # was, the running ones end (else the next step would fail the same way).
+            error = RuntimeError(f"the model's context is full (llama_decode {status})")
+            starting = [reply for reply, _, _ in rows if reply._pending]
+            for reply in starting or [reply for reply, _, _ in rows]:
+                self._fail(reply, error)
+            return
+        for reply, fed, row in rows:
+            seq = reply._seq
+            assert seq is not None
+            if reply._next is not None and fed == 1 and not reply._pending:
+                seq.tokens.append(reply._next)
+                reply._next = None
+            else:
+                seq.tokens.extend(reply._pending[:fed])
+                del reply._pending[:fed]
+            seq.used = self._steps
+            if row >= 0:
+                token = llama_cpp.llama_sampler_sample(reply._sampler, self._ctx, row)
+                self._took(reply, token)
+
+    def _took(self, reply: Generation, token: int) -> None:
+        if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
+            self._end(reply, "stop")
+            return
+        reply._produced += 1
+        reply._held += reply._decoder.decode(self._piece(token))
+        if self._release_text(reply):
+            self._end(reply, "stop")
+        elif reply._produced >= reply.max_tokens:
+            self._end(reply, "length")
+        else:
+            reply._next = token
+
+    def _release_text(self, reply: Generation) -> bool:
+        """Emit what of the held text cannot be a stop sequence; True if one was hit."""
+        held = reply._held
+        for stop in reply.stop:
+            at = held.find(stop)
+            if at >= 0:
+                reply._held = ""
+                self._emit_text(reply, held[:at])
+                return True
+        keep = max(
+            (
+                k
+                for s in reply.stop
+                for k in range(min(len(s) - 1, len(held)), 0, -1)
+                if held.endswith(s[:k])
+            ),
+            default=0,
+        )
+        self._emit_text(reply, held[: len(held) - keep])
+        reply._held = held[len(held) - keep :]
+        return False
+
+    def _emit_text(self, reply: Generation, text: str) -> None:
+        if text:
+            reply.text.append(text)
+            reply.emit(text)
+
+    def _end(self, reply: Generation, reason: str) -> None:
+        if reply not in self._replies:
+            return
+        self._replies.remove(reply)
+        if reason != "cancelled":
+            tail = reply._held + reply._decoder.decode(b"", final=True)
+            reply._held = ""
+            self._emit_text(reply, tail)
+        reply.finish_reason = reason
+        self._finish(reply)
+        reply.emit(None)
+
+    def _fail(self, reply: Generation, error: BaseException) -> None:
+        self._replies.remove(reply)
+        self._finish(reply)
+        reply.emit(error)
+
+    def _finish(self, reply: Generation) -> None:
+        seq = reply._seq
+        if seq is not None:
+            seq.busy = False
+            if reply._pending or not self._keep:
+                self._forget(seq, 0 if not self._keep else len(seq.tokens))
+        if reply._sampler is not None:
+            self._llama_cpp.llama_sampler_free(reply._sampler)
+            reply._sampler = None
+
+    # --- sequences and the KV cache ------------------------------------------------------
+
+    def _sequence_for(self, owner: object) -> _Sequence | None:
+        """`owner`'s sequence; else a free one; else the least recently used idle one,
+        whose cache is dropped (that conversation re-reads its history next time)."""
+        for seq in self._sequences:
+            if seq.owner is owner:
+                return seq
+        idle = [s for s in self._sequences if not s.busy]
+        if not idle:
+            return None
+        seq = min(idle, key=lambda s: (s.owner is not None, s.used))
+        self._forget(seq, 0)
+        seq.owner = owner
+        return seq
+
+    def _evict(self) -> bool:
+        """Drop the least recently used idle cache; False if there is none."""
+        idle = [s for s in self._sequences if not s.busy and s.tokens]
+        if not idle:
+            return False
+        seq = min(idle, key=lambda s: s.used)
+        log.info("KV cache full: dropping an idle session's cache (%d tokens)", len(seq.tokens))
+        self._forget(seq, 0)
+        return True
+
+    def _forget(self, seq: _Sequence, keep: int) -> None:
+        """Remove the cells of `seq` from position `keep` on."""
+        if len(seq.tokens) > keep:
+            self._llama_cpp.llama_memory_seq_rm(self._memory, seq.id, keep, -1)
+            del seq.tokens[keep:]
+
+    # --- sampling and text -----------------------------------------------------------
+
+    def _sampler(self, s: SamplerSettings) -> Any:
+        """A llama.cpp sampler chain, in the order llama-cpp-python builds it."""
+        llama_cpp = self._llama_cpp
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+
+        def add(sampler: Any) -> None:
+            llama_cpp.llama_sampler_chain_add(chain, sampler)
+
+        add(
+            llama_cpp.llama_sampler_init_penalties(
+                llama_cpp.llama_vocab_n_tokens(self._vocab),
+                PENALTY_LAST_N,
+                s.repeat_penalty,
+                s.frequency_penalty,
+                s.presence_penalty,
+            )
+        )
+        if s.grammar is not None:
+            grammar, root = s.grammar
+            add(llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode(), root.encode()))
+        if s.temperature == 0.0:
+            add(llama_cpp.llama_sampler_init_greedy())
+        else:
+            add(llama_cpp.llama_sampler_init_top_k(s.top_k))
+            add(llama_cpp.llama_sampler_init_top_p(s.top_p, 1))
+            add(llama_cpp.llama_sampler_init_min_p(MIN_P, 1))
+            add(llama_cpp.llama_sampler_init_temp(s.temperature))
+            seed = s.seed if s.seed is not None else random.getrandbits(32)
+            add(llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
+        return chain
+
+    def _piece(self, token: int) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = self._llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+        if n < 0:
+            buf = ctypes.create_string_buffer(-n)
+            n = self._llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, False)
+        return buf.raw[: max(n, 0)]
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
