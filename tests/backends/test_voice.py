@@ -1,12 +1,14 @@
 """The embedded voice backends on real audio: Silero VAD, Whisper base, Piper.
 
 Each model loads once for the module. The recordings are human speech (see
-``shared/fixtures/speech/README.md``); TTS output is checked by ear's stand-in, Whisper.
+``tests/fixtures/speech/README.md``); TTS output is checked by ear's stand-in, Whisper.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import time
 import wave
 from collections.abc import Iterator
@@ -21,13 +23,15 @@ from openlive.audio.resample import resample
 from openlive.backends import models
 from openlive.backends.models import Source, prepare_whisper
 from openlive.backends.piper import PiperTTS
+from openlive.backends.scheduler import Priority, Scheduler
 from openlive.backends.silero import FRAME_SAMPLES, SAMPLE_RATE, SileroVAD, VADStream
+from openlive.backends.vad_batch import VADBatcher
 from openlive.backends.voice import OUTPUT_RATE, VoiceModelError
 from openlive.backends.whisper import WhisperASR
 
 pytestmark = pytest.mark.models
 
-SPEECH = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "speech"
+SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 RECORDINGS = {
     "beckett.wav": "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better.",
     "clone-test.wav": "I do, I think that America do it very well.",
@@ -125,6 +129,66 @@ def test_vad_streams_are_independent_and_reset(vad: SileroVAD) -> None:
     assert interleaved == alone
     a.reset()
     assert probabilities(a, speech) == alone
+
+
+def test_vad_batched_across_streams_gives_each_stream_what_it_gets_alone(
+    vad: SileroVAD,
+) -> None:
+    # Four streams at different points of two recordings, one of them joining late.
+    sources = [load_wav("clone-test.wav"), load_wav("beckett.wav")]
+    offsets = [0, 17, 30, 5]
+    audio = [
+        sources[i % 2][o * FRAME_SAMPLES :][: 64 * FRAME_SAMPLES] for i, o in enumerate(offsets)
+    ]
+    alone = [probabilities(vad.stream(), x) for x in audio]
+    streams = [vad.stream() for _ in audio]
+    together: list[list[float]] = [[] for _ in audio]
+    for k in range(64):
+        live = [i for i in range(len(audio)) if k >= (20 if i == 3 else 0)]
+        rows = np.stack(
+            [audio[i][(k - (20 if i == 3 else 0)) * FRAME_SAMPLES :][:FRAME_SAMPLES] for i in live]
+        )
+        for i, p in zip(live, vad.probabilities([streams[i] for i in live], rows), strict=True):
+            together[i].append(p)
+    for i in range(3):
+        assert together[i] == pytest.approx(alone[i], abs=1e-5)
+    assert together[3] == pytest.approx(alone[3][:44], abs=1e-5)
+    assert max(alone[0]) > 0.9  # there was speech to score
+
+
+async def test_the_batcher_scores_concurrent_requests_in_shared_calls(vad: SileroVAD) -> None:
+    scheduler = Scheduler("test")
+    batcher = VADBatcher(vad, scheduler)
+    speech = load_wav("beckett.wav")[: 64 * FRAME_SAMPLES].reshape(-1, FRAME_SAMPLES)
+    alone = [vad.stream().probability(f) for f in speech[:1]]
+    try:
+        gate = threading.Event()
+        # Hold the VAD lane, so that ten requests wait together.
+        blocker = asyncio.create_task(scheduler.run(Priority.VAD, gate.wait, 5))
+        await asyncio.sleep(0.05)
+        streams = [vad.stream() for _ in range(10)]
+        requests = [asyncio.create_task(batcher.score(s, speech[:3])) for s in streams]
+        await asyncio.sleep(0.05)
+        gate.set()
+        results = await asyncio.gather(*requests)
+        await blocker
+    finally:
+        scheduler.close()
+    assert batcher.batch_sizes == {10: 3}  # three frames each: three calls of ten
+    assert all(len(r) == 3 for r in results)
+    assert all(r[0] == pytest.approx(alone[0], abs=1e-5) for r in results)
+
+
+async def test_the_batcher_reports_a_bad_frame_to_its_requester(vad: SileroVAD) -> None:
+    scheduler = Scheduler("test")
+    try:
+        batcher = VADBatcher(vad, scheduler)
+        with pytest.raises(ValueError, match="512"):
+            await batcher.score(vad.stream(), np.zeros((1, 100), dtype=np.float32))
+        good = await batcher.score(vad.stream(), np.zeros((2, FRAME_SAMPLES), dtype=np.float32))
+        assert len(good) == 2
+    finally:
+        scheduler.close()
 
 
 def test_vad_takes_exactly_one_frame(vad: SileroVAD) -> None:

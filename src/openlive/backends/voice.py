@@ -14,7 +14,7 @@ Live API sends), so that rate conversion happens once, at the edge of the pipeli
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -76,6 +76,12 @@ class VAD(abc.ABC):
     @abc.abstractmethod
     def stream(self) -> VADStream:
         """Open the state of a new audio stream (one per session, or per input)."""
+
+    def probabilities(self, streams: Sequence[VADStream], frames: Samples) -> list[float]:
+        """The next frame of each of `streams` (row i of `frames` for stream i), scored
+        in one call where the model takes a batch; this default scores them in turn.
+        The streams must be this model's, each at most once."""
+        return [stream.probability(frame) for stream, frame in zip(streams, frames, strict=True)]
 
 
 # --- ASR ---------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from ..audio.resample import StreamingResampler
 from ..audio.ring import AudioRing
 from ..backends.registry import VoiceModels
 from ..backends.scheduler import Priority, Scheduler
+from ..backends.vad_batch import VADBatcher
 from ..backends.voice import Transcript
 from ..protocol.messages import Blob
 from .affect import Prosody, measure, warm_up
@@ -126,10 +127,11 @@ class Listener:
         all_input: bool = False,
         stats: VoiceStats | None = None,
         affect: bool = False,
+        vad: VADBatcher | None = None,
     ) -> None:
         """`all_input` (``turnCoverage: TURN_INCLUDES_ALL_INPUT``): a turn's audio starts
         where the previous turn's ended, silence included, rather than just before its
-        speech."""
+        speech. `vad`: the batcher shared by the sessions (else one of its own)."""
         self._affect = affect
         """Measure each turn's prosody (affective dialog)."""
         self._voice = voice
@@ -139,6 +141,7 @@ class Listener:
         self._language = language
         self._emit = emit
         self._vad = voice.vad.stream()
+        self._batcher = vad or VADBatcher(voice.vad, scheduler)
         self._resampler: StreamingResampler | None = None
         self._ring = AudioRing(RING_S * RATE)
         self._scored = 0
@@ -239,9 +242,7 @@ class Listener:
             return
         audio = self._ring.peek()[start - self._ring.position :][: count * FRAME]
         frames = audio.reshape(count, FRAME)
-        probabilities = await self._scheduler.run(
-            Priority.VAD, lambda: [self._vad.probability(f) for f in frames]
-        )
+        probabilities = await self._batcher.score(self._vad, frames)
         self._scored = start + count * FRAME
         for probability in probabilities:
             await self._events(self._detector.push(probability))

@@ -30,6 +30,7 @@ from ..backends.base import (
 )
 from ..backends.registry import Backends, VoiceModels
 from ..backends.scheduler import Scheduler
+from ..backends.vad_batch import VADBatcher
 from ..backends.voices import Language
 from ..protocol import codec
 from ..protocol.errors import InternalError, InvalidArgument, LiveError
@@ -116,6 +117,11 @@ class Voice:
     speculate: bool = True
     """Transcribe during pauses, before the end of the turn is certain."""
     stats: VoiceStats = field(default_factory=VoiceStats)
+    vad: VADBatcher = field(init=False)
+    """Every session's voice activity, scored in batches."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vad", VADBatcher(self.models.vad, self.scheduler))
 
 
 class SessionRunner:
@@ -576,6 +582,7 @@ class SessionRunner:
             all_input=rt is not None and rt.turn_coverage is TurnCoverage.TURN_INCLUDES_ALL_INPUT,
             stats=self._voice.stats,
             affect=self._features.affective_dialog,
+            vad=self._voice.vad,
         )
 
 
