@@ -37,6 +37,7 @@ __all__ = [
     "ModelSpec",
     "ServerConfig",
     "VoiceSpec",
+    "DEFAULT_MAX_SESSIONS",
     "default_data_dir",
     "load_toml",
     "load_voices",
@@ -46,6 +47,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_TLS_PORT = 8766
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_SESSIONS = 10
+"""Concurrent sessions a node admits by default: what the embedded stack holds on two
+cores with every spoken answer on time (benchmarks/capacity.py)."""
 
 ModelClass = Literal["half-cascade", "native-audio", "native-audio-thinking"]
 
@@ -187,6 +191,11 @@ class ServerConfig:
     api_keys: tuple[str, ...] = ()
     allow_unauthenticated: bool = False
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_sessions: int | None = DEFAULT_MAX_SESSIONS
+    """The most sessions at once (None: no limit); more are refused at the door."""
+    warm_up: bool = True
+    """Run every model once before listening, so the first session is as fast as later
+    ones."""
     speculative_recognition: bool = True
     """Transcribe during a pause, before the end of the turn is decided."""
     llm: LLMSpec = field(default_factory=LLMSpec)

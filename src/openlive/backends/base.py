@@ -190,6 +190,10 @@ class LLM(abc.ABC):
     async def aclose(self) -> None:
         """Free the model."""
 
+    async def warm_up(self) -> None:
+        """Run the model once, so that the first session's reply pays no first-call
+        costs; called at startup, after `start`. An engine elsewhere is not called."""
+
     @abc.abstractmethod
     def conversation(self) -> Conversation:
         """Open the per-session handle."""

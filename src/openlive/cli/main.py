@@ -15,6 +15,7 @@ from pathlib import Path
 from ..config import (
     DEFAULT_HOST,
     DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_SESSIONS,
     DEFAULT_PORT,
     DEFAULT_TLS_PORT,
     LLMSpec,
@@ -102,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--kv-cache-mb",
         type=int,
         default=None,
-        help="embedded: memory kept for idle sessions' KV caches (default 512; 0 makes a "
-        "session re-read its history whenever another session took a turn in between)",
+        help="embedded: memory for the KV caches of all sessions, kept between their turns "
+        "(default 512; 0 makes every reply re-read its whole history)",
     )
     serve.add_argument(
         "--llm-url", help="openai: the engine's API root, e.g. http://127.0.0.1:8000/v1"
@@ -115,6 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULT_MAX_MESSAGE_BYTES,
         help="largest client message accepted (default 16 MiB)",
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=_count,
+        default=DEFAULT_MAX_SESSIONS,
+        metavar="N",
+        help=f"the most sessions at once; more are refused with 1011 and /healthz answers "
+        f"503 while full; 0 for no limit (default {DEFAULT_MAX_SESSIONS}, what the embedded "
+        "models hold on two cores)",
+    )
+    serve.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="listen as soon as the models are loaded, without running each once first "
+        "(the first session is then slower)",
     )
     serve.add_argument(
         "--no-speculative-recognition",
@@ -186,6 +203,16 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"not a count: {text!r}")
+    return value
+
+
 def _keys(args: argparse.Namespace) -> tuple[str, ...]:
     keys = list(args.api_key or [])
     keys += [k.strip() for k in os.environ.get("OPENLIVE_API_KEYS", "").split(",") if k.strip()]
@@ -216,6 +243,8 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         api_keys=_keys(args),
         allow_unauthenticated=args.allow_unauthenticated,
         max_message_bytes=args.max_message_bytes,
+        max_sessions=args.max_sessions or None,
+        warm_up=args.warm_up,
         speculative_recognition=args.speculative_recognition,
         llm=llm,
         models=models,

@@ -4,7 +4,8 @@ Three tasks, each owned by the response's task group, linked by small bounded qu
 
 - the writer reads the LLM's deltas and cuts them into clauses;
 - the synthesizer speaks each clause on the voice scheduler (the first clause of an
-  answer goes ahead of other sessions' bulk work);
+  answer goes ahead of other sessions' bulk work, and so does any later one once the
+  audio ready to play runs under `MARGIN_S`);
 - the player sends the audio in 40 ms chunks, released at real time with a short lead,
   so that an interruption stops the sound within a chunk or two; each clause's text
   goes out as `outputTranscription` when its audio starts.
@@ -54,6 +55,10 @@ CHUNK_MS = 40
 LEAD_MS = 200
 """How far ahead of real time audio is released (covers network jitter)."""
 AUDIO_TOKENS_PER_SECOND = 32
+MARGIN_S = 1.0
+"""Synthesis stays this far ahead of playout: a clause whose answer has less audio than
+this left to play is synthesized as urgently as a first clause (under load, behind the
+other sessions' bulk work, it would come too late and the answer would stall)."""
 
 Send = Callable[[ServerMessage], Awaitable[None]]
 
@@ -133,6 +138,10 @@ class SpeechResponse:
         self.calls: list[FunctionCall] = []
         """Functions the model called instead of answering; the turn is then left open."""
         self._spoken: list[_Spoken] = []
+        self._ready = 0
+        """Samples synthesized so far."""
+        self._play_started: float | None = None
+        """When sample 0 played (moved on by an underrun); None before it plays."""
         self.usage: Usage | None = None
         self.error: LLMError | None = None
         self.completed = False
@@ -217,13 +226,20 @@ class SpeechResponse:
         texts: asyncio.Queue[str | None],
         audio: asyncio.Queue[tuple[str, np.ndarray] | None],
     ) -> None:
-        priority = Priority.FIRST_AUDIO
         while (text := await texts.get()) is not None:
+            priority = Priority.FIRST_AUDIO if self._ahead() < MARGIN_S else Priority.SYNTHESIS
             speech = await self._scheduler.run(priority, self._speak, text)
-            priority = Priority.SYNTHESIS
             if len(speech):
+                self._ready += len(speech)
                 await audio.put((text, speech))
         await audio.put(None)
+
+    def _ahead(self) -> float:
+        """Seconds of synthesized audio not yet played."""
+        ready = self._ready / OUTPUT_RATE
+        if self._play_started is None:
+            return ready
+        return self._play_started + ready - time.monotonic()
 
     def _speak(self, text: str) -> np.ndarray:
         pieces = list(
@@ -247,6 +263,7 @@ class SpeechResponse:
                 now = time.monotonic()
                 if started is None or now - (started + played / OUTPUT_RATE) > LEAD_MS / 1000:
                     started = now - played / OUTPUT_RATE  # the start, or after an underrun
+                    self._play_started = started
                 delay = started + played / OUTPUT_RATE - LEAD_MS / 1000 - now
                 if delay > 0:
                     await asyncio.sleep(delay)

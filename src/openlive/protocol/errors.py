@@ -8,7 +8,7 @@ The Live API reports every error by closing the WebSocket (PROTOCOL.md §7)::
     ├── PermissionDenied       1008  missing or wrong credentials
     ├── MessageTooBig          1009  a client message over the size limit
     ├── InternalError          1011  a failure on our side
-    ├── ResourceExhausted      1011  an ephemeral token's uses are spent
+    ├── ResourceExhausted      1011  an ephemeral token's uses are spent; the node is full
     └── CredentialExpired      1011  an ephemeral token has expired
 
 The reasons follow google.rpc wording where the hosted service's is known. The hosted
@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 __all__ = [
+    "CAPACITY_REASON",
     "MAX_REASON_BYTES",
     "InternalError",
     "CredentialExpired",
@@ -84,6 +85,11 @@ class InternalError(LiveError):
 class ResourceExhausted(LiveError):
     code = 1011
     default_reason = "Resource has been exhausted."
+
+
+CAPACITY_REASON = "RESOURCE_EXHAUSTED: Maximum concurrent sessions exceeded."
+"""The hosted service's close reason (with code 1011) for a session over its concurrent
+session limit, as clients have recorded it."""
 
 
 class CredentialExpired(LiveError):

@@ -24,7 +24,15 @@ from ..backends.registry import Backends
 from ..pipeline.lifetime import ConnectionLimits
 from ..pipeline.resumption import ResumptionSettings
 from ..pipeline.runner import ClientGone, SessionRunner, Voice
-from ..protocol.errors import InvalidArgument, LiveError, NotFound, PermissionDenied
+from ..protocol.errors import (
+    CAPACITY_REASON,
+    InvalidArgument,
+    LiveError,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+)
+from .admission import Admission
 from .auth import INVALID_REASON, Credential, KeyChecker, find_credential, find_token
 from .metrics import render
 from .routes import LiveRoute, match_auth_tokens, match_live, match_models
@@ -47,6 +55,7 @@ class AppState:
     resumption: ResumptionSettings | None = None
     """Where resumption handles are kept; None: sessions cannot be resumed."""
     limits: ConnectionLimits | None = None
+    admission: Admission = field(default_factory=lambda: Admission(None))
     accepting: bool = True
     sessions: set[object] = field(default_factory=set)
     sessions_started: int = 0
@@ -83,9 +92,10 @@ class _StarletteTransport:
 
 def create_app(state: AppState) -> Starlette:
     async def healthz(request: Request) -> Response:
-        if not state.accepting:
-            return JSONResponse({"status": "draining"}, status_code=503)
-        return JSONResponse({"status": "ok", "sessions": len(state.sessions)})
+        admission = state.admission
+        status = "draining" if not state.accepting else "full" if admission.full else "ok"
+        body = {"status": status, "sessions": admission.held, "capacity": admission.capacity}
+        return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     async def metrics(request: Request) -> Response:
         return Response(render(state), media_type=CONTENT_TYPE_LATEST)
@@ -168,15 +178,29 @@ def create_app(state: AppState) -> Starlette:
         if not state.accepting:
             await transport.close(1011, "The service is currently unavailable.")
             return
+        if not state.admission.take():  # before any await: no two connections race past
+            await refuse_session(transport, ResourceExhausted(CAPACITY_REASON))
+            return
+        try:
+            await run_session(route, websocket, transport)
+        finally:
+            state.admission.give_back()
+
+    async def refuse_session(transport: _StarletteTransport, error: LiveError) -> None:
+        """Close in answer to the first message, as the hosted service does: the Python
+        SDK sends `setup` at once and reports a close only after it."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_REFUSAL_WAIT):
+                await transport.receive()
+        await transport.close(error.code, error.reason)
+
+    async def run_session(
+        route: LiveRoute, websocket: WebSocket, transport: _StarletteTransport
+    ) -> None:
         try:
             guard = await admit(route, websocket)
         except LiveError as exc:
-            # Close in answer to the first message, as the hosted service does: the
-            # Python SDK sends `setup` at once and reports a close only after it.
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_REFUSAL_WAIT):
-                    await transport.receive()
-            await transport.close(exc.code, exc.reason)
+            await refuse_session(transport, exc)
             return
         runner = SessionRunner(
             transport,

@@ -34,6 +34,23 @@ class _StateCollector(Collector):
         yield CounterMetricFamily(
             "openlive_sessions_started", "Live sessions accepted", value=state.sessions_started
         )
+        admission = state.admission
+        yield GaugeMetricFamily(
+            "openlive_session_slots_held",
+            "Sessions admitted and not yet ended, including those still authenticating",
+            value=admission.held,
+        )
+        if admission.capacity is not None:
+            yield GaugeMetricFamily(
+                "openlive_session_capacity",
+                "The most sessions this node admits at once (--max-sessions)",
+                value=admission.capacity,
+            )
+        yield CounterMetricFamily(
+            "openlive_sessions_refused",
+            "Sessions refused at the door because the node was full",
+            value=admission.refused,
+        )
         closes = CounterMetricFamily(
             "openlive_session_closes",
             "Sessions closed by the server, by close code",

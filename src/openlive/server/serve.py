@@ -1,4 +1,4 @@
-"""Running the server: load the models, then listen in plain HTTP and in TLS.
+"""Running the server: load the models, warm them up, then listen in plain HTTP and in TLS.
 
 Both listeners are uvicorn servers in one event loop, sharing one app and one set of
 models. SIGINT and SIGTERM stop both: first every session is sent `goAway` and given
@@ -25,6 +25,8 @@ from ..config import ServerConfig
 from ..pipeline.lifetime import ConnectionLimits
 from ..pipeline.resumption import ResumptionSettings
 from ..pipeline.runner import Voice
+from ..pipeline.warmup import warm_up
+from .admission import Admission
 from .app import AppState, create_app
 from .auth import KeyChecker
 from .shutdown import drain, purge_expired
@@ -53,6 +55,8 @@ async def serve(config: ServerConfig) -> None:
         asyncio.to_thread(load_voice, config.data_dir, config.voices), backends.start()
     )
     voice = Voice(voice_models, scheduler, speculate=config.speculative_recognition)
+    if config.warm_up:
+        await warm_up(backends, voice)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = await SQLiteStore.open(config.data_dir / STORE_FILE)
     state = AppState(
@@ -61,6 +65,7 @@ async def serve(config: ServerConfig) -> None:
         tokens=Tokens(store),
         voice=voice,
         resumption=ResumptionSettings(store, ttl=config.resumption_ttl),
+        admission=Admission(config.max_sessions),
         limits=ConnectionLimits(
             config.connection_limit,
             config.go_away_before,

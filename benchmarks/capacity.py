@@ -1,0 +1,323 @@
+"""Capacity: many concurrent voice (and text) sessions on one server, through the SDK.
+
+For each N (by default 1, 2, 4, 6, 8, 10, 12), N voice sessions talk at once to one
+`openlive serve` on the embedded models, each as a person would: a phrase of human
+speech (1 to 4 s, `tests/fixtures/speech`) streamed at real time in 20 ms messages with
+`languageCode` en-US, then silence while the answer plays, then a 1 s pause, then the
+next phrase; the sessions start a random fraction of a second apart. Recorded per turn:
+
+* voice to voice: from sending the last voiced sample to the first answer audio;
+* unanswered: no answer audio within 15 s of the end of the speech;
+* stalls: a gap over 300 ms between two audio messages of one answer (its audio is
+  paced at real time, so a gap is audio the listener waits for);
+* the server's CPU use over the run (cores busy, from /proc).
+
+Then N concurrent text sessions, each asking three questions in turn (at most 64 tokens
+each): time to first text, and the tokens per second of all sessions together.
+
+With `--baseline-src DIR` (the `src` folder of another checkout, e.g. a `git worktree`
+of an older commit) a second server runs that code, and the two are driven N by N in
+alternation, so that load from elsewhere falls on both alike.
+
+Usage: .venv/bin/python benchmarks/capacity.py [--sessions 1,2,4] [--turns 4]
+       [--baseline-src /tmp/before/src] [--out PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from google.genai import types
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.latency import (  # noqa: E402
+    MODEL,
+    SYSTEM,
+    Microphone,
+    audio_in,
+    client,
+    last_voiced,
+    quantile,
+    utterances,
+)
+from tests.conftest import Server, start_server, stop_server  # noqa: E402
+
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "capacity.json"
+ANSWER_WAIT_S = 15.0
+STALL_S = 0.3
+PAUSE_S = 1.0
+QUESTIONS = (
+    "What is the capital of France?",
+    "Tell me a short story about a cat.",
+    "Name three colours and say why you like them.",
+)
+
+
+def voice_config() -> types.LiveConnectConfig:
+    return types.LiveConnectConfig(
+        response_modalities=[types.Modality.AUDIO],
+        system_instruction=types.Content(parts=[types.Part(text=SYSTEM)]),
+        speech_config=types.SpeechConfig(language_code="en-US"),
+        temperature=0,
+        max_output_tokens=24,
+    )
+
+
+@dataclass
+class VoiceTurn:
+    session: int
+    voice_to_voice_s: float | None
+    """None: never answered."""
+    stalls: int = 0
+    longest_gap_s: float = 0.0
+
+
+@dataclass
+class Speaker:
+    """One voice session: a microphone streaming throughout, and its answers."""
+
+    index: int
+    session: Any
+    mic: Microphone
+    messages: asyncio.Queue[tuple[float, types.LiveServerMessage]] = field(
+        default_factory=asyncio.Queue
+    )
+
+    async def receive(self) -> None:
+        while True:
+            async for message in self.session.receive():
+                await self.messages.put((time.monotonic(), message))
+
+    async def turn(self, samples: np.ndarray) -> VoiceTurn:
+        while not self.messages.empty():
+            self.messages.get_nowait()
+        sent = await self.mic.say(samples, last_voiced(samples))
+        first: float | None = None
+        previous = 0.0
+        result = VoiceTurn(self.index, None)
+        deadline = sent + ANSWER_WAIT_S
+        while True:
+            wait = deadline - time.monotonic() if first is None else 30.0
+            try:
+                received, message = await asyncio.wait_for(self.messages.get(), max(wait, 0.01))
+            except TimeoutError:
+                return result  # unanswered (or an answer that never ended)
+            if audio_in(message):
+                if first is None:
+                    first = received
+                    result.voice_to_voice_s = first - sent
+                else:
+                    gap = received - previous
+                    result.longest_gap_s = max(result.longest_gap_s, gap)
+                    result.stalls += gap > STALL_S
+                previous = received
+            content = message.server_content
+            if content is not None and content.turn_complete and first is not None:
+                return result
+
+
+async def voice_run(server: Server, sessions: int, turns: int, seed: int) -> dict[str, Any]:
+    clips = [u for u in utterances() if 1.0 <= len(u) / 16000 <= 4.2]
+    rng = random.Random(seed)
+    results: list[VoiceTurn] = []
+    errors: list[str] = []
+
+    async def converse(speaker: Speaker) -> None:
+        await asyncio.sleep(rng.random() * 2.0)  # people do not start in step
+        for t in range(turns):
+            clip = clips[(speaker.index + t) % len(clips)]
+            results.append(await speaker.turn(clip))
+            await asyncio.sleep(PAUSE_S)
+
+    cpu_before = cpu_seconds(server)
+    started = time.monotonic()
+    async with AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
+        speakers = []
+        for i in range(sessions):
+            connect = client(server).aio.live.connect(model=MODEL, config=voice_config())
+            session = await stack.enter_async_context(connect)
+            speakers.append(Speaker(i, session, Microphone(session)))
+        background = [tasks.create_task(s.mic.run()) for s in speakers]
+        background += [tasks.create_task(s.receive()) for s in speakers]
+        try:
+            outcomes = await asyncio.gather(
+                *(converse(s) for s in speakers), return_exceptions=True
+            )
+            errors = [f"{type(e).__name__}: {e}" for e in outcomes if isinstance(e, Exception)]
+        finally:
+            for task in background:
+                task.cancel()
+    wall = time.monotonic() - started
+    answered = [r.voice_to_voice_s for r in results if r.voice_to_voice_s is not None]
+    return {
+        "sessions": sessions,
+        "turns": len(results),
+        "unanswered": sum(r.voice_to_voice_s is None for r in results),
+        "voice_to_voice_p50_s": round(statistics.median(answered), 3) if answered else None,
+        "voice_to_voice_p95_s": round(quantile(answered, 0.95), 3) if answered else None,
+        "stalls": sum(r.stalls for r in results),
+        "longest_gap_s": round(max((r.longest_gap_s for r in results), default=0.0), 3),
+        "server_cores_busy": round((cpu_seconds(server) - cpu_before) / wall, 2),
+        "errors": errors,
+        "each": [asdict(r) for r in results],
+    }
+
+
+async def text_run(server: Server, sessions: int) -> dict[str, Any]:
+    firsts: list[float] = []
+    tokens = 0
+    config = types.LiveConnectConfig(
+        response_modalities=[types.Modality.TEXT], temperature=0, max_output_tokens=64
+    )
+
+    async def chat() -> None:
+        nonlocal tokens
+        async with client(server).aio.live.connect(model=MODEL, config=config) as session:
+            for question in QUESTIONS:
+                asked = time.monotonic()
+                await session.send_client_content(
+                    turns=types.Content(role="user", parts=[types.Part(text=question)])
+                )
+                first: float | None = None
+                async for message in session.receive():
+                    if message.text and first is None:
+                        first = time.monotonic()
+                        firsts.append(first - asked)
+                    usage = message.usage_metadata
+                    if usage is not None and usage.response_token_count:
+                        tokens += usage.response_token_count
+
+    started = time.monotonic()
+    await asyncio.gather(*(chat() for _ in range(sessions)))
+    wall = time.monotonic() - started
+    return {
+        "sessions": sessions,
+        "first_text_p50_s": round(statistics.median(firsts), 3),
+        "first_text_p95_s": round(quantile(firsts, 0.95), 3),
+        "tokens_per_s": round(tokens / wall, 1),
+    }
+
+
+def cpu_seconds(server: Server) -> float:
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def python_path(src: str | None):  # type: ignore[no-untyped-def]
+    saved = os.environ.get("PYTHONPATH")
+    if src is not None:
+        os.environ["PYTHONPATH"] = src
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+
+
+def print_table(title: str, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    print(f"\n{title}", file=sys.stderr)
+    print(" | ".join(keys), file=sys.stderr)
+    for row in rows:
+        print(" | ".join(str(row.get(k)) for k in keys), file=sys.stderr)
+
+
+async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
+    servers: dict[str, Server] = {}
+    try:
+        servers["current"] = start_server(data, "--max-sessions", "0")
+        os.environ.update(servers["current"].env)  # the certificate the SDK must trust
+        os.environ.pop("GEMINI_API_KEY", None)  # the SDK warns when both are set
+        if args.baseline_src:
+            with python_path(args.baseline_src):
+                servers["baseline"] = start_server(data)
+        voice: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+        text: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+        for n in args.sessions:
+            for name, server in servers.items():
+                result = await voice_run(server, n, args.turns, seed=n)
+                voice[name].append(result)
+                print(
+                    f"{name} voice x{n}: p50 {result['voice_to_voice_p50_s']} p95 "
+                    f"{result['voice_to_voice_p95_s']} unanswered {result['unanswered']}/"
+                    f"{result['turns']} stalls {result['stalls']} cores "
+                    f"{result['server_cores_busy']} {result['errors'] or ''}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        for n in args.text_sessions:
+            for name, server in servers.items():
+                result = await text_run(server, n)
+                text[name].append(result)
+                print(f"{name} text x{n}: {result}", file=sys.stderr, flush=True)
+    finally:
+        for server in servers.values():
+            stop_server(server)
+    keys = [
+        "sessions",
+        "voice_to_voice_p50_s",
+        "voice_to_voice_p95_s",
+        "unanswered",
+        "turns",
+        "stalls",
+        "longest_gap_s",
+        "server_cores_busy",
+    ]
+    for name in servers:
+        print_table(f"voice, {name}", voice[name], keys)
+        print_table(
+            f"text, {name}",
+            text[name],
+            ["sessions", "first_text_p50_s", "first_text_p95_s", "tokens_per_s"],
+        )
+    return {"voice": voice, "text": text}
+
+
+def counts(text: str) -> list[int]:
+    return [int(n) for n in text.split(",") if n]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=counts, default=[1, 2, 4, 6, 8, 10, 12])
+    parser.add_argument("--text-sessions", type=counts, default=[1, 4, 10])
+    parser.add_argument("--turns", type=int, default=4, help="spoken turns per session")
+    parser.add_argument("--baseline-src", help="the src folder of a checkout to compare with")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = asyncio.run(run(args, Path(tmp)))
+    record = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "turns_per_session": args.turns,
+        **results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2))
+    print(f"\nwritten to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
