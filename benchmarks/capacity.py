@@ -15,6 +15,10 @@ next phrase; the sessions start a random fraction of a second apart. Recorded pe
 Then N concurrent text sessions, each asking three questions in turn (at most 64 tokens
 each): time to first text, and the tokens per second of all sessions together.
 
+With `--starts K`: K fresh servers warmed up and K started with `--no-warm-up`, in
+alternation, each with one session of three spoken turns: the first turn's voice to
+voice against the median of the next two.
+
 With `--baseline-src DIR` (the `src` folder of another checkout, e.g. a `git worktree`
 of an older commit) a second server runs that code, and the two are driven N by N in
 alternation, so that load from elsewhere falls on both alike.
@@ -148,6 +152,8 @@ async def voice_run(server: Server, sessions: int, turns: int, seed: int) -> dic
             await asyncio.sleep(PAUSE_S)
 
     cpu_before = cpu_seconds(server)
+    metrics_before = server.metrics()
+    client_before = time.process_time()
     started = time.monotonic()
     async with AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
         speakers = []
@@ -166,6 +172,17 @@ async def voice_run(server: Server, sessions: int, turns: int, seed: int) -> dic
             for task in background:
                 task.cancel()
     wall = time.monotonic() - started
+    client_cores = (time.process_time() - client_before) / wall
+    metrics = server.metrics()
+
+    def delta(name: str) -> float:
+        return metrics.get(name, 0.0) - metrics_before.get(name, 0.0)
+
+    counted = delta('openlive_voice_stage_seconds_count{stage="total"}') or 1.0
+    stages = {
+        stage: round(delta(f'openlive_voice_stage_seconds_sum{{stage="{stage}"}}') / counted, 3)
+        for stage in ("end_of_speech", "recognition", "first_token", "first_audio", "total")
+    }
     answered = [r.voice_to_voice_s for r in results if r.voice_to_voice_s is not None]
     return {
         "sessions": sessions,
@@ -176,6 +193,10 @@ async def voice_run(server: Server, sessions: int, turns: int, seed: int) -> dic
         "stalls": sum(r.stalls for r in results),
         "longest_gap_s": round(max((r.longest_gap_s for r in results), default=0.0), 3),
         "server_cores_busy": round((cpu_seconds(server) - cpu_before) / wall, 2),
+        "client_cores_busy": round(client_cores, 2),
+        "stage_means_s": stages,
+        "speculations": delta("openlive_speculative_recognitions_total"),
+        "speculations_used": delta("openlive_speculative_recognitions_used_total"),
         "errors": errors,
         "each": [asdict(r) for r in results],
     }
@@ -216,6 +237,51 @@ async def text_run(server: Server, sessions: int) -> dict[str, Any]:
     }
 
 
+async def warm_start_run(data: Path, starts: int, seed: int) -> dict[str, Any]:
+    """For each of `starts` fresh servers, warmed up and not (alternately): the voice to
+    voice of a session's first spoken turn, and of its next two."""
+    clip = [u for u in utterances() if 1.0 <= len(u) / 16000 <= 4.2][0]
+    runs: dict[str, list[dict[str, float]]] = {"warm": [], "cold": []}
+    for i in range(starts):
+        for kind in ("warm", "cold") if i % 2 == 0 else ("cold", "warm"):
+            args = ("--max-sessions", "0") + (("--no-warm-up",) if kind == "cold" else ())
+            server = start_server(data, *args)
+            try:
+                async with client(server).aio.live.connect(
+                    model=MODEL, config=voice_config()
+                ) as session:
+                    speaker = Speaker(0, session, Microphone(session))
+                    async with asyncio.TaskGroup() as tasks:
+                        background = [
+                            tasks.create_task(speaker.mic.run()),
+                            tasks.create_task(speaker.receive()),
+                        ]
+                        turns = []
+                        for _ in range(3):
+                            turns.append((await speaker.turn(clip)).voice_to_voice_s)
+                            await asyncio.sleep(PAUSE_S)
+                        for task in background:
+                            task.cancel()
+            finally:
+                stop_server(server)
+            first, *later = turns
+            if first is None or None in later:
+                continue
+            runs[kind].append({"first": first, "later": statistics.median(later)})  # type: ignore[arg-type]
+            print(f"{kind} start {i + 1}: first {first:.3f} later {later}", file=sys.stderr)
+    summary = {}
+    for kind, rows in runs.items():
+        if rows:
+            ratios = [r["first"] / r["later"] for r in rows]
+            summary[kind] = {
+                "starts": len(rows),
+                "first_p50_s": round(statistics.median(r["first"] for r in rows), 3),
+                "later_p50_s": round(statistics.median(r["later"] for r in rows), 3),
+                "first_over_later_p50": round(statistics.median(ratios), 3),
+            }
+    return summary
+
+
 def cpu_seconds(server: Server) -> float:
     fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -244,6 +310,7 @@ def print_table(title: str, rows: list[dict[str, Any]], keys: list[str]) -> None
 
 async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
     servers: dict[str, Server] = {}
+    warm: dict[str, Any] = {}
     try:
         servers["current"] = start_server(data, "--max-sessions", "0")
         os.environ.update(servers["current"].env)  # the certificate the SDK must trust
@@ -261,7 +328,10 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
                     f"{name} voice x{n}: p50 {result['voice_to_voice_p50_s']} p95 "
                     f"{result['voice_to_voice_p95_s']} unanswered {result['unanswered']}/"
                     f"{result['turns']} stalls {result['stalls']} cores "
-                    f"{result['server_cores_busy']} {result['errors'] or ''}",
+                    f"{result['server_cores_busy']} (client {result['client_cores_busy']}) "
+                    f"stages {result['stage_means_s']} speculations "
+                    f"{result['speculations_used']}/{result['speculations']} "
+                    f"{result['errors'] or ''}",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -270,6 +340,11 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
                 result = await text_run(server, n)
                 text[name].append(result)
                 print(f"{name} text x{n}: {result}", file=sys.stderr, flush=True)
+        if args.starts:
+            for server in servers.values():
+                stop_server(server)
+            warm = await warm_start_run(data, args.starts, seed=0)
+            print(f"warm start: {warm}", file=sys.stderr)
     finally:
         for server in servers.values():
             stop_server(server)
@@ -290,7 +365,7 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
             text[name],
             ["sessions", "first_text_p50_s", "first_text_p95_s", "tokens_per_s"],
         )
-    return {"voice": voice, "text": text}
+    return {"voice": voice, "text": text, "warm_start": warm}
 
 
 def counts(text: str) -> list[int]:
@@ -302,6 +377,13 @@ def main() -> int:
     parser.add_argument("--sessions", type=counts, default=[1, 2, 4, 6, 8, 10, 12])
     parser.add_argument("--text-sessions", type=counts, default=[1, 4, 10])
     parser.add_argument("--turns", type=int, default=4, help="spoken turns per session")
+    parser.add_argument(
+        "--starts",
+        type=int,
+        default=0,
+        help="also start this many fresh servers of each kind (warmed up, --no-warm-up) and "
+        "compare a session's first spoken turn with its later ones",
+    )
     parser.add_argument("--baseline-src", help="the src folder of a checkout to compare with")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()

@@ -47,7 +47,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_TLS_PORT = 8766
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-DEFAULT_MAX_SESSIONS = 10
+DEFAULT_MAX_SESSIONS = 6
 """Concurrent sessions a node admits by default: what the embedded stack holds on two
 cores with every spoken answer on time (benchmarks/capacity.py)."""
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from openlive.backends.scheduler import Priority, Scheduler
+from openlive.backends.scheduler import Priority, Scheduler, Ticket
 
 
 @pytest.fixture
@@ -61,3 +61,31 @@ async def test_a_cancelled_job_that_has_not_started_never_runs(scheduler: Schedu
     await blocker
     await scheduler.run(Priority.LLM, lambda: None)  # after the cancelled job's turn
     assert ran == []
+
+
+async def test_a_waiting_job_promoted_runs_at_its_new_priority_once(scheduler: Scheduler) -> None:
+    gate = threading.Event()
+    order: list[str] = []
+    blocker = asyncio.create_task(scheduler.run(Priority.LLM, gate.wait, 5))
+    await asyncio.sleep(0.05)
+    ticket = Ticket()
+    guess = asyncio.create_task(
+        scheduler.run(Priority.SPECULATION, order.append, "guess", ticket=ticket)
+    )
+    other = asyncio.create_task(scheduler.run(Priority.RECOGNITION, order.append, "decided"))
+    await asyncio.sleep(0.05)
+    ticket.promote(Priority.FIRST_AUDIO)
+    ticket.promote(Priority.SYNTHESIS)  # never demoted
+    gate.set()
+    await asyncio.gather(blocker, guess, other)
+    await scheduler.run(Priority.INTERIM, order.append, "last")  # the old entry is gone
+    assert order == ["guess", "decided", "last"]
+
+
+async def test_promoting_a_job_that_ran_changes_nothing(scheduler: Scheduler) -> None:
+    ticket = Ticket()
+    ran: list[int] = []
+    await scheduler.run(Priority.SPECULATION, ran.append, 1, ticket=ticket)
+    ticket.promote(Priority.FIRST_AUDIO)
+    await scheduler.run(Priority.LLM, ran.append, 2)
+    assert ran == [1, 2]

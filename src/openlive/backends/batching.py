@@ -41,6 +41,8 @@ STEP_TOKENS: Final = 512
 PENALTY_LAST_N: Final = 64
 """How many of the newest generated tokens the repeat penalties look at (llama-cpp-python's
 default)."""
+FIRST_TOKENS: Final = 12
+"""The tokens of a reply that come before about its first clause ("Sure, I can help")."""
 MIN_P: Final = 0.05
 """llama-cpp-python's default min-p filter, kept so that sampling is unchanged."""
 
@@ -167,6 +169,12 @@ class BatchDecoder:
     @property
     def running(self) -> int:
         return len(self._replies)
+
+    @property
+    def starting(self) -> bool:
+        """Whether a reply in progress is still before its first `FIRST_TOKENS` tokens
+        (what a spoken answer's first clause waits for)."""
+        return any(r._produced < FIRST_TOKENS for r in self._replies)
 
     def submit(self, reply: Generation) -> None:
         """Start `reply` at the next step, on its owner's sequence."""

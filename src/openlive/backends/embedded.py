@@ -222,12 +222,18 @@ class EmbeddedLLM(LLM):
             await self._wake.wait()
             self._wake.clear()
             try:
-                while await self._scheduler.run(Priority.LLM, decoder.step):
+                while await self._scheduler.run(self._step_priority(), decoder.step):
                     self.stats.generating = decoder.running
             except Exception as exc:  # a bug: every reply in progress is told
                 log.exception("the LLM's decoder failed")
                 await self._scheduler.run(Priority.LLM, decoder.fail_all, exc)
             self.stats.generating = decoder.running
+
+    def _step_priority(self) -> Priority:
+        """A step that a reply's first clause waits for goes before recognition and the
+        rest of other answers; later steps after them."""
+        assert self._decoder is not None
+        return Priority.FIRST_TOKENS if self._decoder.starting else Priority.LLM
 
     # --- one reply -------------------------------------------------------------------
 

@@ -5,8 +5,10 @@ session and run off the event loop, each using all the cores for one job. They a
 through one `Scheduler`, so that they never compete for the cores (two models running
 at once on two cores would each spin and crawl), and so that a barge-in check is never
 stuck behind a long job: jobs wait in a priority queue, and the worker takes the most
-urgent first (ties in arrival order). The LLM submits one job per token, so voice work
-slips in between tokens.
+urgent first (ties in arrival order). The LLM submits one job per decoding step (a token
+of every reply), so voice work slips in between steps. A job's owner may promote it
+while it waits (`Ticket`): a speculative transcript becomes urgent once the pause it
+was made in has ended the turn.
 
 VAD jobs are the exception: they run on a lane of their own, a second thread. A frame
 costs the VAD about 0.15 ms on one thread (under 1% of a core for a session streaming
@@ -27,22 +29,31 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["Priority", "Scheduler"]
+__all__ = ["Priority", "Scheduler", "Ticket"]
 
 T = TypeVar("T")
 
 
 class Priority(enum.IntEnum):
+    """From the most urgent: the work nearest to sound the user waits for goes first."""
+
     VAD = 0
     """Voice activity: barge-in and end-of-turn decisions."""
     FIRST_AUDIO = 1
-    """The first sentence of an answer: what the user waits for."""
-    RECOGNITION = 2
-    SYNTHESIS = 3
-    """The rest of an answer, which plays behind the first sentence."""
-    LLM = 4
-    """One step of text generation."""
-    INTERIM = 5
+    """The first clause of an answer (or one its listener is about to wait for)."""
+    FIRST_TOKENS = 2
+    """An LLM step while a reply in it is still before its first clause."""
+    RECOGNITION = 3
+    """A decided turn's transcript."""
+    SPECULATION = 4
+    """A transcript made during a pause, before the turn's end is certain; promoted to
+    `RECOGNITION` if the pause turns out to end the turn while it still waits."""
+    LLM = 5
+    """One step of text generation (a spoken answer's later clauses wait for it)."""
+    SYNTHESIS = 6
+    """The rest of an answer, which plays behind the first clause: it has at least a
+    second of audio ahead of it (`speech.MARGIN_S`), else it is `FIRST_AUDIO`."""
+    INTERIM = 7
     """A partial transcript while the user speaks: shown to the client, nothing waits
     for it."""
 
@@ -58,6 +69,26 @@ class _Job:
     future: Future[Any] = field(compare=False)
 
 
+class Ticket:
+    """A job's place in the queue, which its owner may move up (`promote`)."""
+
+    def __init__(self) -> None:
+        self._job: _Job | None = None
+        self._lane: queue.PriorityQueue[_Job] | None = None
+        self._order: itertools.count[int] | None = None
+
+    def promote(self, priority: Priority) -> None:
+        """Make the job at least this urgent, if it has not started yet."""
+        job, lane = self._job, self._lane
+        if job is None or lane is None or self._order is None or priority >= job.priority:
+            return
+        if job.future.running() or job.future.done():
+            return
+        # A second entry for the same job: whichever the worker takes first runs it.
+        self._job = _Job(priority, next(self._order), job.run, job.future)
+        lane.put(self._job)
+
+
 class Scheduler:
     def __init__(self, name: str = "voice") -> None:
         self._order = itertools.count()
@@ -70,12 +101,17 @@ class Scheduler:
         for thread in self._threads:
             thread.start()
 
-    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any) -> T:
+    async def run(
+        self, priority: Priority, fn: Callable[..., T], *args: Any, ticket: Ticket | None = None
+    ) -> T:
         """Run `fn(*args)` on the worker; cancel-safe (a job not yet started is dropped,
-        a running one is waited for)."""
+        a running one is waited for). `ticket` lets the caller promote the job later."""
         future: Future[T] = Future()
         lane = self._vad_queue if priority is Priority.VAD else self._queue
-        lane.put(_Job(priority, next(self._order), lambda: fn(*args), future))
+        job = _Job(priority, next(self._order), lambda: fn(*args), future)
+        if ticket is not None:
+            ticket._job, ticket._lane, ticket._order = job, lane, self._order
+        lane.put(job)
         wrapped = asyncio.wrap_future(future)
         try:
             return await asyncio.shield(wrapped)
@@ -97,6 +133,8 @@ class Scheduler:
             job = jobs.get()
             if job.priority == _STOP:
                 return
+            if job.future.running() or job.future.done():
+                continue  # a promoted job's other entry, already run (or cancelled)
             if not job.future.set_running_or_notify_cancel():
                 continue
             try:

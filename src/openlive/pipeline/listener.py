@@ -14,8 +14,10 @@ the turn instead.
 
 Recognition is speculative: as soon as a pause has lasted `TRAILING` (the audio an
 utterance keeps after its speech), the speech so far is transcribed, while the silence
-window runs. If the user goes on speaking, that work is dropped; if the pause ends the
-turn, the transcript is already there (or on its way). A speculative transcript is of
+window runs, at a priority below the decided turns of other sessions (promoted to
+theirs if the pause ends the turn while the guess still waits). If the user goes on
+speaking, that work is dropped; if the pause ends the turn, the transcript is already
+there (or on its way). A speculative transcript is of
 exactly the audio the turn would have been transcribed from, so it changes when the
 answer starts, never what was heard.
 
@@ -41,7 +43,7 @@ from ..audio.pcm import parse_pcm_mime, pcm16_to_float
 from ..audio.resample import StreamingResampler
 from ..audio.ring import AudioRing
 from ..backends.registry import VoiceModels
-from ..backends.scheduler import Priority, Scheduler
+from ..backends.scheduler import Priority, Scheduler, Ticket
 from ..backends.vad_batch import VADBatcher
 from ..backends.voice import Transcript
 from ..protocol.messages import Blob
@@ -100,6 +102,8 @@ class _Utterance:
     decided: float = 0.0
     guess: asyncio.Task[Transcript] | None = None
     """Its speculative transcript, started during the pause."""
+    ticket: Ticket | None = None
+    """The guess's place in the scheduler's queue, promoted once the turn is decided."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,8 +308,10 @@ class Listener:
     def _guess(self, pause: _Utterance) -> None:
         assert self._tasks is not None
         self._stats.speculations += 1
+        pause.ticket = Ticket()
         pause.guess = self._tasks.create_task(
-            self._transcribe(pause.start, pause.end), name="speculative-recognition"
+            self._transcribe(pause.start, pause.end, Priority.SPECULATION, pause.ticket),
+            name="speculative-recognition",
         )
 
     def _drop_guess(self, pause: _Utterance | None = None) -> None:
@@ -339,6 +345,8 @@ class Listener:
         utterance.end = min(utterance.end, self._ring.end)
         self._turn_from = utterance.end
         utterance.decided = time.monotonic()
+        if utterance.ticket is not None:  # the guess is this turn's transcript now
+            utterance.ticket.promote(Priority.RECOGNITION)
         try:
             self._utterances.put_nowait(utterance)
         except asyncio.QueueFull:
@@ -352,13 +360,17 @@ class Listener:
         return np.ascontiguousarray(audio[-MAX_UTTERANCE_S * RATE :])
 
     async def _transcribe(
-        self, start: int, end: int, priority: Priority = Priority.RECOGNITION
+        self,
+        start: int,
+        end: int,
+        priority: Priority = Priority.RECOGNITION,
+        ticket: Ticket | None = None,
     ) -> Transcript:
         audio = self._audio(start, end)
         if len(audio) < FRAME:
             return Transcript("", self._language or "", 0.0, len(audio) / RATE)
         return await self._scheduler.run(
-            priority, self._voice.asr.transcribe, audio, self._language
+            priority, self._voice.asr.transcribe, audio, self._language, ticket=ticket
         )
 
     async def _recognize(self) -> None:
