@@ -56,6 +56,7 @@ def session() -> LiveSession:
 async def test_a_clause_the_listener_is_about_to_wait_for_is_urgent() -> None:
     # Two clauses at once, then a third only when the first two have nearly played.
     llm = ScriptedLLM(Reply([f"{CLAUSE} ", f"{CLAUSE} ", CLAUSE], pause_before=2))
+    conversation = llm.conversation()
     context = ChatContext()
     context.append_user("Speak.")
     audio_at: list[float] = []
@@ -69,7 +70,7 @@ async def test_a_clause_the_listener_is_about_to_wait_for_is_urgent() -> None:
     try:
         response = SpeechResponse(
             session(),
-            llm.conversation(),
+            conversation,
             context,
             Sampling(),
             send,
@@ -83,8 +84,11 @@ async def test_a_clause_the_listener_is_about_to_wait_for_is_urgent() -> None:
         await llm.calls[0].paused.wait()
         # 3.2 s of audio is ready; let the model go on when less than the margin is left.
         await asyncio.sleep(3.2 - (MARGIN_S - 0.4) - (time.monotonic() - audio_at[0]))
+        # Its audio running out, the answer asks the model to hurry.
+        assert conversation.urgent
         llm.calls[0].resume.set()
         await running
+        assert not conversation.urgent
     finally:
         scheduler.close()
     priorities = [p for p, _ in scheduler.asked]

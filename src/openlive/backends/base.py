@@ -156,6 +156,11 @@ class LLMStats:
 class Conversation(abc.ABC):
     """One session's handle on a shared model."""
 
+    urgent: bool = False
+    """Set by the pipeline while a listener is about to wait for this reply's next words
+    (a spoken answer whose audio is running out); a backend that schedules its work may
+    serve it first."""
+
     @abc.abstractmethod
     def reply(
         self,

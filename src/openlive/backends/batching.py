@@ -171,10 +171,13 @@ class BatchDecoder:
         return len(self._replies)
 
     @property
-    def starting(self) -> bool:
-        """Whether a reply in progress is still before its first `FIRST_TOKENS` tokens
-        (what a spoken answer's first clause waits for)."""
-        return any(r._produced < FIRST_TOKENS for r in self._replies)
+    def urgent(self) -> bool:
+        """Whether someone waits on the next step: a reply in progress is still before its
+        first `FIRST_TOKENS` tokens (what a spoken answer's first clause waits for), or its
+        owner says it is `urgent` (its audio is running out)."""
+        return any(
+            r._produced < FIRST_TOKENS or getattr(r.owner, "urgent", False) for r in self._replies
+        )
 
     def submit(self, reply: Generation) -> None:
         """Start `reply` at the next step, on its owner's sequence."""

@@ -230,10 +230,10 @@ class EmbeddedLLM(LLM):
             self.stats.generating = decoder.running
 
     def _step_priority(self) -> Priority:
-        """A step that a reply's first clause waits for goes before recognition and the
-        rest of other answers; later steps after them."""
+        """A step that a listener waits for (a reply's first clause, or the next words of
+        an answer whose audio runs out) goes before recognition; the others after it."""
         assert self._decoder is not None
-        return Priority.FIRST_TOKENS if self._decoder.starting else Priority.LLM
+        return Priority.FIRST_TOKENS if self._decoder.urgent else Priority.LLM
 
     # --- one reply -------------------------------------------------------------------
 

@@ -138,6 +138,8 @@ class SpeechResponse:
         self.calls: list[FunctionCall] = []
         """Functions the model called instead of answering; the turn is then left open."""
         self._spoken: list[_Spoken] = []
+        self._written = False
+        """The LLM's reply has ended (every clause is queued for synthesis)."""
         self._ready = 0
         """Samples synthesized so far."""
         self._play_started: float | None = None
@@ -177,6 +179,8 @@ class SpeechResponse:
             error = group.exceptions[0]
             assert isinstance(error, LLMError)
             self.error = error
+        finally:
+            self._conversation.urgent = False
         if self.error is not None or self.calls:
             return
         self.completed = True
@@ -216,6 +220,8 @@ class SpeechResponse:
                 for clause in ready:
                     first = False
                     await texts.put(clause)
+        self._written = True
+        self._conversation.urgent = False
         ready, _ = clauses(buffer, first=first, final=True)
         for clause in ready:
             await texts.put(clause)
@@ -272,4 +278,6 @@ class SpeechResponse:
                 if self.timing is not None:
                     self.timing.audio()
                 spoken.sent += len(piece)
+                # The model's next words are wanted soon if the audio ready is running out.
+                self._conversation.urgent = not self._written and self._ahead() < 2 * MARGIN_S
                 played += len(piece)
