@@ -92,6 +92,6 @@ async def test_a_clause_the_listener_is_about_to_wait_for_is_urgent() -> None:
     finally:
         scheduler.close()
     priorities = [p for p, _ in scheduler.asked]
-    assert priorities == [Priority.FIRST_AUDIO, Priority.SYNTHESIS, Priority.FIRST_AUDIO]
+    assert priorities == [Priority.FIRST_AUDIO, Priority.SYNTHESIS, Priority.NEXT_AUDIO]
     gaps = np.diff(audio_at)
     assert gaps.max() < 0.3, "the answer stalled"

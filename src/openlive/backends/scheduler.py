@@ -39,21 +39,24 @@ class Priority(enum.IntEnum):
 
     VAD = 0
     """Voice activity: barge-in and end-of-turn decisions."""
-    FIRST_AUDIO = 1
-    """The first clause of an answer (or one its listener is about to wait for)."""
-    FIRST_TOKENS = 2
+    NEXT_AUDIO = 1
+    """The next clause of an answer that is playing and about to run out: a gap in the
+    middle of an answer is worse than a later start of another."""
+    FIRST_AUDIO = 2
+    """The first clause of an answer: what the user waits for."""
+    FIRST_TOKENS = 3
     """An LLM step while a reply in it is still before its first clause."""
-    RECOGNITION = 3
+    RECOGNITION = 4
     """A decided turn's transcript."""
-    SPECULATION = 4
+    SPECULATION = 5
     """A transcript made during a pause, before the turn's end is certain; promoted to
     `RECOGNITION` if the pause turns out to end the turn while it still waits."""
-    LLM = 5
+    LLM = 6
     """One step of text generation (a spoken answer's later clauses wait for it)."""
-    SYNTHESIS = 6
+    SYNTHESIS = 7
     """The rest of an answer, which plays behind the first clause: it has at least a
-    second of audio ahead of it (`speech.MARGIN_S`), else it is `FIRST_AUDIO`."""
-    INTERIM = 7
+    second of audio ahead of it (`speech.MARGIN_S`), else it is `NEXT_AUDIO`."""
+    INTERIM = 8
     """A partial transcript while the user speaks: shown to the client, nothing waits
     for it."""
 

@@ -4,8 +4,8 @@ Three tasks, each owned by the response's task group, linked by small bounded qu
 
 - the writer reads the LLM's deltas and cuts them into clauses;
 - the synthesizer speaks each clause on the voice scheduler (the first clause of an
-  answer goes ahead of other sessions' bulk work, and so does any later one once the
-  audio ready to play runs under `MARGIN_S`);
+  answer goes ahead of other sessions' bulk work, and any later one goes ahead of
+  everything but voice activity once the audio ready to play runs under `MARGIN_S`);
 - the player sends the audio in 40 ms chunks, released at real time with a short lead,
   so that an interruption stops the sound within a chunk or two; each clause's text
   goes out as `outputTranscription` when its audio starts.
@@ -57,8 +57,8 @@ LEAD_MS = 200
 AUDIO_TOKENS_PER_SECOND = 32
 MARGIN_S = 1.0
 """Synthesis stays this far ahead of playout: a clause whose answer has less audio than
-this left to play is synthesized as urgently as a first clause (under load, behind the
-other sessions' bulk work, it would come too late and the answer would stall)."""
+this left to play goes ahead even of other answers' first clauses (under load, behind
+the other sessions' work, it would come too late and the answer would stall)."""
 
 Send = Callable[[ServerMessage], Awaitable[None]]
 
@@ -233,7 +233,13 @@ class SpeechResponse:
         audio: asyncio.Queue[tuple[str, np.ndarray] | None],
     ) -> None:
         while (text := await texts.get()) is not None:
-            priority = Priority.FIRST_AUDIO if self._ahead() < MARGIN_S else Priority.SYNTHESIS
+            priority = (
+                Priority.FIRST_AUDIO
+                if self._play_started is None and not self._ready
+                else Priority.NEXT_AUDIO
+                if self._ahead() < MARGIN_S
+                else Priority.SYNTHESIS
+            )
             speech = await self._scheduler.run(priority, self._speak, text)
             if len(speech):
                 self._ready += len(speech)
