@@ -26,16 +26,29 @@ async def test_the_most_urgent_waiting_job_runs_first(scheduler: Scheduler) -> N
     jobs = [
         asyncio.create_task(scheduler.run(priority, order.append, name))
         for priority, name in (
-            (Priority.LLM, "llm"),
+            (Priority.INTERIM, "interim"),
             (Priority.SYNTHESIS, "synthesis"),
+            (Priority.LLM, "llm"),
+            (Priority.SPECULATION, "speculation"),
             (Priority.RECOGNITION, "recognition"),
+            (Priority.FIRST_TOKENS, "first tokens"),
             (Priority.FIRST_AUDIO, "first audio"),
+            (Priority.NEXT_AUDIO, "next audio"),
         )
     ]
     await asyncio.sleep(0.05)
     gate.set()
     await asyncio.gather(blocker, *jobs)
-    assert order == ["first audio", "recognition", "synthesis", "llm"]
+    assert order == [
+        "next audio",
+        "first audio",
+        "first tokens",
+        "recognition",
+        "speculation",
+        "llm",
+        "synthesis",
+        "interim",
+    ]
 
 
 async def test_vad_is_not_stuck_behind_a_long_job(scheduler: Scheduler) -> None:
