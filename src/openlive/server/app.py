@@ -182,7 +182,13 @@ def create_app(state: AppState) -> Starlette:
             await refuse_session(transport, ResourceExhausted(CAPACITY_REASON))
             return
         try:
-            await run_session(route, websocket, transport)
+            guard = await admit(route, websocket)
+        except LiveError as exc:
+            state.admission.give_back()  # a refused client holds no slot while it waits
+            await refuse_session(transport, exc)
+            return
+        try:
+            await run_session(route, guard, transport)
         finally:
             state.admission.give_back()
 
@@ -195,13 +201,8 @@ def create_app(state: AppState) -> Starlette:
         await transport.close(error.code, error.reason)
 
     async def run_session(
-        route: LiveRoute, websocket: WebSocket, transport: _StarletteTransport
+        route: LiveRoute, guard: TokenSession | None, transport: _StarletteTransport
     ) -> None:
-        try:
-            guard = await admit(route, websocket)
-        except LiveError as exc:
-            await refuse_session(transport, exc)
-            return
         runner = SessionRunner(
             transport,
             state.backends,
