@@ -60,6 +60,7 @@ from benchmarks.latency import (  # noqa: E402
     client,
     last_voiced,
     quantile,
+    receive_all,
     utterances,
 )
 from tests.conftest import Server, start_server, stop_server  # noqa: E402
@@ -106,9 +107,7 @@ class Speaker:
     )
 
     async def receive(self) -> None:
-        while True:
-            async for message in self.session.receive():
-                await self.messages.put((time.monotonic(), message))
+        await receive_all(self.session, self.messages)
 
     async def turn(self, samples: np.ndarray) -> VoiceTurn:
         while not self.messages.empty():
@@ -237,7 +236,7 @@ async def text_run(server: Server, sessions: int) -> dict[str, Any]:
     }
 
 
-async def warm_start_run(data: Path, starts: int, seed: int) -> dict[str, Any]:
+async def warm_start_run(data: Path, starts: int) -> dict[str, Any]:
     """For each of `starts` fresh servers, warmed up and not (alternately): the voice to
     voice of a session's first spoken turn, and of its next two."""
     clip = [u for u in utterances() if 1.0 <= len(u) / 16000 <= 4.2][0]
@@ -343,7 +342,7 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
         if args.starts:
             for server in servers.values():
                 stop_server(server)
-            warm = await warm_start_run(data, args.starts, seed=0)
+            warm = await warm_start_run(data, args.starts)
             print(f"warm start: {warm}", file=sys.stderr)
     finally:
         for server in servers.values():

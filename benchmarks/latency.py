@@ -182,6 +182,15 @@ def stage_totals(server: Server) -> dict[str, float]:
     return totals
 
 
+async def receive_all(
+    session: AsyncSession, messages: asyncio.Queue[tuple[float, types.LiveServerMessage]]
+) -> None:
+    """Put every message of `session` on `messages`, with when it came, until cancelled."""
+    while True:
+        async for message in session.receive():
+            await messages.put((time.monotonic(), message))
+
+
 @dataclass
 class Turn:
     server: str
@@ -203,9 +212,7 @@ class Conversation:
     )
 
     async def receive(self) -> None:
-        while True:
-            async for message in self.session.receive():
-                await self.messages.put((time.monotonic(), message))
+        await receive_all(self.session, self.messages)
 
     async def turn(self, index: int, samples: np.ndarray) -> Turn:
         while not self.messages.empty():

@@ -134,7 +134,6 @@ class BatchDecoder:
         import llama_cpp
 
         self._llama_cpp = llama_cpp
-        self._model = model
         self._vocab = model.vocab
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = cells
@@ -160,11 +159,6 @@ class BatchDecoder:
         self.cells = cells
 
     # --- called by the owner, on the scheduler's thread --------------------------------
-
-    @property
-    def busy(self) -> bool:
-        """Whether a reply is in progress (the owner keeps stepping while it is)."""
-        return bool(self._replies)
 
     @property
     def running(self) -> int:
@@ -357,8 +351,8 @@ class BatchDecoder:
         seq = reply._seq
         if seq is not None:
             seq.busy = False
-            if reply._pending or not self._keep:
-                self._forget(seq, 0 if not self._keep else len(seq.tokens))
+            if not self._keep:
+                self._forget(seq, 0)
         if reply._sampler is not None:
             self._llama_cpp.llama_sampler_free(reply._sampler)
             reply._sampler = None

@@ -129,18 +129,18 @@ class EmbeddedLLM(LLM):
         template = self._llama.metadata.get("tokenizer.chat_template")
         if not template:
             raise LLMError(f"{self.path.name} has no chat template")
-        vocab = self._llama._model
+        model = self._llama._model
         self._formatter = Jinja2ChatFormatter(
             template=template,
-            eos_token=vocab.token_get_text(self._llama.token_eos()),
-            bos_token=vocab.token_get_text(self._llama.token_bos()),
+            eos_token=model.token_get_text(self._llama.token_eos()),
+            bos_token=model.token_get_text(self._llama.token_bos()),
             stop_token_ids=[self._llama.token_eos()],
         )
-        per_token = kv_bytes_per_token(vocab.model)
+        per_token = kv_bytes_per_token(model.model)
         context = self.capabilities.context_tokens
         cells = max(self._budget // per_token, context if self._budget else 2 * context)
         self._decoder = BatchDecoder(
-            vocab,
+            model,
             cells=-(-cells // 256) * 256,
             sequences=self._sequences,
             threads=self._threads,

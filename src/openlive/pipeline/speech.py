@@ -221,7 +221,6 @@ class SpeechResponse:
                     first = False
                     await texts.put(clause)
         self._written = True
-        self._conversation.urgent = False
         ready, _ = clauses(buffer, first=first, final=True)
         for clause in ready:
             await texts.put(clause)
@@ -233,18 +232,19 @@ class SpeechResponse:
         audio: asyncio.Queue[tuple[str, np.ndarray] | None],
     ) -> None:
         while (text := await texts.get()) is not None:
-            priority = (
-                Priority.FIRST_AUDIO
-                if self._play_started is None and not self._ready
-                else Priority.NEXT_AUDIO
-                if self._ahead() < MARGIN_S
-                else Priority.SYNTHESIS
-            )
-            speech = await self._scheduler.run(priority, self._speak, text)
+            speech = await self._scheduler.run(self._priority(), self._speak, text)
             if len(speech):
                 self._ready += len(speech)
                 await audio.put((text, speech))
         await audio.put(None)
+
+    def _priority(self) -> Priority:
+        """How urgent the next clause's synthesis is."""
+        if self._play_started is None and not self._ready:
+            return Priority.FIRST_AUDIO
+        if self._ahead() < MARGIN_S:
+            return Priority.NEXT_AUDIO
+        return Priority.SYNTHESIS
 
     def _ahead(self) -> float:
         """Seconds of synthesized audio not yet played."""
@@ -263,7 +263,6 @@ class SpeechResponse:
 
     async def _play(self, audio: asyncio.Queue[tuple[str, np.ndarray] | None]) -> None:
         chunk = OUTPUT_RATE * CHUNK_MS // 1000
-        started: float | None = None
         played = 0  # samples released since the start of the answer
         while (item := await audio.get()) is not None:
             text, speech = item
@@ -273,6 +272,7 @@ class SpeechResponse:
                 await self._send(self._session.output_transcription(text + " "))
             for offset in range(0, len(speech), chunk):
                 now = time.monotonic()
+                started = self._play_started
                 if started is None or now - (started + played / OUTPUT_RATE) > LEAD_MS / 1000:
                     started = now - played / OUTPUT_RATE  # the start, or after an underrun
                     self._play_started = started
