@@ -194,6 +194,17 @@ async def voice_run(server: Server, sessions: int, turns: int, seed: int) -> dic
         "server_cores_busy": round((cpu_seconds(server) - cpu_before) / wall, 2),
         "client_cores_busy": round(client_cores, 2),
         "stage_means_s": stages,
+        "model_cores_busy": {
+            name.split('"')[1]: round(delta(name) / wall, 2)
+            for name in metrics
+            if name.startswith("openlive_model_busy_seconds_total{") and delta(name) > 0
+        },
+        "model_job_ms": {
+            name.split('"')[1]: round(1000 * delta(name) / jobs, 1)
+            for name in metrics
+            if name.startswith("openlive_model_busy_seconds_total{")
+            and (jobs := delta(name.replace("busy_seconds", "jobs"))) > 0
+        },
         "speculations": delta("openlive_speculative_recognitions_total"),
         "speculations_used": delta("openlive_speculative_recognitions_used_total"),
         "errors": errors,
@@ -315,8 +326,12 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
         os.environ.update(servers["current"].env)  # the certificate the SDK must trust
         os.environ.pop("GEMINI_API_KEY", None)  # the SDK warns when both are set
         if args.baseline_src:
+            # Older code may predate admission control, and with it the flag.
+            uncapped = (Path(args.baseline_src) / "openlive/server/admission.py").is_file()
             with python_path(args.baseline_src):
-                servers["baseline"] = start_server(data)
+                servers["baseline"] = start_server(
+                    data, *(("--max-sessions", "0") if uncapped else ())
+                )
         voice: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
         text: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
         for n in args.sessions:
@@ -330,6 +345,7 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
                     f"{result['server_cores_busy']} (client {result['client_cores_busy']}) "
                     f"stages {result['stage_means_s']} speculations "
                     f"{result['speculations_used']}/{result['speculations']} "
+                    f"models {result['model_cores_busy']} ms {result['model_job_ms']} "
                     f"{result['errors'] or ''}",
                     file=sys.stderr,
                     flush=True,

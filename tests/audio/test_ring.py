@@ -60,6 +60,21 @@ def test_wraparound_reads_and_peeks() -> None:
     assert ring.read(1).size == 0
 
 
+def test_window_copies_only_the_span_asked_for_by_absolute_position() -> None:
+    ring = AudioRing(6)
+    ring.push(ramp(0, 5))
+    ring.read(4)
+    ring.push(ramp(5, 10))  # holds 4..9, wrapped around the end of the buffer
+    assert ring.window(5, 8).tolist() == [5, 6, 7]
+    assert ring.window(0, 6).tolist() == [4, 5]  # clipped to what is held
+    assert ring.window(8, 20).tolist() == [8, 9]
+    assert ring.window(7, 7).size == 0
+    assert ring.window(12, 15).size == 0
+    window = ring.window(4, 10)
+    ring.push(ramp(10, 16))  # overwrites all the memory the window came from
+    assert window.tolist() == [4, 5, 6, 7, 8, 9]
+
+
 def test_reads_are_copies() -> None:
     ring = AudioRing(4)
     ring.push(ramp(0, 4))
@@ -128,3 +143,4 @@ def test_matches_a_reference_model(capacity: int, ops: list[tuple[str, int]]) ->
         assert ring.end == pushed
         assert consumed + dropped + len(ring) == pushed
         assert ring.peek().tolist() == model
+        assert ring.window(ring.position + 1, ring.end - 1).tolist() == model[1:-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -102,3 +103,11 @@ async def test_promoting_a_job_that_ran_changes_nothing(scheduler: Scheduler) ->
     ticket.promote(Priority.FIRST_AUDIO)
     await scheduler.run(Priority.LLM, ran.append, 2)
     assert ran == [1, 2]
+
+
+async def test_work_is_counted_by_priority(scheduler: Scheduler) -> None:
+    await scheduler.run(Priority.RECOGNITION, time.sleep, 0.05)
+    await scheduler.run(Priority.VAD, lambda: None)
+    assert scheduler.jobs[Priority.RECOGNITION] == 1 and scheduler.jobs[Priority.VAD] == 1
+    assert scheduler.busy[Priority.RECOGNITION] >= 0.05
+    assert scheduler.jobs[Priority.LLM] == 0

@@ -89,6 +89,21 @@ class AudioRing:
             return self._buf[self._start : self._start + count].copy()
         return np.concatenate((self._buf[self._start :], self._buf[: count - first]))
 
+    def window(self, start: int, stop: int) -> Samples:
+        """A copy of the samples at absolute positions ``start`` to ``stop`` (exclusive),
+        clipped to those held: only that span is copied, however full the ring."""
+        start = max(start, self.position)
+        stop = min(stop, self.end)
+        if stop <= start:
+            return np.zeros(0, dtype=np.float32)
+        cap = len(self._buf)
+        begin = (self._start + start - self.position) % cap
+        count = stop - start
+        first = min(count, cap - begin)
+        if first == count:
+            return self._buf[begin : begin + count].copy()
+        return np.concatenate((self._buf[begin:], self._buf[: count - first]))
+
     def read(self, n: int) -> Samples:
         """Remove and return the oldest ``n`` samples (fewer if fewer are held).
 

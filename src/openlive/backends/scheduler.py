@@ -24,6 +24,8 @@ import enum
 import itertools
 import queue
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -95,6 +97,9 @@ class Ticket:
 class Scheduler:
     def __init__(self, name: str = "voice") -> None:
         self._order = itertools.count()
+        self.busy: dict[Priority, float] = dict.fromkeys(Priority, 0.0)
+        """Seconds of work done, by priority (written by the workers, read by /metrics)."""
+        self.jobs: Counter[Priority] = Counter()
         self._queue: queue.PriorityQueue[_Job] = queue.PriorityQueue()
         self._vad_queue: queue.PriorityQueue[_Job] = queue.PriorityQueue()
         self._threads = [
@@ -130,8 +135,7 @@ class Scheduler:
         for thread in self._threads:
             thread.join(timeout=10)
 
-    @staticmethod
-    def _work(jobs: queue.PriorityQueue[_Job]) -> None:
+    def _work(self, jobs: queue.PriorityQueue[_Job]) -> None:
         while True:
             job = jobs.get()
             if job.priority == _STOP:
@@ -140,7 +144,11 @@ class Scheduler:
                 continue  # a promoted job's other entry, already run (or cancelled)
             if not job.future.set_running_or_notify_cancel():
                 continue
+            start = time.perf_counter()
             try:
                 job.future.set_result(job.run())
             except BaseException as exc:  # handed to the awaiting coroutine
                 job.future.set_exception(exc)
+            kind = Priority(job.priority)
+            self.busy[kind] += time.perf_counter() - start
+            self.jobs[kind] += 1

@@ -244,7 +244,7 @@ class Listener:
         count = (self._ring.end - start) // FRAME
         if count == 0:
             return
-        audio = self._ring.peek()[start - self._ring.position :][: count * FRAME]
+        audio = self._ring.window(start, start + count * FRAME)
         frames = audio.reshape(count, FRAME)
         probabilities = await self._batcher.score(self._vad, frames)
         self._scored = start + count * FRAME
@@ -355,9 +355,7 @@ class Listener:
                 utterance.guess.cancel()
 
     def _audio(self, start: int, end: int) -> np.ndarray:
-        held = self._ring.peek()
-        audio = held[max(0, start - self._ring.position) : max(0, end - self._ring.position)]
-        return np.ascontiguousarray(audio[-MAX_UTTERANCE_S * RATE :])
+        return self._ring.window(max(start, end - MAX_UTTERANCE_S * RATE), end)
 
     async def _transcribe(
         self,

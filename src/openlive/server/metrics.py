@@ -14,6 +14,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
+from ..backends.scheduler import Priority, Scheduler
 from ..pipeline.timing import STAGES, VoiceStats
 
 if TYPE_CHECKING:
@@ -73,6 +74,23 @@ class _StateCollector(Collector):
         yield tokens
         if state.voice is not None:
             yield from _voice(state.voice.stats)
+            yield from _scheduler(state.voice.scheduler)
+
+
+def _scheduler(scheduler: Scheduler) -> Iterator[Metric]:
+    busy = CounterMetricFamily(
+        "openlive_model_busy_seconds",
+        "Seconds the embedded models worked, by the priority of the work",
+        labels=["priority"],
+    )
+    jobs = CounterMetricFamily(
+        "openlive_model_jobs", "Jobs the embedded models ran, by priority", labels=["priority"]
+    )
+    for priority in Priority:
+        busy.add_metric([priority.name.lower()], scheduler.busy[priority])
+        jobs.add_metric([priority.name.lower()], scheduler.jobs[priority])
+    yield busy
+    yield jobs
 
 
 def _voice(stats: VoiceStats) -> Iterator[Metric]:
