@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 JS := tests/js
 SERVE_ARGS ?=
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: serve test lint typecheck unit e2e bench clean
 
@@ -22,6 +24,11 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 	cd $(JS) && npm ci --silent --no-audit --no-fund
 	touch $@
 
+# The browser that the playground's tests drive: Debian's (Playwright downloads nothing).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+
 serve: $(STAMP)
 	$(BIN)/openlive serve $(SERVE_ARGS)
 
@@ -35,7 +42,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m "not e2e"
 
-test: $(STAMP) $(JS)/node_modules/.installed lint typecheck
+test: $(STAMP) $(JS)/node_modules/.installed $(CHROMIUM) lint typecheck
 	$(BIN)/pytest --durations=15
 
 bench: $(STAMP)

@@ -73,8 +73,14 @@ class CatalogueEntry:
     display_name: str
     description: str
     llm: LLMSpec
-    extra_voices: frozenset[str] = frozenset()
-    """Voice names of the configuration, in lower case: accepted by every class."""
+    extra_voices: tuple[str, ...] = ()
+    """Voice names of the configuration: accepted by every class."""
+
+    @property
+    def voices(self) -> tuple[str, ...]:
+        """Every voice name the model takes: its class's prebuilt ones, then the
+        configuration's."""
+        return _CLASS_VOICES[self.model_class] + self.extra_voices
 
     @property
     def modalities(self) -> frozenset[Modality]:
@@ -92,7 +98,7 @@ class CatalogueEntry:
         for voice in _CLASS_VOICES[self.model_class]:
             if voice.lower() == name.lower():
                 return voice
-        if name.lower() in self.extra_voices:
+        if name.lower() in (voice.lower() for voice in self.extra_voices):
             return name
         raise InvalidArgument(f'Voice name "{name[:40]}" is not supported by the model.')
 
@@ -141,7 +147,7 @@ class Catalogue:
         voices: Iterable[str] = (),
     ) -> None:
         """`voices`: the voice names that the configuration defines."""
-        extra = frozenset(name.lower() for name in voices)
+        extra = tuple(voices)
         self._entries: dict[str, CatalogueEntry] = {}
         for name, (model_class, display) in BUILTIN_MODELS.items():
             self._entries[name] = CatalogueEntry(

@@ -1,5 +1,5 @@
 """The ASGI application: the Live WebSocket endpoint, the models resource, ephemeral
-tokens, health.
+tokens, health, and the playground page.
 
 The same app serves both listeners (plain and TLS).
 """
@@ -35,6 +35,7 @@ from ..protocol.errors import (
 from .admission import Admission
 from .auth import INVALID_REASON, Credential, KeyChecker, find_credential, find_token
 from .metrics import render
+from .playground import playground_routes
 from .routes import LiveRoute, match_auth_tokens, match_live, match_models
 from .tokens import EXPIRED_IN_SESSION_REASON, Tokens, TokenSession
 
@@ -231,6 +232,7 @@ def create_app(state: AppState) -> Starlette:
         routes=[
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            *playground_routes(state.backends.catalogue, refuse),
             Route("/{path:path}", rest, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             WebSocketRoute("/{path:path}", live),
         ]
