@@ -324,7 +324,7 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
     try:
         servers["current"] = start_server(data, "--max-sessions", "0")
         os.environ.update(servers["current"].env)  # the certificate the SDK must trust
-        os.environ.pop("GEMINI_API_KEY", None)  # the SDK warns when both are set
+        os.environ.pop("GOOGLE_API_KEY", None)  # as `openlive env` unsets it
         if args.baseline_src:
             # Older code may predate admission control, and with it the flag.
             uncapped = (Path(args.baseline_src) / "openlive/server/admission.py").is_file()

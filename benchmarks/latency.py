@@ -341,7 +341,7 @@ def main() -> int:
         }
         try:
             os.environ.update(servers["speculative"].env)
-            os.environ.pop("GEMINI_API_KEY", None)  # the SDK warns when both are set
+            os.environ.pop("GOOGLE_API_KEY", None)  # as `openlive env` unsets it
             print("voice to voice", file=sys.stderr)
             turns = asyncio.run(conversations(servers, args.turns))
             print("barge-in", file=sys.stderr)

@@ -102,6 +102,8 @@ def start_server(data_dir: Path, *args: str, keys: tuple[str, ...] = ()) -> Serv
         [*OPENLIVE, "env", *common], capture_output=True, text=True, check=True, env=env
     ).stdout
     for line in printed.splitlines():
+        if not line.startswith("export "):
+            continue  # `unset GOOGLE_API_KEY`: the tests' environment has none
         name, _, value = line.removeprefix("export ").partition("=")
         server.env[name] = shlex.split(value)[0] if value else ""
     return server

@@ -314,10 +314,12 @@ def _env(args: argparse.Namespace) -> int:
         "SSL_CERT_FILE": str(tls.bundle),
         "NODE_EXTRA_CA_CERTS": str(tls.ca_cert),
         "GEMINI_API_KEY": key,
-        "GOOGLE_API_KEY": key,
     }
     for name, value in exports.items():
         print(f"export {name}={shlex.quote(value)}")
+    # Both SDKs read either key variable and warn when both are set; GOOGLE_API_KEY
+    # would win, so one left from elsewhere must go.
+    print("unset GOOGLE_API_KEY")
     no_proxy = ",".join(
         dict.fromkeys(
             [
