@@ -12,6 +12,7 @@ then the defaults below. The TOML file can define the default LLM and extra mode
     [models."my-assistant"]     # a Live model name of your own
     class = "half-cascade"      # or "native-audio", "native-audio-thinking"
     llm = { kind = "embedded", gguf = "/models/other.gguf" }
+    whisper = "/models/faster-whisper-small"   # optional: its own recognizer
 
     [voices."Kore"]             # a voice name (built in or new) on a Piper voice file
     model = "/voices/en_GB-vctk-medium.onnx"   # its .onnx.json beside it
@@ -122,6 +123,8 @@ class ModelSpec:
     model_class: ModelClass = "half-cascade"
     llm: LLMSpec | None = None
     description: str = ""
+    whisper: Path | None = None
+    """The model's own recognizer: a CTranslate2 Whisper folder (None: the server's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +201,8 @@ class ServerConfig:
     ones."""
     speculative_recognition: bool = True
     """Transcribe during a pause, before the end of the turn is decided."""
+    whisper: Path | None = None
+    """The recognizer: a CTranslate2 Whisper folder (None: the bundled Whisper base)."""
     llm: LLMSpec = field(default_factory=LLMSpec)
     models: tuple[ModelSpec, ...] = ()
     voices: tuple[VoiceSpec, ...] = ()
@@ -247,6 +252,7 @@ def load_toml(path: Path) -> tuple[LLMSpec | None, tuple[ModelSpec, ...]]:
             raise ValueError(f"{path}: models.{name}.class: unknown class {model_class!r}")
         llm_table = table.pop("llm", None)
         description = table.pop("description", "")
+        whisper = table.pop("whisper", None)
         if table:
             raise ValueError(f"{path}: models.{name}: unknown keys: {', '.join(sorted(table))}")
         models.append(
@@ -255,6 +261,7 @@ def load_toml(path: Path) -> tuple[LLMSpec | None, tuple[ModelSpec, ...]]:
                 model_class=model_class,
                 llm=LLMSpec.from_dict(llm_table) if llm_table else None,
                 description=description,
+                whisper=Path(whisper).expanduser() if whisper else None,
             )
         )
     return llm, tuple(models)

@@ -21,7 +21,7 @@ from google.genai import errors, types
 from openlive.audio.pcm import float_to_pcm16, pcm16_to_float
 from openlive.audio.resample import resample
 
-from ..conftest import ROOT, SPEECH, Server
+from ..conftest import OPENLIVE, ROOT, SPEECH, Server, free_port, start_server, stop_server
 from .live import MODEL, client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sdk_env")]
@@ -144,6 +144,7 @@ async def hear(
     chunk_ms: int = 100,
     pace: float = 0.0,
     silence_ms: int | None = None,
+    model: str = MODEL,
 ) -> list[str]:
     """Send `audio` in chunks (`pace` 1.0 = real time) and collect input transcriptions
     until the server has answered every turn."""
@@ -157,7 +158,7 @@ async def hear(
             "automatic_activity_detection": {"silence_duration_ms": silence_ms}
         }
     heard: list[str] = []
-    async with client(server).aio.live.connect(model=MODEL, config=config) as session:
+    async with client(server).aio.live.connect(model=model, config=config) as session:
         step = rate * 2 * chunk_ms // 1000
         for offset in range(0, len(audio), step):
             await session.send_realtime_input(
@@ -338,3 +339,35 @@ async def test_voice_names(server: Server, model: str, voice: str, ok: bool) -> 
             pass
     assert info.value.code == 1007
     assert f'Voice name "{voice}" is not supported by the model.' == info.value.details
+
+
+async def test_a_model_with_a_recognizer_of_its_own(
+    server: Server, data_dir: Path, tmp_path: Path
+) -> None:
+    """`whisper = DIR` on a model of the config: its sessions are heard by that folder's
+    model (here a copy of the bundled one, under a name of its own)."""
+    ears = tmp_path / "whisper-own"
+    shutil.copytree(data_dir / "models" / "whisper-base", ears)  # prepared by `server`
+    config = tmp_path / "openlive.toml"
+    config.write_text(f'[models."my-ears"]\nwhisper = "{ears}"\n')
+    own = start_server(data_dir, "--config", str(config), "--no-warm-up")
+    try:
+        assert "(and whisper-own)" in own.logs()
+        heard = await hear(own, pcm("clone-test.wav"), 16000, model="my-ears")
+    finally:
+        stop_server(own)
+    assert wer(CLONE, " ".join(heard)) <= 0.3, heard
+
+
+def test_a_recognizer_folder_that_is_not_whisper_stops_the_start(tmp_path: Path) -> None:
+    started = subprocess.run(
+        [*OPENLIVE, "serve", "--whisper", str(tmp_path), "--data-dir", str(tmp_path / "d")]
+        + ["--port", str(free_port()), "--tls-port", "0", "--no-warm-up"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert started.returncode == 1
+    assert f"openlive: not a CTranslate2 Whisper folder: {tmp_path} lacks model.bin" in (
+        started.stderr
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..config import LLMSpec, ModelClass, ModelSpec
 from ..protocol.errors import InvalidArgument, NotFound
@@ -75,6 +76,8 @@ class CatalogueEntry:
     llm: LLMSpec
     extra_voices: tuple[str, ...] = ()
     """Voice names of the configuration: accepted by every class."""
+    whisper: Path | None = None
+    """The model's own recognizer folder (None: the server's)."""
 
     @property
     def voices(self) -> tuple[str, ...]:
@@ -167,6 +170,7 @@ class Catalogue:
                 description=spec.description or f"Served by OpenLive ({_describe(llm)}).",
                 llm=llm,
                 extra_voices=extra,
+                whisper=spec.whisper,
             )
 
     def __iter__(self):  # type: ignore[no-untyped-def]

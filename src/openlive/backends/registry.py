@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..config import LLMSpec, VoiceSpec
@@ -26,14 +26,33 @@ class VoiceModels:
 
     vad: VAD
     asr: ASR
+    """The server's recognizer."""
     tts: TTS
+    recognizers: Mapping[Path, ASR] = field(default_factory=dict)
+    """The models' own recognizers, by folder."""
+
+    def for_model(self, whisper: Path | None) -> VoiceModels:
+        """The stack with the recognizer of a model that names its own folder."""
+        if whisper is None:
+            return self
+        return replace(self, asr=self.recognizers[whisper])
+
+    def all_recognizers(self) -> list[ASR]:
+        return [self.asr, *self.recognizers.values()]
 
 
-def load_voice(data_dir: Path, voices: Sequence[VoiceSpec] = ()) -> VoiceModels:
+def load_voice(
+    data_dir: Path,
+    voices: Sequence[VoiceSpec] = (),
+    whisper: Path | None = None,
+    model_whispers: Iterable[Path] = (),
+) -> VoiceModels:
     """Load the embedded voice stack (blocking: call it off the event loop).
 
-    Whisper's weights ship split across two packages; the first start joins them into
-    `data_dir/models` (about a second), later starts only check them. `voices` are the
+    The recognizer is the Whisper folder `whisper`, else the bundled Whisper base, whose
+    weights ship split across two packages: the first start joins them into
+    `data_dir/models` (about a second), later starts only check them. `model_whispers`
+    are the folders that models name for themselves; each loads once. `voices` are the
     voice names of the configuration; each distinct model file they name loads once.
     """
     from .models import prepare_whisper
@@ -42,10 +61,14 @@ def load_voice(data_dir: Path, voices: Sequence[VoiceSpec] = ()) -> VoiceModels:
     from .whisper import WhisperASR
 
     vad = SileroVAD()
-    asr = WhisperASR(prepare_whisper(data_dir / "models"))
+    asr = WhisperASR(whisper or prepare_whisper(data_dir / "models"))
+    recognizers = {path: WhisperASR(path) for path in dict.fromkeys(model_whispers)}
     tts = PiperTTS(voice_table(voices))
-    log.info("voice ready: %s, %s, %s", vad.name, asr.name, tts.name)
-    return VoiceModels(vad=vad, asr=asr, tts=tts)
+    names = ", ".join(r.name for r in recognizers.values())
+    log.info(
+        "voice ready: %s, %s, %s%s", vad.name, asr.name, tts.name, f" (and {names})" * bool(names)
+    )
+    return VoiceModels(vad=vad, asr=asr, tts=tts, recognizers=recognizers)
 
 
 def voice_table(

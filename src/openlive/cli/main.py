@@ -134,6 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(the first session is then slower)",
     )
     serve.add_argument(
+        "--whisper",
+        type=Path,
+        default=Path(os.environ["OPENLIVE_WHISPER"])
+        if os.environ.get("OPENLIVE_WHISPER")
+        else None,
+        metavar="DIR",
+        help="the recognizer: a CTranslate2 Whisper model folder, such as a faster-whisper "
+        "model (tiny to large-v3, distil) [env OPENLIVE_WHISPER; default: the bundled "
+        "Whisper base]",
+    )
+    serve.add_argument(
         "--no-speculative-recognition",
         dest="speculative_recognition",
         action="store_false",
@@ -246,6 +257,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         max_sessions=args.max_sessions or None,
         warm_up=args.warm_up,
         speculative_recognition=args.speculative_recognition,
+        whisper=args.whisper,
         llm=llm,
         models=models,
         voices=load_voices(args.config) if args.config else (),
@@ -277,9 +289,15 @@ def _serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from ..backends.base import LLMError
+    from ..backends.voice import VoiceModelError
     from ..server.serve import serve
 
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except (VoiceModelError, LLMError) as exc:  # a model that cannot load: said plainly
+        print(f"openlive: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

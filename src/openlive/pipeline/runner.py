@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Protocol
 
 from ..backends.base import (
@@ -153,6 +154,8 @@ class SessionRunner:
         self._voice_name: str | None = None
         """The voice of spoken answers; None is the TTS's default voice."""
         self._language: Language | None = None
+        self._whisper: Path | None = None
+        """The recognizer folder of the session's model, if it names its own."""
         """`speechConfig.languageCode`, for recognition and speech; None: detected."""
         self._transcribe_input = False
         self._transcribe_output = False
@@ -516,6 +519,7 @@ class SessionRunner:
         if voice and voice.prebuilt_voice_config and voice.prebuilt_voice_config.voice_name:
             self._voice_name = entry.check_voice(voice.prebuilt_voice_config.voice_name)
         self._language = entry.check_language(speech.language_code if speech else None)
+        self._whisper = entry.whisper
         self._speak = config.modality is Modality.AUDIO
         if self._speak and self._voice is None:
             raise InvalidArgument("Response modality AUDIO is not available on this server.")
@@ -571,7 +575,7 @@ class SessionRunner:
         )
         language = self._language.whisper if self._language else None
         return Listener(
-            self._voice.models,
+            self._voice.models.for_model(self._whisper),
             self._voice.scheduler,
             TurnDetector(settings),
             automatic=not (aad is not None and aad.disabled),

@@ -53,4 +53,5 @@ def _voice_turn(models: VoiceModels) -> None:
     for frame in frames[:16]:
         one.probability(frame)
         models.vad.probabilities([one, two], np.stack([frame, frame]))
-    models.asr.transcribe(speech, "en")
+    for asr in models.all_recognizers():
+        asr.transcribe(speech, "en")

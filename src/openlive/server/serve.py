@@ -52,7 +52,14 @@ async def serve(config: ServerConfig) -> None:
     scheduler = Scheduler()  # every embedded model's work, by priority, on one thread
     backends = Backends(catalogue, scheduler=scheduler)
     voice_models, _ = await asyncio.gather(
-        asyncio.to_thread(load_voice, config.data_dir, config.voices), backends.start()
+        asyncio.to_thread(
+            load_voice,
+            config.data_dir,
+            config.voices,
+            config.whisper,
+            [m.whisper for m in config.models if m.whisper is not None],
+        ),
+        backends.start(),
     )
     voice = Voice(voice_models, scheduler, speculate=config.speculative_recognition)
     if config.warm_up:
