@@ -192,6 +192,8 @@ class ServerConfig:
     tls_port: int | None = DEFAULT_TLS_PORT
     data_dir: Path = field(default_factory=default_data_dir)
     api_keys: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    """Web origins whose pages may open sessions, besides the server's own ("*": any)."""
     allow_unauthenticated: bool = False
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_sessions: int | None = DEFAULT_MAX_SESSIONS

@@ -9,6 +9,7 @@ answer starts, then the speech again, over the answer.
 
 from __future__ import annotations
 
+import json
 import re
 import wave
 from collections.abc import Iterator
@@ -120,6 +121,7 @@ def test_speak_hear_the_answer_and_interrupt_it(
         playwright.expect(answer).to_have_attribute("data-latency", re.compile(r"^\d+\.\d\d$"))
         latency = float(answer.get_attribute("data-latency") or "nan")
         assert 0 < latency < 10
+        assert stats(page)["interim"] > 0, "no interim transcript while the user spoke"
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "playground.png"), full_page=True)
         # The recording starts again over the answer: playback stops at once.
@@ -169,6 +171,49 @@ def test_a_text_turn_then_a_reload_resumes_the_session(
         second = log.locator(".model").nth(1)
         playwright.expect(second.locator(".usage")).to_contain_text("tokens in", timeout=30_000)
         assert len(second.locator(".text").inner_text().split()) >= 2
+    finally:
+        browser.close()
+
+
+WEATHER = [
+    {
+        "name": "get_weather",
+        "description": "The current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    }
+]
+
+
+def test_a_function_call_answered_from_the_page(
+    pw: playwright.Playwright, server: Server, quiet: Path
+) -> None:
+    browser = launch(pw, quiet)
+    try:
+        page = open_page(browser, server, "You are a helpful assistant. Answer briefly.")
+        page.get_by_label("Answer in").select_option("TEXT")
+        page.get_by_label("Temperature").fill("0")
+        page.get_by_text("Function declarations").click()
+        page.get_by_label("As JSON, a list of declarations").fill(json.dumps(WEATHER))
+        page.get_by_role("button", name="Start").click()
+        wait(page, "window.openlive.stats.state === 'listening'", timeout=15)
+        page.get_by_label("Message").fill("What is the weather in Paris?")
+        page.get_by_role("button", name="Send").click()
+        log = page.get_by_role("log")
+        call = log.locator(".tool")
+        playwright.expect(call).to_contain_text("get_weather", timeout=30_000)
+        playwright.expect(call).to_contain_text("Paris")
+        call.get_by_label("Response").fill('{"temperature": "21 C", "sky": "sunny"}')
+        call.get_by_role("button", name="Send response").click()
+        raw = page.locator("#raw-messages")
+        playwright.expect(raw).to_contain_text('"toolResponse"')
+        # The answer after the call, built from the response.
+        answer = log.locator(".model").last
+        playwright.expect(answer.locator(".usage")).to_contain_text("tokens in", timeout=30_000)
+        playwright.expect(answer).to_contain_text(re.compile("21|sunny", re.I))
     finally:
         browser.close()
 

@@ -134,6 +134,15 @@ def build_parser() -> argparse.ArgumentParser:
         "(the first session is then slower)",
     )
     serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web origin (scheme://host[:port]) whose pages may open Live sessions, "
+        "besides the server's own; repeat for several, '*' for any [env "
+        "OPENLIVE_ALLOWED_ORIGINS, comma-separated]",
+    )
+    serve.add_argument(
         "--whisper",
         type=Path,
         default=Path(os.environ["OPENLIVE_WHISPER"])
@@ -257,6 +266,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         max_sessions=args.max_sessions or None,
         warm_up=args.warm_up,
         speculative_recognition=args.speculative_recognition,
+        allowed_origins=_origins(args),
         whisper=args.whisper,
         llm=llm,
         models=models,
@@ -268,6 +278,16 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         video_session_limit=args.video_session_limit or None,
         shutdown_grace=args.shutdown_grace,
     )
+
+
+def _origins(args: argparse.Namespace) -> tuple[str, ...]:
+    """The --allow-origin values and OPENLIVE_ALLOWED_ORIGINS, checked."""
+    from ..server.origins import OriginPolicy
+
+    env = os.environ.get("OPENLIVE_ALLOWED_ORIGINS", "")
+    origins = (*args.allow_origin, *(o.strip() for o in env.split(",") if o.strip()))
+    OriginPolicy.of(origins)  # ValueError names a bad one
+    return origins
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ const VOICED = 0.02; // a microphone frame peaking above this counts as speech
 const SAVED = 'openlive-playground'; // sessionStorage: handle, settings, log
 
 /** What the page observed, for people (the status line) and for tests. */
-const stats = { state: 'idle', played: 0, queued: 0, dropped: 0, interruptions: 0, turns: 0 };
+const stats = { state: 'idle', played: 0, queued: 0, dropped: 0, interruptions: 0, turns: 0, interim: 0, calls: 0 };
 window.openlive = { stats };
 
 let socket = null;
@@ -174,6 +174,7 @@ function receive(message) {
       current('model').dataset.interrupted = 'true';
       note('Interrupted');
     }
+    if (content.interimInputTranscription) stats.interim++;
     const heard = content.inputTranscription ?? content.interimInputTranscription;
     if (heard?.text) {
       const user = current('user');
@@ -254,6 +255,7 @@ function note(text) {
 }
 
 function toolCall(call) {
+  stats.calls++;
   const item = entry('tool', `${call.name}(${JSON.stringify(call.args ?? {})})`);
   const answer = document.createElement('form');
   answer.className = 'tool-response';

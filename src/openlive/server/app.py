@@ -35,6 +35,7 @@ from ..protocol.errors import (
 from .admission import Admission
 from .auth import INVALID_REASON, Credential, KeyChecker, find_credential, find_token
 from .metrics import render
+from .origins import OriginPolicy
 from .playground import playground_routes
 from .routes import LiveRoute, match_auth_tokens, match_live, match_models
 from .tokens import EXPIRED_IN_SESSION_REASON, Tokens, TokenSession
@@ -57,6 +58,8 @@ class AppState:
     """Where resumption handles are kept; None: sessions cannot be resumed."""
     limits: ConnectionLimits | None = None
     admission: Admission = field(default_factory=lambda: Admission(None))
+    origins: OriginPolicy = field(default_factory=OriginPolicy)
+    """Which web pages may open sessions, besides the server's own."""
     accepting: bool = True
     sessions: set[object] = field(default_factory=set)
     sessions_started: int = 0
@@ -173,6 +176,10 @@ def create_app(state: AppState) -> Starlette:
         route = match_live(websocket.url.path)
         if route is None:
             await websocket.send_denial_response(PlainTextResponse("Not Found", 404))
+            return
+        refusal = state.origins.refusal(websocket.headers, websocket.url.scheme == "wss")
+        if refusal is not None:  # a web page of another site: refused before any work
+            await websocket.send_denial_response(PlainTextResponse(refusal, 403))
             return
         await websocket.accept()
         transport = _StarletteTransport(websocket, state)

@@ -29,6 +29,7 @@ from ..pipeline.warmup import warm_up
 from .admission import Admission
 from .app import AppState, create_app
 from .auth import KeyChecker
+from .origins import OriginPolicy
 from .shutdown import drain, purge_expired
 from .store import STORE_FILE, SQLiteStore
 from .tls import TLSFiles, ensure_tls_files
@@ -73,6 +74,7 @@ async def serve(config: ServerConfig) -> None:
         voice=voice,
         resumption=ResumptionSettings(store, ttl=config.resumption_ttl),
         admission=Admission(config.max_sessions),
+        origins=OriginPolicy.of(config.allowed_origins),
         limits=ConnectionLimits(
             config.connection_limit,
             config.go_away_before,
