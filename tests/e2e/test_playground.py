@@ -122,6 +122,7 @@ def test_speak_hear_the_answer_and_interrupt_it(
         latency = float(answer.get_attribute("data-latency") or "nan")
         assert 0 < latency < 10
         assert stats(page)["interim"] > 0, "no interim transcript while the user spoke"
+        assert stats(page)["gaps"] == 0, "the answer's audio ran dry before its end"
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "playground.png"), full_page=True)
         # The recording starts again over the answer: playback stops at once.
@@ -130,6 +131,7 @@ def test_speak_hear_the_answer_and_interrupt_it(
         wait(page, "window.openlive.stats.dropped > 0")
         playwright.expect(log.locator(".model[data-interrupted=true]")).not_to_have_count(0)
         assert stats(page)["queued"] < 0.3
+        assert stats(page)["gaps"] == 0, "an answer's audio ran dry before its end"
         page.get_by_role("button", name="Stop").click()
         playwright.expect(page.get_by_role("status")).to_have_text("Not connected")
     finally:

@@ -36,7 +36,7 @@ export class Microphone {
 /** The answer's audio, played without gaps; `clear` stops it at once. */
 export class Speaker {
   constructor(onReport) {
-    this.onReport = onReport; // ({played, queued, dropped}, in seconds) => void
+    this.onReport = onReport; // ({played, queued, dropped} in seconds, gaps) => void
     this.context = null;
     this.node = null;
   }
@@ -53,6 +53,7 @@ export class Speaker {
         played: data.played / OUTPUT_RATE,
         queued: data.queued / OUTPUT_RATE,
         dropped: data.dropped / OUTPUT_RATE,
+        gaps: data.gaps,
       });
     this.node.connect(this.context.destination);
     await this.context.resume();
@@ -70,6 +71,11 @@ export class Speaker {
 
   clear() {
     this.node?.port.postMessage({ clear: true });
+  }
+
+  /** The answer's last audio has come: running dry from here is its end, not a gap. */
+  end() {
+    this.node?.port.postMessage({ end: true });
   }
 
   async stop() {

@@ -13,7 +13,7 @@ const VOICED = 0.02; // a microphone frame peaking above this counts as speech
 const SAVED = 'openlive-playground'; // sessionStorage: handle, settings, log
 
 /** What the page observed, for people (the status line) and for tests. */
-const stats = { state: 'idle', played: 0, queued: 0, dropped: 0, interruptions: 0, turns: 0, interim: 0, calls: 0 };
+const stats = { state: 'idle', played: 0, queued: 0, dropped: 0, interruptions: 0, turns: 0, interim: 0, calls: 0, gaps: 0 };
 window.openlive = { stats };
 
 let socket = null;
@@ -191,6 +191,7 @@ function receive(message) {
       if (part.text && !part.thought) append(current('model'), part.text);
     }
     if (content.outputTranscription?.text) append(current('model'), content.outputTranscription.text);
+    if (content.turnComplete || content.generationComplete) speaker?.end();
     if (content.turnComplete) {
       stats.turns++;
       turn = null;

@@ -43,7 +43,9 @@ class Capture extends AudioWorkletProcessor {
 
 // Answer audio: a queue of samples at the context's rate (24 kHz, the rate the
 // server sends), played back to back, silence when it runs dry. `clear` drops what
-// is queued at once (barge-in). Reports what it played, about ten times a second.
+// is queued at once (barge-in); `end` says the answer's last audio has come. Running
+// dry in the middle of an answer (before `end`) is a gap the listener hears: counted.
+// Reports what it played, about ten times a second.
 class Playback extends AudioWorkletProcessor {
   constructor() {
     super();
@@ -52,23 +54,30 @@ class Playback extends AudioWorkletProcessor {
     this.queued = 0;
     this.played = 0; // samples of answer audio rendered, ever
     this.dropped = 0; // samples cleared before they played, ever
+    this.gaps = 0; // times an answer ran dry before its end, ever
+    this.streaming = false; // an answer's audio is still coming
     this.sinceReport = 0;
     this.port.onmessage = ({ data }) => {
       if (data.samples) {
         this.chunks.push(data.samples);
         this.queued += data.samples.length;
+        this.streaming = true;
       } else if (data.clear) {
         this.dropped += this.queued;
         this.chunks = [];
         this.offset = 0;
         this.queued = 0;
+        this.streaming = false;
         this.report();
+      } else if (data.end) {
+        this.streaming = false;
       }
     };
   }
 
   report() {
-    this.port.postMessage({ played: this.played, queued: this.queued, dropped: this.dropped });
+    const { played, queued, dropped, gaps } = this;
+    this.port.postMessage({ played, queued, dropped, gaps });
     this.sinceReport = 0;
   }
 
@@ -85,6 +94,10 @@ class Playback extends AudioWorkletProcessor {
         this.chunks.shift();
         this.offset = 0;
       }
+    }
+    if (written < out.length && this.streaming) {
+      this.gaps++; // dry with more of the answer to come
+      this.streaming = false; // one gap until the next audio arrives
     }
     out.fill(0, written);
     for (let c = 1; c < outputs[0].length; c++) outputs[0][c].set(out);
