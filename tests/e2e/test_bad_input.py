@@ -47,6 +47,20 @@ BYSTANDER = {"response_modalities": ["TEXT"], "max_output_tokens": 16}
 
 CASES = [
     ("invalid JSON", as_first, "{setup", 1007, "Invalid JSON payload received. Unexpected token."),
+    (
+        "NaN is not JSON",
+        as_first,
+        '{"setup": {"model": "m", "generationConfig": {"temperature": NaN}}}',
+        1007,
+        "Invalid JSON payload received. Unexpected token.",
+    ),
+    (
+        "200,000 levels of nesting",
+        after_setup,
+        '{"realtimeInput": ' * 200_000 + "1" + "}" * 200_000,
+        1007,
+        "Invalid JSON payload received. Message too deep: over 100 levels.",
+    ),
     ("not an object", as_first, "[]", 1007, "Invalid JSON payload received. Expected an object."),
     (
         "invalid UTF-8",

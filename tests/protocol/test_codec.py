@@ -119,6 +119,40 @@ def test_malformed_frames_are_invalid_arguments(frame: str, reason: str) -> None
     assert len(info.value.reason.encode()) <= 123
 
 
+def nested(levels: int) -> str:
+    """A toolResponse whose whole message nests `levels` objects deep."""
+    inner = "{}"
+    for _ in range(levels - 5):  # message, toolResponse, functionResponses [..], item
+        inner = '{"k": ' + inner + "}"
+    return '{"toolResponse": {"functionResponses": [{"name": "f", "response": ' + inner + "}]}}"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"setup": {"model": "m", "generationConfig": {"temperature": NaN}}}',
+        '{"setup": {"model": "m", "generationConfig": {"topP": Infinity}}}',
+        '{"setup": {"model": "m", "generationConfig": {"topK": -Infinity}}}',
+    ],
+)
+def test_nan_and_infinity_are_not_json(frame: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        codec.decode(frame)
+    assert info.value.reason == "Invalid JSON payload received. Unexpected token."
+
+
+def test_nesting_is_bounded_at_a_hundred_levels() -> None:
+    message = codec.decode(nested(codec.MAX_DEPTH))
+    assert message.tool_response is not None
+    for frame in (nested(codec.MAX_DEPTH + 1), "[" * 200_000 + "]" * 200_000):
+        with pytest.raises(InvalidArgument) as info:
+            codec.decode(frame)
+        assert info.value.code == 1007
+        assert info.value.reason == (
+            "Invalid JSON payload received. Message too deep: over 100 levels."
+        )
+
+
 def test_encode_is_canonical_camel_case_with_standard_base64() -> None:
     from openlive.protocol.messages import Blob
 

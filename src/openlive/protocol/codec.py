@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 
@@ -33,13 +33,27 @@ CLIENT_KEYS: dict[str, str] = {
 
 _ONE_OF = "setup, clientContent, realtimeInput, toolResponse or contextUpdate"
 
+MAX_DEPTH: Final = 100
+"""The most levels of nesting a message may have (objects and arrays): the default limit
+of protobuf's JSON parser, which is what reads these messages on the hosted service."""
+_TOO_DEEP = f"Invalid JSON payload received. Message too deep: over {MAX_DEPTH} levels."
+
+
+def _not_json(constant: str) -> Any:
+    """`NaN`, `Infinity` and `-Infinity` are JavaScript, not JSON."""
+    raise ValueError(constant)
+
 
 def decode(frame: str | bytes) -> ClientMessage:
     """Parse one client frame; raise `InvalidArgument` on anything malformed."""
     try:
-        raw = json.loads(frame)
+        raw = json.loads(frame, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError):
         raise InvalidArgument("Invalid JSON payload received. Unexpected token.") from None
+    except RecursionError:  # deeper than the interpreter's stack: far over the limit
+        raise InvalidArgument(_TOO_DEEP) from None
+    if _deeper_than(raw, MAX_DEPTH):
+        raise InvalidArgument(_TOO_DEEP)
     if not isinstance(raw, dict):
         raise InvalidArgument("Invalid JSON payload received. Expected an object.")
     for key in raw:
@@ -54,6 +68,23 @@ def decode(frame: str | bytes) -> ClientMessage:
         return ClientMessage.model_validate(raw)
     except ValidationError as exc:
         raise InvalidArgument(describe_error(exc)) from None
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels (without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def encode(message: ServerMessage) -> str:
