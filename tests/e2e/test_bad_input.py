@@ -45,8 +45,57 @@ async def as_first(server: Server, frame: str | bytes) -> tuple[int, str]:
 
 BYSTANDER = {"response_modalities": ["TEXT"], "max_output_tokens": 16}
 
+
+def setup_with(**fields: object) -> str:
+    return json.dumps({"setup": {**SETUP["setup"], **fields}})
+
+
 CASES = [
     ("invalid JSON", as_first, "{setup", 1007, "Invalid JSON payload received. Unexpected token."),
+    (
+        "negative silence",
+        as_first,
+        setup_with(realtimeInputConfig={"automaticActivityDetection": {"silenceDurationMs": -5}}),
+        1007,
+        "realtime_input_config.automatic_activity_detection.silence_duration_ms must be "
+        "between 0 and 60000, got -5.",
+    ),
+    (
+        "a function name with spaces and a semicolon",
+        as_first,
+        setup_with(tools=[{"functionDeclarations": [{"name": "do it; rm -rf /"}]}]),
+        1007,
+        "Invalid function name 'do it; rm -rf /': a letter or _, then letters, digits, _ . : "
+        "or -, 128 at most.",
+    ),
+    (
+        "20,000 functions",
+        as_first,
+        setup_with(tools=[{"functionDeclarations": [{"name": f"f{i}"} for i in range(20_000)]}]),
+        1007,
+        "Too many function declarations: 512 at most.",
+    ),
+    (
+        "a sliding window whose target is above its trigger",
+        as_first,
+        setup_with(
+            contextWindowCompression={
+                "triggerTokens": 1000,
+                "slidingWindow": {"targetTokens": 2000},
+            }
+        ),
+        1007,
+        "contextWindowCompression.slidingWindow.targetTokens (2000) must be below "
+        "triggerTokens (1000).",
+    ),
+    (
+        "a part with no data",
+        after_setup,
+        json.dumps({"clientContent": {"turns": [{"role": "user", "parts": [{}]}]}}),
+        1007,
+        "Invalid value at 'client_content.turns[0].parts[0].data': required oneof field 'data' "
+        "must have one initialized field.",
+    ),
     (
         "NaN is not JSON",
         as_first,

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from openlive.backends.base import ChatMessage, FunctionCall, FunctionResult, Usage
+from openlive.pipeline.tools import MAX_FUNCTIONS, Functions
+from openlive.protocol.errors import InvalidArgument
+from openlive.protocol.messages import Tool
 from tests.fakes import Reply
 
 from .test_runner import (
@@ -202,3 +207,19 @@ async def test_a_context_update_replaces_the_functions(live: Opener) -> None:
     s.feed(user_turn("Hello."))
     await s.transport.until_sent(4)
     assert s.llm.calls[0].functions == []
+
+
+def test_function_names_follow_the_sdks_rule_and_their_number_is_bounded() -> None:
+    def declare(*names: str) -> Functions:
+        return Functions.from_tools(
+            [Tool.model_validate({"functionDeclarations": [{"name": n} for n in names]})]
+        )
+
+    fine = declare("get_weather", "_private", "ns.tool:v2-beta", "a" * 128)
+    assert len(fine.specs) == 4
+    for bad in ("do it; rm -rf /", "2fast", "", "a" * 129, "é"):
+        with pytest.raises(InvalidArgument, match="Invalid function name"):
+            declare(bad)
+    declare(*(f"f{i}" for i in range(MAX_FUNCTIONS)))
+    with pytest.raises(InvalidArgument, match=f"{MAX_FUNCTIONS} at most"):
+        declare(*(f"f{i}" for i in range(MAX_FUNCTIONS + 1)))

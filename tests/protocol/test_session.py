@@ -87,6 +87,37 @@ def test_invalid_setups(generation: dict[str, object], reason: str) -> None:
     assert reason in info.value.reason
 
 
+@pytest.mark.parametrize(
+    ("detection", "reason"),
+    [
+        ({"silenceDurationMs": -5}, "silence_duration_ms must be between 0 and 60000, got -5"),
+        ({"prefixPaddingMs": 60_001}, "prefix_padding_ms must be between 0 and 60000"),
+    ],
+)
+def test_activity_detection_durations_are_bounded(detection: dict[str, int], reason: str) -> None:
+    setup = Setup.model_validate(
+        {"model": "m", "realtimeInputConfig": {"automaticActivityDetection": detection}}
+    )
+    with pytest.raises(InvalidArgument, match=reason):
+        validate_setup(setup)
+    for edge in (0, 60_000):
+        fine = {"automaticActivityDetection": dict.fromkeys(detection, edge)}
+        validate_setup(Setup.model_validate({"model": "m", "realtimeInputConfig": fine}))
+
+
+def test_a_part_must_carry_data() -> None:
+    session = _active()
+    turn = {"role": "user", "parts": [{"text": "hi"}, {"thought": True}]}
+    with pytest.raises(InvalidArgument) as info:
+        session.receive(_msg({"clientContent": {"turns": [turn]}}))
+    assert info.value.reason == (
+        "Invalid value at 'client_content.turns[0].parts[1].data': required oneof field "
+        "'data' must have one initialized field."
+    )
+    empty_text = {"role": "user", "parts": [{"text": ""}]}  # set, though empty
+    assert _active().receive(_msg({"clientContent": {"turns": [empty_text]}}))
+
+
 def test_setup_defaults() -> None:
     config = validate_setup(Setup.model_validate({"model": "models/x"}))
     assert config.model == "x"

@@ -69,7 +69,12 @@ class SlidingWindow:
             raise InvalidArgument(
                 "contextWindowCompression.slidingWindow.targetTokens must not be negative."
             )
-        return cls(trigger=trigger, target=min(target, trigger), count=count)
+        if target >= trigger:
+            raise InvalidArgument(
+                f"contextWindowCompression.slidingWindow.targetTokens ({target}) must be "
+                f"below triggerTokens ({trigger})."
+            )
+        return cls(trigger=trigger, target=target, count=count)
 
     def observe(self, usage: Usage, turns: list[ChatMessage]) -> None:
         """The model has just answered `turns` (its answer appended): their exact size.

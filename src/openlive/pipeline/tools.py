@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import secrets
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from ..backends.base import FunctionCall, FunctionResult, FunctionSpec
 from ..protocol.errors import InvalidArgument
@@ -29,6 +30,13 @@ from ..protocol.messages import Behavior, FunctionResponse, Scheduling, Tool
 from ..protocol.messages import FunctionCall as WireCall
 
 __all__ = ["BUILTIN_TOOLS", "Functions", "PendingCalls", "to_json_schema"]
+
+FUNCTION_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}")
+"""The SDKs' rule for a function's name: a letter or `_`, then letters, digits, `_`,
+`.`, `:` or `-`, 128 characters at most."""
+MAX_FUNCTIONS: Final = 512
+"""The most function declarations a session may have (OpenLive's bound: every one is
+checked and put in the prompt; the hosted limit is not on record)."""
 
 BUILTIN_TOOLS = (
     "google_search",
@@ -117,6 +125,15 @@ class Functions:
                         f"The built-in tool {name} is not available on this server."
                     )
             for decl in tool.function_declarations or ():
+                if FUNCTION_NAME.fullmatch(decl.name) is None:
+                    raise InvalidArgument(
+                        f"Invalid function name {decl.name[:32]!r}: a letter or _, then "
+                        "letters, digits, _ . : or -, 128 at most."
+                    )
+                if len(specs) == MAX_FUNCTIONS:
+                    raise InvalidArgument(
+                        f"Too many function declarations: {MAX_FUNCTIONS} at most."
+                    )
                 if decl.name in specs:
                     raise InvalidArgument(f"Duplicate function declaration: {decl.name}.")
                 if decl.parameters_json_schema is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Final
 
 from pydantic import (
     BaseModel,
@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "PART_DATA",
     "ActivityHandling",
     "AudioTranscriptionConfig",
     "AutomaticActivityDetection",
@@ -231,6 +232,18 @@ class Part(WireModel):
     thought_signature: Base64Bytes | None = None
     video_metadata: dict[str, Any] | None = None
     media_resolution: dict[str, Any] | None = None
+
+
+PART_DATA: Final = (
+    "text",
+    "inline_data",
+    "file_data",
+    "function_call",
+    "function_response",
+    "executable_code",
+    "code_execution_result",
+)
+"""The fields of a part's `data` oneof: a part from a client sets one."""
 
 
 class Content(WireModel):

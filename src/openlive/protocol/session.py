@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Final
 
 from .errors import InvalidArgument, LiveError
 from .events import (
@@ -32,6 +33,7 @@ from .events import (
     VideoReceived,
 )
 from .messages import (
+    PART_DATA,
     Blob,
     ClientContent,
     ClientMessage,
@@ -122,6 +124,7 @@ def validate_setup(setup: Setup) -> SessionConfig:
     speech = generation.speech_config
     if speech is not None and speech.multi_speaker_voice_config is not None:
         raise InvalidArgument("multi_speaker_voice_config is not supported in the Live API.")
+    _check_activity_detection(setup)
     system = setup.system_instruction.text if setup.system_instruction else ""
     return SessionConfig(
         model=model,
@@ -132,12 +135,33 @@ def validate_setup(setup: Setup) -> SessionConfig:
     )
 
 
-def _check_range(value: float | None, name: str, low: float, high: float | None) -> None:
+def _check_range(
+    value: float | None,
+    name: str,
+    low: float,
+    high: float | None,
+    within: str = "generation_config",
+) -> None:
     if value is None:
         return
     if value < low or (high is not None and value > high):
         bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidArgument(f"generation_config.{name} must be {bound}, got {value:g}.")
+        raise InvalidArgument(f"{within}.{name} must be {bound}, got {value:g}.")
+
+
+MAX_ACTIVITY_MS: Final = 60_000
+"""The longest `prefixPaddingMs` or `silenceDurationMs` (a minute): OpenLive's bound,
+the hosted one is not on record."""
+
+
+def _check_activity_detection(setup: Setup) -> None:
+    config = setup.realtime_input_config
+    detection = config.automatic_activity_detection if config else None
+    if detection is None:
+        return
+    within = "realtime_input_config.automatic_activity_detection"
+    for name in ("prefix_padding_ms", "silence_duration_ms"):
+        _check_range(getattr(detection, name), name, 0, MAX_ACTIVITY_MS, within)
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,9 +239,15 @@ class LiveSession:
     @staticmethod
     def _client_content(content: ClientContent) -> list[Event]:
         turns = tuple(content.turns or ())
-        for turn in turns:
+        for t, turn in enumerate(turns):
             if turn.role not in (None, "user", "model"):
                 raise InvalidArgument(f'Please use a valid role: user, model. Got "{turn.role}".')
+            for i, part in enumerate(turn.parts):
+                if all(getattr(part, name) is None for name in PART_DATA):
+                    raise InvalidArgument(
+                        f"Invalid value at 'client_content.turns[{t}].parts[{i}].data': "
+                        "required oneof field 'data' must have one initialized field."
+                    )
         turn_complete = True if content.turn_complete is None else content.turn_complete
         return [ContentAppended(turns, turn_complete)]
 
