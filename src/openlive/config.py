@@ -219,6 +219,8 @@ class ServerConfig:
     connections (None: no limit)."""
     video_session_limit: float | None = 120.0
     """The same, for a session that has been sent video."""
+    setup_timeout: float | None = 10.0
+    """Seconds a connection has to send `setup` (None: no limit)."""
     shutdown_grace: float = 10.0
     """Seconds a stopping server gives the turns in progress to finish."""
 

@@ -459,6 +459,22 @@ async def test_the_connection_limit_sends_go_away_then_closes_with_1011(
 DEADLINE = (1011, "Deadline expired before operation could complete.")
 
 
+async def test_a_connection_that_sends_no_setup_in_time_is_closed(open_session: Opener) -> None:
+    """It would otherwise hold a session slot, doing nothing, until the connection limit."""
+    s = open_session(limits=ConnectionLimits(limit=None, session=None, setup=0.05))
+    await s.ended()
+    assert s.sent == []
+    assert s.transport.closed == DEADLINE
+
+
+async def test_setup_in_time_lifts_the_setup_deadline(open_session: Opener) -> None:
+    s = open_session(limits=ConnectionLimits(limit=None, session=None, setup=0.2))
+    s.feed(resumable_setup())
+    await asyncio.sleep(0.4)  # past the setup deadline, with the session open
+    assert s.transport.closed is None
+    assert s.sent[0] == {"setupComplete": {}}
+
+
 def go_aways(sent: list[Json]) -> list[Json]:
     return [m for m in sent if "goAway" in m]
 

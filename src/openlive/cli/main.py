@@ -199,6 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="the same, once the session has been sent video; 0 for no limit (default 120)",
     )
     serve.add_argument(
+        "--setup-timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="how long a connection has to send setup before it is closed with 1011; "
+        "0 for no limit (default 10)",
+    )
+    serve.add_argument(
         "--shutdown-grace",
         type=_seconds,
         default=10.0,
@@ -276,6 +284,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         go_away_before=args.go_away_before,
         session_limit=args.session_limit or None,
         video_session_limit=args.video_session_limit or None,
+        setup_timeout=args.setup_timeout or None,
         shutdown_grace=args.shutdown_grace,
     )
 

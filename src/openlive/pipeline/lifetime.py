@@ -53,6 +53,10 @@ DEFAULT_SESSION_LIMIT = 900.0
 DEFAULT_VIDEO_SESSION_LIMIT = 120.0
 """Seconds a session that has been sent video may last without compression."""
 
+DEFAULT_SETUP_TIMEOUT = 10.0
+"""Seconds a connection has to send `setup` (the SDKs send it at once); a connection
+that sends nothing would otherwise hold a session slot until the connection limit."""
+
 
 SEND_TIMEOUT = 5.0
 """Seconds given to queueing `goAway`, and to saving, when the client does not read:
@@ -68,6 +72,8 @@ class ConnectionLimits:
     """Seconds a session without compression may last, across connections; None: no limit."""
     video_session: float | None = DEFAULT_VIDEO_SESSION_LIMIT
     """The same, once the session has been sent video."""
+    setup: float | None = DEFAULT_SETUP_TIMEOUT
+    """Seconds allowed before `setup` arrives; None: no limit."""
 
 
 class Lifetime:

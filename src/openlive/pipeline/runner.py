@@ -60,7 +60,7 @@ from ..protocol.messages import (
     StartSensitivity,
     TurnCoverage,
 )
-from ..protocol.resumption import resumed_setup
+from ..protocol.resumption import ConnectionDeadline, resumed_setup
 from ..protocol.session import LiveSession, validate_setup
 from ..protocol.tokens import SessionGuard
 from .affect import AffectTracker, Mood, delivery, instruction
@@ -234,13 +234,18 @@ class SessionRunner:
     # --- tasks -----------------------------------------------------------------------
 
     async def _read(self) -> None:
+        try:
+            async with asyncio.timeout(self._limits.setup):
+                frame = await self._transport.receive()
+        except TimeoutError:  # as the hosted service ends what runs out of time
+            raise ConnectionDeadline() from None
         while True:
-            frame = await self._transport.receive()
             if frame is None:
                 raise ClientGone
             message = codec.decode(frame)
             for event in self._session.receive(message):
                 await self._handle(event)
+            frame = await self._transport.receive()
 
     async def _write(self) -> None:
         while True:

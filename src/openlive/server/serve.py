@@ -80,6 +80,7 @@ async def serve(config: ServerConfig) -> None:
             config.go_away_before,
             session=config.session_limit,
             video_session=config.video_session_limit,
+            setup=config.setup_timeout,
         ),
     )
     app = create_app(state)
