@@ -138,6 +138,22 @@ async def test_an_unknown_handle_is_refused_with_1007(server: Server) -> None:
     assert "handle is invalid or has expired" in str(caught.value)
 
 
+async def test_a_handle_is_bound_to_the_key_that_made_it(server: Server) -> None:
+    talk = Conversation()
+    await first_turn(server, talk)  # on the key "test-key"
+    assert talk.handle is not None
+    with pytest.raises(errors.APIError) as caught:
+        async with client(server, key="another-key").aio.live.connect(
+            model=MODEL, config=config(talk.handle)
+        ) as session:
+            async for _ in session.receive():
+                pass
+    assert caught.value.code == 1007  # as if it did not exist
+    assert "handle is invalid or has expired" in str(caught.value)
+    turn = await resumed_turn(server, talk)  # the key that made it still can
+    assert ANSWER in turn.text, turn.text
+
+
 # --- the connection limit ---------------------------------------------------------------
 
 LIMIT, WARNING = 12, 6

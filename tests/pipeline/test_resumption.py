@@ -96,11 +96,15 @@ def store() -> MemoryStore:
 async def open_session(store: MemoryStore) -> AsyncIterator[Opener]:
     sessions: list[Session] = []
 
-    def opener(*script: Reply, limits: ConnectionLimits | None = None) -> Session:
+    def opener(
+        *script: Reply, limits: ConnectionLimits | None = None, owner: str = "key-a"
+    ) -> Session:
         llm = ScriptedLLM(*script)
         transport = FakeTransport()
         settings = ResumptionSettings(store, ttl=TTL, clock=lambda: store.now)
-        runner = SessionRunner(transport, fake_backends(llm), resumption=settings, limits=limits)
+        runner = SessionRunner(
+            transport, fake_backends(llm), resumption=settings, limits=limits, owner=owner
+        )
         task = asyncio.create_task(runner.run(), name="session under test")
         session = Session(transport, llm, runner, task)
         sessions.append(session)
@@ -424,6 +428,28 @@ async def test_a_snapshot_this_server_cannot_read_closes_with_1007(
     s.feed(resumable_setup("old"))
     await s.ended()
     assert s.transport.closed == (1007, INVALID_HANDLE_REASON)
+
+
+async def test_a_handle_resumes_only_on_the_credential_that_made_it(
+    open_session: Opener,
+) -> None:
+    s = open_session(Reply(["Hi."], usage=Usage(5, 1)), owner="key-a")
+    s.feed(resumable_setup())
+    s.feed(user_turn("Hello."))
+    await s.transport.until_sent(7)
+    handle = handle_in(s.sent[6])
+    s.feed(None)
+    await s.ended()
+    resume = resumable_setup(handle)
+    other = open_session(owner="key-b")
+    other.feed(resume)
+    await other.ended()
+    # Refused as an unknown handle would be: it tells nothing of the other session.
+    assert other.transport.closed == (1007, INVALID_HANDLE_REASON)
+    same = open_session(owner="key-a")
+    same.feed(resume)
+    await same.transport.until_sent(2)
+    assert same.sent[0] == SETUP_COMPLETE
 
 
 async def test_the_model_cannot_change_on_resume(open_session: Opener, store: MemoryStore) -> None:

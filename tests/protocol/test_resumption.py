@@ -49,6 +49,7 @@ SNAPSHOT = Snapshot(
     last_consumed_client_message_index=7,
     elapsed=312.5,
     video=True,
+    owner="0123456789abcdef",
 )
 
 
@@ -60,13 +61,14 @@ def test_a_snapshot_survives_its_json() -> None:
     assert raw["setup"]["generationConfig"]["temperature"] == 0.3
     assert raw["lastConsumedClientMessageIndex"] == 7
     assert (raw["elapsedSeconds"], raw["video"]) == (312.5, True)
+    assert raw["owner"] == "0123456789abcdef"
 
 
-def test_a_snapshot_without_the_session_clock_starts_it_at_zero() -> None:
+def test_a_snapshot_of_older_code_has_no_clock_and_no_owner() -> None:
     raw = json.loads(SNAPSHOT.encode())
-    del raw["elapsedSeconds"], raw["video"]
+    del raw["elapsedSeconds"], raw["video"], raw["owner"]
     decoded = Snapshot.decode(json.dumps(raw))
-    assert (decoded.elapsed, decoded.video) == (0.0, False)
+    assert (decoded.elapsed, decoded.video, decoded.owner) == (0.0, False, "")
 
 
 def test_an_empty_history_survives_too() -> None:

@@ -31,7 +31,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ..backends.base import ChatMessage, FunctionCall, FunctionResult
@@ -96,9 +96,13 @@ class Resumption:
         self,
         settings: ResumptionSettings | None,
         send: Callable[[ServerMessage], Awaitable[None]],
+        owner: str = "",
     ) -> None:
+        """`owner`: a fingerprint of the session's credential; its handles can be resumed
+        only on the same one."""
         self._settings = settings
         self._send = send
+        self._owner = owner
         self._setup: Setup | None = None
         """The effective setup, kept up to date with context updates; None until the
         session asked for resumption."""
@@ -129,6 +133,9 @@ class Resumption:
         except SnapshotError as exc:
             log.warning("cannot resume from a stored snapshot: %s", exc)
             raise InvalidArgument(INVALID_HANDLE_REASON) from exc
+        if snapshot.owner and snapshot.owner != self._owner:
+            # Another credential's handle: refused as if unknown, which tells nothing.
+            raise InvalidArgument(INVALID_HANDLE_REASON)
         self._handles.append((handle, record.snapshot))
         return snapshot
 
@@ -164,7 +171,7 @@ class Resumption:
             return
         store, now = self._settings.store, self._settings.clock()
         handle = secrets.token_urlsafe(32)
-        text = snapshot.encode()
+        text = replace(snapshot, owner=self._owner).encode()
         await store.put_handle(handle, text, now + self._settings.ttl, now)
         self._handles.append((handle, text))
         while len(self._handles) > KEPT_HANDLES:

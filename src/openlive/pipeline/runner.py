@@ -135,8 +135,11 @@ class SessionRunner:
         resumption: ResumptionSettings | None = None,
         limits: ConnectionLimits | None = None,
         api_version: str = "v1beta",
+        owner: str = "",
     ) -> None:
-        """`api_version`: the one in the connection's path (v1, v1beta or v1alpha)."""
+        """`api_version`: the one in the connection's path (v1, v1beta or v1alpha);
+        `owner`: a fingerprint of the credential the session was opened with (its
+        resumption handles are bound to it)."""
         self._transport = transport
         self._api_version = api_version
         self._features = Features()
@@ -181,7 +184,7 @@ class SessionRunner:
         self._idle = asyncio.Event()
         """Set while no model turn runs or waits to run."""
         self._idle.set()
-        self._resumption = Resumption(resumption, self._outbox.put)
+        self._resumption = Resumption(resumption, self._outbox.put, owner)
         self._limits = limits or ConnectionLimits(None, session=None, video_session=None)
         self._lifetime = Lifetime(self._limits, self._outbox.put, self._idle, self._save)
         self._video_seen = False

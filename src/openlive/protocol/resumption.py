@@ -134,6 +134,9 @@ class Snapshot:
     """Seconds the session had lasted, over all its connections (for its time limit)."""
     video: bool = False
     """Whether the session had been sent video (which shortens its time limit)."""
+    owner: str = ""
+    """A fingerprint of the credential of the session that took it: only a session on
+    the same credential may resume it ("": taken before owners were recorded)."""
     version: int = field(default=SNAPSHOT_VERSION)
 
     def encode(self) -> str:
@@ -147,6 +150,7 @@ class Snapshot:
                 "lastConsumedClientMessageIndex": self.last_consumed_client_message_index,
                 "elapsedSeconds": self.elapsed,
                 "video": self.video,
+                "owner": self.owner,
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -174,8 +178,15 @@ class Snapshot:
             if not isinstance(elapsed, int | float) or isinstance(elapsed, bool) or elapsed < 0:
                 raise SnapshotError("elapsedSeconds must be a duration")
             video = _bool(raw.get("video", False))
+            owner = _str(raw.get("owner", ""))
             return cls(
-                Setup.model_validate(raw["setup"]), history, pending, index, float(elapsed), video
+                Setup.model_validate(raw["setup"]),
+                history,
+                pending,
+                index,
+                float(elapsed),
+                video,
+                owner=owner,
             )
         except SnapshotError:
             raise

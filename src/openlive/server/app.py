@@ -38,7 +38,7 @@ from .metrics import render
 from .origins import OriginPolicy
 from .playground import playground_routes
 from .routes import LiveRoute, match_auth_tokens, match_live, match_models
-from .tokens import EXPIRED_IN_SESSION_REASON, Tokens, TokenSession
+from .tokens import EXPIRED_IN_SESSION_REASON, Tokens, TokenSession, key_fingerprint
 
 __all__ = ["AppState", "create_app"]
 
@@ -163,14 +163,16 @@ def create_app(state: AppState) -> Starlette:
             body["nextPageToken"] = str(start + size)
         return JSONResponse(body)
 
-    async def admit(route: LiveRoute, websocket: WebSocket) -> TokenSession | None:
+    async def admit(route: LiveRoute, websocket: WebSocket) -> tuple[TokenSession | None, str]:
         """Check the credentials: a token's session on `...Constrained`, else None for
-        a key. Raises the `LiveError` to close with."""
+        a key; and the credential's fingerprint, which the session's resumption handles
+        are bound to. Raises the `LiveError` to close with."""
         token = find_token(websocket.headers, websocket.query_params)
         if route.constrained and token is not None:
-            return await state.tokens.admit(token)
-        state.keys.check(find_credential(websocket.headers, websocket.query_params))
-        return None
+            return await state.tokens.admit(token), key_fingerprint(token)
+        credential = find_credential(websocket.headers, websocket.query_params)
+        state.keys.check(credential)
+        return None, key_fingerprint(credential.value if credential else "")
 
     async def live(websocket: WebSocket) -> None:
         route = match_live(websocket.url.path)
@@ -190,13 +192,13 @@ def create_app(state: AppState) -> Starlette:
             await refuse_session(transport, ResourceExhausted(CAPACITY_REASON))
             return
         try:
-            guard = await admit(route, websocket)
+            guard, owner = await admit(route, websocket)
         except LiveError as exc:
             state.admission.give_back()  # a refused client holds no slot while it waits
             await refuse_session(transport, exc)
             return
         try:
-            await run_session(route, guard, transport)
+            await run_session(route, guard, owner, transport)
         finally:
             state.admission.give_back()
 
@@ -209,7 +211,7 @@ def create_app(state: AppState) -> Starlette:
         await transport.close(error.code, error.reason)
 
     async def run_session(
-        route: LiveRoute, guard: TokenSession | None, transport: _StarletteTransport
+        route: LiveRoute, guard: TokenSession | None, owner: str, transport: _StarletteTransport
     ) -> None:
         runner = SessionRunner(
             transport,
@@ -219,6 +221,7 @@ def create_app(state: AppState) -> Starlette:
             api_version=route.version,
             resumption=state.resumption,
             limits=state.limits,
+            owner=owner,
         )
         state.sessions.add(runner)
         state.sessions_started += 1
