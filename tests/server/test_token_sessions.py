@@ -17,8 +17,9 @@ from openlive.pipeline.runner import SessionRunner
 from openlive.protocol.errors import CredentialExpired, InvalidArgument, PermissionDenied
 from openlive.protocol.messages import Setup
 from openlive.protocol.resumption import Snapshot
+from openlive.server.auth import KeyChecker, key_fingerprint
 from openlive.server.store import SQLiteStore
-from openlive.server.tokens import Tokens, TokenSession, key_fingerprint
+from openlive.server.tokens import Tokens, TokenSession
 from tests.fakes import PATIENCE, FakeTransport, Reply, ScriptedLLM, fake_backends
 
 MODEL = "models/gemini-live-2.5-flash-preview"
@@ -220,3 +221,14 @@ async def test_unlocked_fields_stay_the_clients(env: Fixture) -> None:
     await ended(transport, task)
     assert llm.calls[0].messages[0] == ChatMessage("system", "You are a pirate.")
     assert llm.calls[0].sampling.temperature is None  # locked to unset
+
+
+async def test_a_token_is_bound_to_the_key_that_made_it(env: Fixture) -> None:
+    """Removing a key from the server's keys revokes the tokens it made."""
+    kept, removed = KeyChecker(["kept-key"]), KeyChecker(["other-key"])
+    made = await env.tokens.create({}, "kept-key")
+    await Tokens(env.store, env.clock, creator_valid=kept.made_by_a_key).admit(made)
+    with pytest.raises(PermissionDenied) as refused:
+        await Tokens(env.store, env.clock, creator_valid=removed.made_by_a_key).admit(made)
+    assert refused.value.code == 1008
+    assert KeyChecker([]).made_by_a_key("anything")  # without keys, any key made tokens

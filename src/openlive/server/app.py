@@ -33,12 +33,19 @@ from ..protocol.errors import (
     ResourceExhausted,
 )
 from .admission import Admission
-from .auth import INVALID_REASON, Credential, KeyChecker, find_credential, find_token
+from .auth import (
+    INVALID_REASON,
+    Credential,
+    KeyChecker,
+    find_credential,
+    find_token,
+    key_fingerprint,
+)
 from .metrics import render
 from .origins import OriginPolicy
 from .playground import playground_routes
 from .routes import LiveRoute, match_auth_tokens, match_live, match_models
-from .tokens import EXPIRED_IN_SESSION_REASON, Tokens, TokenSession, key_fingerprint
+from .tokens import EXPIRED_IN_SESSION_REASON, Tokens, TokenSession
 
 __all__ = ["AppState", "create_app"]
 

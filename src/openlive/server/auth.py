@@ -12,6 +12,7 @@ place, a token is refused even when any key would pass.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from ..protocol.errors import PermissionDenied
 from ..protocol.tokens import TOKEN_PREFIX
 
-__all__ = ["Credential", "KeyChecker", "find_credential", "find_token"]
+__all__ = ["Credential", "KeyChecker", "find_credential", "find_token", "key_fingerprint"]
 
 MISSING_REASON = (
     "Method doesn't allow unregistered callers. Please use API Key or other form "
@@ -63,6 +64,12 @@ def find_token(headers: Mapping[str, str], query: Mapping[str, str]) -> str | No
     return query.get("access_token", "").strip() or None
 
 
+def key_fingerprint(key: str) -> str:
+    """Who holds a credential, without keeping it: what tokens and resumption handles
+    record of the key (or token) that made them."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 class KeyChecker:
     def __init__(self, keys: Iterable[str]) -> None:
         self._keys = tuple(k.encode() for k in keys if k)
@@ -71,6 +78,15 @@ class KeyChecker:
     def open(self) -> bool:
         """True when any non-empty key is accepted."""
         return not self._keys
+
+    def made_by_a_key(self, fingerprint: str) -> bool:
+        """Whether a token whose creator has this fingerprint (`key_fingerprint`) was
+        made by a key still accepted: removing a key revokes its tokens."""
+        if self.open:
+            return True
+        return any(
+            hmac.compare_digest(key_fingerprint(key.decode()), fingerprint) for key in self._keys
+        )
 
     def check(self, credential: Credential | None) -> None:
         """Raise `PermissionDenied` unless the credential is acceptable."""

@@ -67,10 +67,11 @@ async def serve(config: ServerConfig) -> None:
         await warm_up(backends, voice)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     store = await SQLiteStore.open(config.data_dir / STORE_FILE)
+    keys = KeyChecker(config.api_keys)
     state = AppState(
         backends=backends,
-        keys=KeyChecker(config.api_keys),
-        tokens=Tokens(store),
+        keys=keys,
+        tokens=Tokens(store, creator_valid=keys.made_by_a_key),
         voice=voice,
         resumption=ResumptionSettings(store, ttl=config.resumption_ttl),
         admission=Admission(config.max_sessions),

@@ -16,7 +16,6 @@ Refusals carry the hosted service's close codes and reasons where they are known
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from ..protocol.errors import CredentialExpired, PermissionDenied, ResourceExhau
 from ..protocol.events import ContextUpdated
 from ..protocol.messages import Setup
 from ..protocol.tokens import TOKEN_PREFIX, Constraints, parse_create_request
+from .auth import key_fingerprint
 from .store import Store, TokenRecord, TokenUse
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "RETAIN_EXPIRED_SECONDS",
     "TokenSession",
     "Tokens",
-    "key_fingerprint",
 ]
 
 INVALID_TOKEN_REASON = "Token is not valid."
@@ -46,15 +45,18 @@ RETAIN_EXPIRED_SECONDS = 24 * 3600.0
 than "not valid"."""
 
 
-def key_fingerprint(key: str) -> str:
-    """Who created a token, without keeping the key."""
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
 class Tokens:
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        creator_valid: Callable[[str], bool] = lambda fingerprint: True,
+    ) -> None:
+        """`creator_valid`: whether a token made by the key of this fingerprint is still
+        good (`KeyChecker.made_by_a_key`): a token is bound to the key that made it."""
         self._store = store
         self._clock = clock
+        self._creator_valid = creator_valid
 
     @property
     def clock(self) -> Callable[[], float]:
@@ -89,8 +91,8 @@ class Tokens:
         (1011) for an expired one.
         """
         record = await self._store.get_token(name)
-        if record is None:
-            raise PermissionDenied(INVALID_TOKEN_REASON)
+        if record is None or not self._creator_valid(record.creator):
+            raise PermissionDenied(INVALID_TOKEN_REASON)  # a revoked key's, as unknown
         if record.expire_time <= self._clock():
             raise CredentialExpired(EXPIRED_REASON)
         return TokenSession(self._store, self._clock, name, record)
