@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,12 @@ class Reply:
 @pytest.fixture(scope="module")
 def engine(data_dir: Path) -> Iterator[Engine]:
     """llama-cpp-python's OpenAI-compatible server, in its own process group."""
+    with running_engine(data_dir) as (started, _):
+        yield started
+
+
+@contextmanager
+def running_engine(data_dir: Path) -> Iterator[tuple[Engine, subprocess.Popen[bytes]]]:
     port = free_port()
     log = data_dir / f"engine-{port}.log"
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_gguf())]
@@ -75,7 +82,7 @@ def engine(data_dir: Path) -> Iterator[Engine]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the engine did not come up:\n{log.read_text()}")
             time.sleep(0.1)
-        yield Engine(url, listed.json()["data"][0]["id"])
+        yield Engine(url, listed.json()["data"][0]["id"]), process
     finally:
         stop_group(process)
 
@@ -266,3 +273,45 @@ async def test_engine_down_closes_the_session_with_1011(
         assert down.metric("openlive_llm_replies") == 0
     finally:
         stop_server(down)
+
+
+async def test_an_engine_killed_mid_answer_closes_that_session_only(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine dies (SIGKILL) while it streams an answer: that session is closed
+    with 1011, and a session on another backend of the same server is not touched."""
+    local = data_dir / "local-model.toml"
+    local.write_text('[models."local"]\nllm = { kind = "embedded" }\n')
+    with running_engine(data_dir) as (engine, process):
+        server = start_server(
+            data_dir,
+            *("--llm", "openai", "--llm-url", engine.url, "--llm-model", engine.model),
+            *("--config", str(local), "--no-warm-up"),
+        )
+        try:
+            monkeypatch.setenv("SSL_CERT_FILE", server.env["SSL_CERT_FILE"])
+            sdk = sdk_client(server)
+            story = text_config(max_output_tokens=400)
+            async with (
+                sdk.aio.live.connect(model=MODEL, config=story) as doomed,
+                sdk.aio.live.connect(model="local", config=text_config()) as bystander,
+            ):
+                await doomed.send_client_content(
+                    turns=user("Tell me a very long story about the sea."), turn_complete=True
+                )
+                async for message in doomed.receive():
+                    if message.text:
+                        break  # the engine is streaming the answer
+                os.killpg(process.pid, signal.SIGKILL)
+                with pytest.raises(errors.APIError) as closed:
+                    while True:
+                        async for _ in doomed.receive():
+                            pass
+                assert closed.value.code == 1011
+                assert "Internal error" in str(closed.value)
+                reply = await ask(bystander, "What is the capital of France?")
+                assert "Paris" in reply.text
+            async with httpx.AsyncClient() as http:
+                assert (await http.get(f"{server.http}/healthz")).status_code == 200
+        finally:
+            stop_server(server)
