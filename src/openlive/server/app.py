@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -74,13 +75,19 @@ class AppState:
 
 
 class _StarletteTransport:
-    def __init__(self, websocket: WebSocket, state: AppState) -> None:
+    def __init__(
+        self, websocket: WebSocket, state: AppState, gone: Callable[[], None] = lambda: None
+    ) -> None:
+        """`gone` is called when the client disconnects (the session then only winds
+        down: its admission slot can go back at once)."""
         self._ws = websocket
         self._state = state
+        self._gone = gone
 
     async def receive(self) -> str | bytes | None:
         message = await self._ws.receive()
         if message["type"] == "websocket.disconnect":
+            self._gone()
             return None
         text: str | None = message.get("text")
         return text if text is not None else message.get("bytes") or b""
@@ -191,23 +198,32 @@ def create_app(state: AppState) -> Starlette:
             await websocket.send_denial_response(PlainTextResponse(refusal, 403))
             return
         await websocket.accept()
-        transport = _StarletteTransport(websocket, state)
+        held = False
+
+        def give_back() -> None:  # once, at the first of: refusal, disconnect, the end
+            nonlocal held
+            if held:
+                held = False
+                state.admission.give_back()
+
+        transport = _StarletteTransport(websocket, state, give_back)
         if not state.accepting:
             await transport.close(1011, "The service is currently unavailable.")
             return
         if not state.admission.take():  # before any await: no two connections race past
             await refuse_session(transport, ResourceExhausted(CAPACITY_REASON))
             return
+        held = True
         try:
             guard, owner = await admit(route, websocket)
         except LiveError as exc:
-            state.admission.give_back()  # a refused client holds no slot while it waits
+            give_back()  # a refused client holds no slot while it waits
             await refuse_session(transport, exc)
             return
         try:
             await run_session(route, guard, owner, transport)
         finally:
-            state.admission.give_back()
+            give_back()
 
     async def refuse_session(transport: _StarletteTransport, error: LiveError) -> None:
         """Close in answer to the first message, as the hosted service does: the Python

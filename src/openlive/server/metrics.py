@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,11 @@ class _StateCollector(Collector):
         state = self._state
         yield GaugeMetricFamily(
             "openlive_sessions", "Live sessions open now", value=len(state.sessions)
+        )
+        yield GaugeMetricFamily(
+            "openlive_event_loop_tasks",
+            "Tasks alive on the server's event loop (flat when nothing leaks)",
+            value=len(asyncio.all_tasks()),
         )
         yield CounterMetricFamily(
             "openlive_sessions_started", "Live sessions accepted", value=state.sessions_started
