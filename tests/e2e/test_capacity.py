@@ -142,6 +142,9 @@ async def test_a_warm_servers_first_spoken_turn_is_as_fast_as_its_second(
         first, second, third = await spoken_turns(fresh, 3)
     finally:
         stop_server(fresh)
-    # The benchmark holds it to 10 %; on a shared machine the test allows more.
+    # The benchmark holds it to 10 % (benchmarks/capacity.py --starts). On a shared
+    # machine one turn can be 0.4 s slow for reasons of its own (seen: 1.49 s against
+    # 1.04 s, in a full run, with warm-up on), so the test only catches what a model
+    # loaded or compiled on first use would cost: a second or more.
     later = min(second, third)
-    assert first <= later * 1.3 + 0.1, (first, second, third)
+    assert first <= later * 1.5 + 0.25, (first, second, third)
