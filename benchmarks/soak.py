@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import random
 import statistics
@@ -197,8 +198,6 @@ def _text(text: str) -> dict[str, Any]:
 
 
 def _audio(pcm: bytes) -> dict[str, Any]:
-    import base64
-
     data = base64.b64encode(pcm).decode()
     return {"realtimeInput": {"audio": {"data": data, "mimeType": "audio/pcm;rate=16000"}}}
 

@@ -85,19 +85,7 @@ def start_server(data_dir: Path, *args: str, keys: tuple[str, ...] = ()) -> Serv
             cwd=ROOT,
         )
     server = Server(port, tls_port, data_dir, process, log, keys)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"openlive serve exited {process.returncode}:\n{server.logs()}")
-        try:
-            if httpx.get(f"{server.http}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError(f"openlive serve did not become healthy:\n{server.logs()}")
+    wait_healthy(server.http, process, log)
     printed = subprocess.run(
         [*OPENLIVE, "env", *common], capture_output=True, text=True, check=True, env=env
     ).stdout
@@ -107,6 +95,27 @@ def start_server(data_dir: Path, *args: str, keys: tuple[str, ...] = ()) -> Serv
         name, _, value = line.removeprefix("export ").partition("=")
         server.env[name] = shlex.split(value)[0] if value else ""
     return server
+
+
+def wait_healthy(
+    http: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60
+) -> None:
+    """Wait until the `openlive serve` at `http` answers /healthz with 200; raise, with
+    its log, if it exits or is not healthy within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = log.read_text(errors="replace")
+            raise RuntimeError(f"openlive serve exited {process.returncode}:\n{output}")
+        try:
+            if httpx.get(f"{http}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    output = log.read_text(errors="replace")
+    raise RuntimeError(f"openlive serve did not become healthy:\n{output}")
 
 
 def stop_server(server: Server) -> None:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -43,16 +42,7 @@ def test_a_wheel_installed_with_pip_alone_serves_the_embedded_models(tmp_path: P
         )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"not healthy:\n{log.read_text(errors='replace')}")
+        wait_healthy(base, server, log, timeout=90)
         assert "Start" in httpx.get(f"{base}/", timeout=5).text  # the playground shipped
         with connect(f"ws://127.0.0.1:{port}/{LIVE}?key=any", open_timeout=10) as ws:
             config = {"responseModalities": ["TEXT"], "temperature": 0}

@@ -90,6 +90,14 @@ def open_page(browser: playwright.Browser, server: Server, system: str) -> playw
     return page
 
 
+def open_text_page(browser: playwright.Browser, server: Server) -> playwright.Page:
+    """The page set for text answers, at temperature 0, not yet started."""
+    page = open_page(browser, server, "You are a helpful assistant. Answer briefly.")
+    page.get_by_label("Answer in").select_option("TEXT")
+    page.get_by_label("Temperature").fill("0")
+    return page
+
+
 def stats(page: playwright.Page) -> dict[str, float]:
     result: dict[str, float] = page.evaluate("window.openlive.stats")
     return result
@@ -143,9 +151,7 @@ def test_a_text_turn_then_a_reload_resumes_the_session(
 ) -> None:
     browser = launch(pw, quiet)
     try:
-        page = open_page(browser, server, "You are a helpful assistant. Answer briefly.")
-        page.get_by_label("Answer in").select_option("TEXT")
-        page.get_by_label("Temperature").fill("0")
+        page = open_text_page(browser, server)
         page.get_by_role("button", name="Start").click()
         playwright.expect(page.get_by_role("status")).to_have_text("Listening", timeout=15_000)
         page.get_by_label("Message").fill("What is the capital of France?")
@@ -195,9 +201,7 @@ def test_a_function_call_answered_from_the_page(
 ) -> None:
     browser = launch(pw, quiet)
     try:
-        page = open_page(browser, server, "You are a helpful assistant. Answer briefly.")
-        page.get_by_label("Answer in").select_option("TEXT")
-        page.get_by_label("Temperature").fill("0")
+        page = open_text_page(browser, server)
         page.get_by_text("Function declarations").click()
         page.get_by_label("As JSON, a list of declarations").fill(json.dumps(WEATHER))
         page.get_by_role("button", name="Start").click()

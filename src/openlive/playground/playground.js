@@ -302,12 +302,11 @@ function save() {
 }
 
 function saveLog() {
-  const saved = JSON.parse(sessionStorage.getItem(SAVED) ?? 'null');
-  if (saved) sessionStorage.setItem(SAVED, JSON.stringify({ ...saved, log: log.innerHTML }));
+  if (chosen) save(); // only while a session is kept for a reload
 }
 
 function forget() {
-  handle = null;
+  handle = chosen = null;
   sessionStorage.removeItem(SAVED);
 }
 
