@@ -191,6 +191,9 @@ class ServerConfig:
     port: int = DEFAULT_PORT
     tls_port: int | None = DEFAULT_TLS_PORT
     data_dir: Path = field(default_factory=default_data_dir)
+    state_url: str | None = None
+    """Where tokens and resumption handles live: a `redis://` URL shared by several
+    nodes, or None for the SQLite file in `data_dir`."""
     api_keys: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     """Web origins whose pages may open sessions, besides the server's own ("*": any)."""

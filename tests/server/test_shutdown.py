@@ -17,8 +17,8 @@ from openlive.protocol.resumption import Snapshot
 from openlive.server.app import AppState
 from openlive.server.auth import KeyChecker
 from openlive.server.shutdown import drain, purge_expired
-from openlive.server.store import SQLiteStore
-from openlive.server.tokens import RETAIN_EXPIRED_SECONDS, Tokens
+from openlive.server.store import TOKEN_RETENTION, SQLiteStore
+from openlive.server.tokens import Tokens
 from tests.fakes import PATIENCE, FakeTransport, Reply, ScriptedLLM, eventually, fake_backends
 
 MODEL = "models/gemini-live-2.5-flash-preview"
@@ -103,7 +103,7 @@ async def test_the_purge_runs_at_once_and_keeps_expired_tokens_a_day() -> None:
     finally:
         purging.cancel()
         await asyncio.gather(purging, return_exceptions=True)
-    assert recorder.purged == [NOW - RETAIN_EXPIRED_SECONDS]
+    assert recorder.purged == [NOW - TOKEN_RETENTION]
 
 
 def test_the_flags() -> None:

@@ -1,5 +1,7 @@
-"""The SQLite store: tokens and their uses, resumption handles, expiry, and what survives
-a reopen or a killed process. Real files in a temporary folder; no server."""
+"""The two stores, by one suite: tokens and their uses, resumption handles, expiry.
+The SQLite store on real files in a temporary folder (what survives a reopen or a
+killed process); the Redis store on a real redis-server (TTLs, and atomic uses across
+connections, as between nodes). No OpenLive server."""
 
 from __future__ import annotations
 
@@ -7,12 +9,14 @@ import asyncio
 import sqlite3
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from openlive.server.store import SQLiteStore, TokenRecord, TokenUse
+from openlive.server.redis_store import RedisStore
+from openlive.server.store import SQLiteStore, Store, StoreUnavailable, TokenRecord, TokenUse
+from tests.services import RedisServer, start_redis
 
 NOW = 1_800_000_000.0
 NAME = "auth_tokens/" + "ab" * 32
@@ -30,8 +34,29 @@ def record(uses: int | None = 1, *, expire: float = 1800, new_session: float = 6
     )
 
 
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    running = start_redis(tmp_path_factory.mktemp("redis"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """Each store, empty."""
+    opened: Store
+    if request.param == "sqlite":
+        opened = await SQLiteStore.open(tmp_path / "state.sqlite3")
+    else:
+        redis: RedisServer = request.getfixturevalue("redis_server")
+        opened = await RedisStore.open(redis.url)
+        await opened._redis.flushdb()
+    yield opened
+    await opened.close()
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     opened = await SQLiteStore.open(tmp_path / "state.sqlite3")
     yield opened
     await opened.close()
@@ -40,13 +65,13 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
 # --- tokens ----------------------------------------------------------------------------
 
 
-async def test_a_token_is_kept_as_given(store: SQLiteStore) -> None:
+async def test_a_token_is_kept_as_given(store: Store) -> None:
     await store.add_token(NAME, record(3))
     assert await store.get_token(NAME) == record(3)
     assert await store.get_token(NAME + "x") is None
 
 
-async def test_each_use_takes_one_until_none_is_left(store: SQLiteStore) -> None:
+async def test_each_use_takes_one_until_none_is_left(store: Store) -> None:
     await store.add_token(NAME, record(2))
     assert await store.use_token(NAME, NOW) is TokenUse.GRANTED
     assert (await store.get_token(NAME)).uses_left == 1  # type: ignore[union-attr]
@@ -55,14 +80,14 @@ async def test_each_use_takes_one_until_none_is_left(store: SQLiteStore) -> None
     assert (await store.get_token(NAME)).uses_left == 0  # type: ignore[union-attr]
 
 
-async def test_no_limit(store: SQLiteStore) -> None:
+async def test_no_limit(store: Store) -> None:
     await store.add_token(NAME, record(None))
     for _ in range(5):
         assert await store.use_token(NAME, NOW) is TokenUse.GRANTED
     assert (await store.get_token(NAME)).uses_left is None  # type: ignore[union-attr]
 
 
-async def test_why_a_use_is_refused(store: SQLiteStore) -> None:
+async def test_why_a_use_is_refused(store: Store) -> None:
     await store.add_token(NAME, record(5, expire=100, new_session=10))
     assert await store.use_token("auth_tokens/unknown", NOW) is TokenUse.UNKNOWN
     assert await store.use_token(NAME, NOW + 10) is TokenUse.NEW_SESSIONS_CLOSED
@@ -71,7 +96,7 @@ async def test_why_a_use_is_refused(store: SQLiteStore) -> None:
     assert (await store.get_token(NAME)).uses_left == 4  # type: ignore[union-attr]
 
 
-async def test_concurrent_uses_of_the_last_one_grant_exactly_one(store: SQLiteStore) -> None:
+async def test_concurrent_uses_of_the_last_one_grant_exactly_one(store: Store) -> None:
     await store.add_token(NAME, record(1))
     outcomes = await asyncio.gather(*(store.use_token(NAME, NOW) for _ in range(20)))
     assert outcomes.count(TokenUse.GRANTED) == 1
@@ -172,7 +197,7 @@ async def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 # --- resumption handles ----------------------------------------------------------------
 
 
-async def test_handles_put_get_replace_delete(store: SQLiteStore) -> None:
+async def test_handles_put_get_replace_delete(store: Store) -> None:
     assert await store.get_handle("h", NOW) is None
     await store.put_handle("h", '{"v": 1}', NOW + 100, NOW)
     got = await store.get_handle("h", NOW + 5)
@@ -192,13 +217,14 @@ async def test_handles_put_get_replace_delete(store: SQLiteStore) -> None:
     assert await store.get_handle("h", NOW + 12) is None
 
 
-async def test_an_expired_handle_is_not_found(store: SQLiteStore) -> None:
+async def test_an_expired_handle_is_not_found(store: Store) -> None:
     await store.put_handle("h", "{}", NOW + 100, NOW)
     assert await store.get_handle("h", NOW + 100) is None
     assert await store.get_handle("h", NOW + 99) is not None
 
 
-async def test_purge_removes_only_what_expired_before(store: SQLiteStore) -> None:
+async def test_purge_removes_only_what_expired_before(sqlite_store: SQLiteStore) -> None:
+    store = sqlite_store
     await store.add_token("auth_tokens/old", record(expire=10))
     await store.add_token("auth_tokens/new", record(expire=1000))
     await store.put_handle("old", "{}", NOW + 10, NOW)
@@ -210,7 +236,8 @@ async def test_purge_removes_only_what_expired_before(store: SQLiteStore) -> Non
     assert await store.get_handle("new", NOW) is not None
 
 
-async def test_calls_do_not_run_on_the_event_loop_thread(store: SQLiteStore) -> None:
+async def test_calls_do_not_run_on_the_event_loop_thread(sqlite_store: SQLiteStore) -> None:
+    store = sqlite_store
     seen: list[str] = []
     original = store._get_token
 
@@ -247,4 +274,113 @@ def test_the_store_file_is_plain_sqlite_in_wal_mode(tmp_path: Path) -> None:
 
 async def _open_close(path: Path) -> None:
     store = await SQLiteStore.open(path)
+    await store.close()
+
+
+# --- Redis ------------------------------------------------------------------------------
+
+
+async def test_redis_expires_records_with_ttls(redis_server: RedisServer) -> None:
+    store = await RedisStore.open(redis_server.url)
+    try:
+        await store.add_token(NAME, record(expire=60))
+        await store.put_handle("h", "{}", NOW + 1.5, NOW)
+        keys = {k: await store._redis.pttl(k) for k in await store._redis.keys("openlive:*")}
+        token_ttl = next(v for k, v in keys.items() if k.startswith("openlive:token:"))
+        handle_ttl = next(v for k, v in keys.items() if k.startswith("openlive:handle:"))
+        # a day after the token's expiry (to say "expired"), the handle's own expiry
+        assert abs(token_ttl - (60 + 24 * 3600) * 1000) < 5000
+        assert 0 < handle_ttl <= 1500
+        await asyncio.sleep(1.6)
+        assert not await store._redis.keys("openlive:handle:*")  # gone from Redis itself
+        assert await store.purge(NOW + 10**6) == 0  # nothing left for a purge to do
+    finally:
+        await store.close()
+
+
+RACER = """
+import asyncio, sys
+from openlive.server.redis_store import RedisStore
+
+async def main():
+    store = await RedisStore.open(sys.argv[1])
+    print(*[(await store.use_token(sys.argv[2], float(sys.argv[3]))).value
+            for _ in range(10)], sep="\\n")
+    await store.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_redis_grants_each_use_once_across_processes(redis_server: RedisServer) -> None:
+    """Four processes (as four nodes) race for ten uses of one token."""
+    store = await RedisStore.open(redis_server.url)
+    await store.add_token(NAME, record(10))
+    racers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", RACER, redis_server.url, NAME, str(NOW),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]  # fmt: skip
+    outputs = await asyncio.gather(*(r.communicate() for r in racers))
+    outcomes = [line for out, _ in outputs for line in out.decode().split()]
+    assert outcomes.count("granted") == 10
+    assert outcomes.count("used") == 30  # "used up", split in two words
+    assert (await store.get_token(NAME)).uses_left == 0  # type: ignore[union-attr]
+    await store.close()
+
+
+async def test_redis_holds_no_token_or_handle(redis_server: RedisServer) -> None:
+    store = await RedisStore.open(redis_server.url)
+    try:
+        await store.add_token(NAME, record())
+        await store.put_handle("secret-handle", "{}", NOW + 60, NOW)
+        keys = await store._redis.keys("*")
+        values = [await store._redis.hgetall(k) for k in keys]
+        dump = repr((keys, values))
+        assert NAME not in dump and NAME.removeprefix("auth_tokens/") not in dump
+        assert "secret-handle" not in dump
+    finally:
+        await store.close()
+
+
+async def test_redis_that_is_down_says_so_at_once(tmp_path: Path) -> None:
+    redis = start_redis(tmp_path)
+    store = await RedisStore.open(redis.url)
+    await store.add_token(NAME, record(3))
+    redis.stop()
+    loop = asyncio.get_running_loop()
+    for call in (
+        store.use_token(NAME, NOW),
+        store.get_token(NAME),
+        store.put_handle("h", "{}", NOW + 60, NOW),
+        store.get_handle("h", NOW),
+    ):
+        started = loop.time()
+        with pytest.raises(StoreUnavailable):
+            await call
+        assert loop.time() - started < 1.0
+    redis.start()  # an empty Redis on the same port: the client reconnects by itself
+    await store.add_token(NAME, record(3))
+    assert await store.use_token(NAME, NOW) is TokenUse.GRANTED
+    await store.close()
+    redis.stop()
+    with pytest.raises(StoreUnavailable, match="cannot reach Redis at 127.0.0.1"):
+        await RedisStore.open(redis.url)
+
+
+async def test_a_locked_state_file_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = await SQLiteStore.open(path)
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    await store._call(store._db.execute, "PRAGMA busy_timeout = 100")  # not 10 s
+    try:
+        with pytest.raises(StoreUnavailable, match="state file"):
+            await store.add_token(NAME, record())
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    await store.add_token(NAME, record())  # and it works again once the lock is gone
     await store.close()

@@ -112,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--llm-model", help="openai: the model name the engine serves")
     serve.add_argument("--llm-api-key", help="openai: the engine's API key, if it wants one")
     serve.add_argument(
+        "--state-url",
+        default=os.environ.get("OPENLIVE_STATE_URL") or None,
+        metavar="URL",
+        help="keep ephemeral tokens and resumption handles in the Redis at this URL "
+        "(redis://[:PASSWORD@]HOST:PORT/DB, rediss://, unix://), shared by every node "
+        "behind a load balancer [env OPENLIVE_STATE_URL; default: a SQLite file in the "
+        "data folder]",
+    )
+    serve.add_argument(
         "--max-message-bytes",
         type=int,
         default=DEFAULT_MAX_MESSAGE_BYTES,
@@ -268,6 +277,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         port=args.port,
         tls_port=args.tls_port or None,
         data_dir=args.data_dir or default_data_dir(),
+        state_url=_state_url(args.state_url),
         api_keys=_keys(args),
         allow_unauthenticated=args.allow_unauthenticated,
         max_message_bytes=args.max_message_bytes,
@@ -287,6 +297,14 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         setup_timeout=args.setup_timeout or None,
         shutdown_grace=args.shutdown_grace,
     )
+
+
+def _state_url(url: str | None) -> str | None:
+    if url is None:
+        return None
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError(f"--state-url must be a redis://, rediss:// or unix:// URL, not {url!r}")
+    return url
 
 
 def _origins(args: argparse.Namespace) -> tuple[str, ...]:
@@ -321,10 +339,11 @@ def _serve(args: argparse.Namespace) -> int:
     from ..backends.base import LLMError
     from ..backends.voice import VoiceModelError
     from ..server.serve import serve
+    from ..server.store import StoreUnavailable
 
     try:
         asyncio.run(serve(config))
-    except (VoiceModelError, LLMError) as exc:  # a model that cannot load: said plainly
+    except (VoiceModelError, LLMError, StoreUnavailable) as exc:  # said plainly
         print(f"openlive: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -4,12 +4,14 @@ sent.
 `Resumption` is what the runner calls at the points where the session's state changes:
 
 - `load(handle)` at a setup that resumes: the snapshot the handle stands for, or a
-  1007 if there is none (unknown, expired, or unreadable);
+  1007 if there is none (unknown, expired, or unreadable), or a 1011 "unavailable" if
+  the store cannot be reached (the client may retry: the handle is still good);
 - `start(setup)` once the setup is accepted: from then on, if the setup asked for
   `sessionResumption`, the session sends `sessionResumptionUpdate` messages;
 - `checkpoint(snapshot)` whenever the session can be resumed (after `setupComplete`,
   after each model turn): the snapshot is written to the store under a new handle,
-  committed, and only then is the handle sent;
+  committed, and only then is the handle sent (none while the store is unavailable:
+  the session itself goes on);
 - `busy()` when a model turn begins: `{"resumable": false}`, once, until the next
   checkpoint;
 - `ended()` when the connection ends: its last handle then has `ttl` seconds to live.
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ..backends.base import ChatMessage, FunctionCall, FunctionResult
-from ..protocol.errors import InvalidArgument
+from ..protocol.errors import InvalidArgument, Unavailable
 from ..protocol.messages import Content, ServerMessage, Setup, Tool
 from ..protocol.resumption import (
     INVALID_HANDLE_REASON,
@@ -166,17 +168,27 @@ class Resumption:
             await self._send(not_resumable())
 
     async def checkpoint(self, snapshot: Snapshot) -> None:
-        """Store `snapshot` under a new handle, then send the handle."""
+        """Store `snapshot` under a new handle, then send the handle.
+
+        While the store is unavailable no handle is sent: the session goes on, and the
+        client keeps the last handle that was stored."""
         if self._setup is None or self._settings is None:
             return
         store, now = self._settings.store, self._settings.clock()
         handle = secrets.token_urlsafe(32)
         text = replace(snapshot, owner=self._owner).encode()
-        await store.put_handle(handle, text, now + self._settings.ttl, now)
+        try:
+            await store.put_handle(handle, text, now + self._settings.ttl, now)
+        except Unavailable:
+            log.warning("no resumption handle this turn: the store is unavailable")
+            return
         self._handles.append((handle, text))
         while len(self._handles) > KEPT_HANDLES:
             old, _ = self._handles.popleft()
-            await store.delete_handle(old)
+            try:
+                await store.delete_handle(old)
+            except Unavailable:
+                pass  # it expires by itself
         self._resumable = True
         index = snapshot.last_consumed_client_message_index if self._transparent else None
         await self._send(resumable(handle, index))
@@ -186,8 +198,11 @@ class Resumption:
         if self._settings is None or not self._handles:
             return
         now = self._settings.clock()
-        for handle, text in self._handles:
-            await self._settings.store.put_handle(handle, text, now + self._settings.ttl, now)
+        try:
+            for handle, text in self._handles:
+                await self._settings.store.put_handle(handle, text, now + self._settings.ttl, now)
+        except Unavailable:
+            log.warning("the session's handles keep their earlier expiry: the store is unavailable")
 
 
 # --- conversions -------------------------------------------------------------------

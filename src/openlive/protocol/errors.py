@@ -9,6 +9,7 @@ The Live API reports every error by closing the WebSocket (PROTOCOL.md §7)::
     ├── MessageTooBig          1009  a client message over the size limit
     ├── InternalError          1011  a failure on our side
     ├── ResourceExhausted      1011  an ephemeral token's uses are spent; the node is full
+    ├── Unavailable            1011  the node is stopping, or its state store is down
     └── CredentialExpired      1011  an ephemeral token has expired
 
 The reasons follow google.rpc wording where the hosted service's is known. The hosted
@@ -30,6 +31,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "ResourceExhausted",
+    "Unavailable",
     "truncate_reason",
 ]
 
@@ -85,6 +87,13 @@ class InternalError(LiveError):
 class ResourceExhausted(LiveError):
     code = 1011
     default_reason = "Resource has been exhausted."
+
+
+class Unavailable(LiveError):
+    """Retry later, or elsewhere: nothing was wrong with the request."""
+
+    code = 1011
+    default_reason = "The service is currently unavailable."
 
 
 CAPACITY_REASON = "RESOURCE_EXHAUSTED: Maximum concurrent sessions exceeded."

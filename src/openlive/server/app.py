@@ -32,6 +32,7 @@ from ..protocol.errors import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    Unavailable,
 )
 from .admission import Admission
 from .auth import (
@@ -144,6 +145,8 @@ def create_app(state: AppState) -> Starlette:
             name = await state.tokens.create(body, credential.value)
         except InvalidArgument as exc:
             return _rest_error(400, "INVALID_ARGUMENT", exc.reason)
+        except Unavailable as exc:  # the state store is down: retry later
+            return _rest_error(503, "UNAVAILABLE", exc.reason)
         return JSONResponse({"name": name})
 
     async def rest(request: Request) -> Response:
@@ -208,7 +211,8 @@ def create_app(state: AppState) -> Starlette:
 
         transport = _StarletteTransport(websocket, state, give_back)
         if not state.accepting:
-            await transport.close(1011, "The service is currently unavailable.")
+            error = Unavailable()
+            await transport.close(error.code, error.reason)
             return
         if not state.admission.take():  # before any await: no two connections race past
             await refuse_session(transport, ResourceExhausted(CAPACITY_REASON))

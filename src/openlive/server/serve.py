@@ -31,7 +31,7 @@ from .app import AppState, create_app
 from .auth import KeyChecker
 from .origins import OriginPolicy
 from .shutdown import drain, purge_expired
-from .store import STORE_FILE, SQLiteStore
+from .store import Store, open_store
 from .tls import TLSFiles, ensure_tls_files
 from .tokens import Tokens
 
@@ -49,6 +49,14 @@ class _Server(uvicorn.Server):
 
 
 async def serve(config: ServerConfig) -> None:
+    store = await open_store(config.state_url, config.data_dir)  # first: fail fast
+    try:
+        await _serve(config, store)
+    finally:
+        await store.close()
+
+
+async def _serve(config: ServerConfig, store: Store) -> None:
     catalogue = Catalogue(config.llm, config.models, [v.name for v in config.voices])
     scheduler = Scheduler()  # every embedded model's work, by priority, on one thread
     backends = Backends(catalogue, scheduler=scheduler)
@@ -66,7 +74,6 @@ async def serve(config: ServerConfig) -> None:
     if config.warm_up:
         await warm_up(backends, voice)
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = await SQLiteStore.open(config.data_dir / STORE_FILE)
     keys = KeyChecker(config.api_keys)
     state = AppState(
         backends=backends,
@@ -133,7 +140,6 @@ async def serve(config: ServerConfig) -> None:
         await asyncio.gather(purging, *draining, return_exceptions=True)
         await backends.aclose()
         voice.scheduler.close()
-        await store.close()
 
 
 def _listener(

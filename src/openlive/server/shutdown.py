@@ -22,8 +22,7 @@ from collections.abc import Callable
 
 from ..pipeline.runner import FLUSH_TIMEOUT, SessionRunner
 from .app import AppState
-from .store import Store
-from .tokens import RETAIN_EXPIRED_SECONDS
+from .store import TOKEN_RETENTION, Store
 
 __all__ = ["PURGE_EVERY", "drain", "purge_expired"]
 
@@ -57,7 +56,7 @@ async def purge_expired(
     """Purge the store now and every `every` seconds, until cancelled."""
     while True:
         try:
-            removed = await store.purge(clock() - RETAIN_EXPIRED_SECONDS)
+            removed = await store.purge(clock() - TOKEN_RETENTION)
             if removed:
                 log.info("purged %d expired token(s) and handle(s)", removed)
         except Exception:

@@ -16,8 +16,12 @@ resumption handles.
   presented to the server.
 - Times are Unix seconds, given by the caller (`now`), so tests can move the clock.
 
-The same interface could be kept in Redis (a hash per record, `EXPIRE` for expiry, a
-Lua script or `WATCH` for the use) for several servers sharing one store.
+`RedisStore` (`redis_store.py`) keeps the same records in Redis, for several nodes that
+share their sessions; `open_store` opens the one a `--state-url` names.
+
+A store that cannot be reached or written raises `StoreUnavailable`: the session or
+request that needed it is refused with 1011 "The service is currently unavailable."
+(HTTP 503), and nothing else is harmed.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import asyncio
 import enum
 import functools
 import hashlib
+import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -33,10 +38,43 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-__all__ = ["STORE_FILE", "HandleRecord", "SQLiteStore", "Store", "TokenRecord", "TokenUse"]
+from ..protocol.errors import Unavailable
+
+__all__ = [
+    "STORE_FILE",
+    "TOKEN_RETENTION",
+    "HandleRecord",
+    "SQLiteStore",
+    "Store",
+    "StoreUnavailable",
+    "TokenRecord",
+    "TokenUse",
+    "open_store",
+]
+
+log = logging.getLogger(__name__)
 
 STORE_FILE = "state.sqlite3"
 """The store's file name in the data folder."""
+
+TOKEN_RETENTION = 24 * 3600.0
+"""How long an expired token is kept, so that a late client hears "expired" rather
+than "not valid"."""
+
+
+class StoreUnavailable(Unavailable):
+    """The store cannot be reached or written now (Redis down, disk full, file locked).
+
+    The client is told only that the service is unavailable; `str()` is the detail,
+    for the log."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__()
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail
+
 
 _T = TypeVar("_T")
 
@@ -122,7 +160,18 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
 
-def _digest(secret: str) -> str:
+async def open_store(url: str | None, data_dir: Path) -> Store:
+    """The store a `--state-url` names: `redis://HOST:PORT/DB` (or `rediss://`,
+    `unix://`), else the SQLite file in `data_dir`."""
+    if url is None:
+        return await SQLiteStore.open(data_dir / STORE_FILE)
+    from .redis_store import RedisStore
+
+    return await RedisStore.open(url)
+
+
+def digest(secret: str) -> str:
+    """What a store keeps of a token's name or a handle: its SHA-256, in hex."""
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
@@ -147,12 +196,16 @@ class SQLiteStore:
 
     async def _call(self, fn: Callable[..., _T], *args: object) -> _T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        except sqlite3.OperationalError as exc:  # locked, disk full, read-only, I/O
+            log.warning("the state file cannot be used: %s", exc)
+            raise StoreUnavailable(f"the state file cannot be used: {exc}") from exc
 
     # --- tokens ----------------------------------------------------------------------
 
     async def add_token(self, name: str, record: TokenRecord) -> None:
-        await self._call(self._add_token, _digest(name), record)
+        await self._call(self._add_token, digest(name), record)
 
     def _add_token(self, digest: str, r: TokenRecord) -> None:
         self._db.execute(
@@ -170,7 +223,7 @@ class SQLiteStore:
         )
 
     async def get_token(self, name: str) -> TokenRecord | None:
-        return await self._call(self._get_token, _digest(name))
+        return await self._call(self._get_token, digest(name))
 
     def _get_token(self, digest: str) -> TokenRecord | None:
         row = self._db.execute(
@@ -181,7 +234,7 @@ class SQLiteStore:
         return None if row is None else TokenRecord(*row)
 
     async def use_token(self, name: str, now: float) -> TokenUse:
-        return await self._call(self._use_token, _digest(name), now)
+        return await self._call(self._use_token, digest(name), now)
 
     def _use_token(self, digest: str, now: float) -> TokenUse:
         taken = self._db.execute(
@@ -204,7 +257,7 @@ class SQLiteStore:
     # --- resumption handles ----------------------------------------------------------
 
     async def put_handle(self, handle: str, snapshot: str, expires: float, now: float) -> None:
-        await self._call(self._put_handle, _digest(handle), snapshot, expires, now)
+        await self._call(self._put_handle, digest(handle), snapshot, expires, now)
 
     def _put_handle(self, digest: str, snapshot: str, expires: float, now: float) -> None:
         self._db.execute(
@@ -215,7 +268,7 @@ class SQLiteStore:
         )
 
     async def get_handle(self, handle: str, now: float) -> HandleRecord | None:
-        return await self._call(self._get_handle, _digest(handle), now)
+        return await self._call(self._get_handle, digest(handle), now)
 
     def _get_handle(self, digest: str, now: float) -> HandleRecord | None:
         touched = self._db.execute(
@@ -231,7 +284,7 @@ class SQLiteStore:
         return None if row is None else HandleRecord(*row)
 
     async def delete_handle(self, handle: str) -> bool:
-        return await self._call(self._delete_handle, _digest(handle))
+        return await self._call(self._delete_handle, digest(handle))
 
     def _delete_handle(self, digest: str) -> bool:
         return bool(
@@ -257,6 +310,8 @@ class SQLiteStore:
 
 def _connect(path: str) -> sqlite3.Connection:
     """Open the file in autocommit mode (each statement commits), WAL, schema in place."""
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
     try:
         if path != ":memory:":

@@ -25,11 +25,10 @@ from ..protocol.events import ContextUpdated
 from ..protocol.messages import Setup
 from ..protocol.tokens import TOKEN_PREFIX, Constraints, parse_create_request
 from .auth import key_fingerprint
-from .store import Store, TokenRecord, TokenUse
+from .store import TOKEN_RETENTION, Store, TokenRecord, TokenUse
 
 __all__ = [
     "EXPIRED_IN_SESSION_REASON",
-    "RETAIN_EXPIRED_SECONDS",
     "TokenSession",
     "Tokens",
 ]
@@ -39,10 +38,6 @@ EXPIRED_REASON = "Token has expired"
 EXPIRED_IN_SESSION_REASON = "auth token has expired"
 NEW_SESSIONS_CLOSED_REASON = "Token has expired for new sessions"
 USED_UP_REASON = "Token has been used too many times"
-
-RETAIN_EXPIRED_SECONDS = 24 * 3600.0
-"""How long an expired token is kept, so that a late client hears "expired" rather
-than "not valid"."""
 
 
 class Tokens:
@@ -81,7 +76,7 @@ class Tokens:
             created=now,
         )
         await self._store.add_token(name, record)
-        await self._store.purge(now - RETAIN_EXPIRED_SECONDS)
+        await self._store.purge(now - TOKEN_RETENTION)
         return name
 
     async def admit(self, name: str) -> TokenSession:
