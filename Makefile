@@ -22,10 +22,14 @@ $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 	cd $(JS) && npm ci --silent --no-audit --no-fund
 	touch $@
 
-# The browser that the playground's tests drive: Debian's (Playwright downloads nothing).
-$(CHROMIUM):
+# The real services the tests drive, from Debian's packages: the playground's browser
+# (Playwright downloads nothing), and Redis and HAProxy for the cluster tests.
+SERVICES := $(CHROMIUM) /usr/bin/redis-server /usr/sbin/haproxy
+PACKAGES := chromium redis-server haproxy
+
+$(SERVICES) &:
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(PACKAGES)
 
 serve: $(STAMP)
 	$(BIN)/openlive serve $(SERVE_ARGS)
@@ -40,7 +44,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -m "not e2e"
 
-test: $(STAMP) $(JS)/node_modules/.installed $(CHROMIUM) lint typecheck
+test: $(STAMP) $(JS)/node_modules/.installed $(SERVICES) lint typecheck
 	$(BIN)/pytest --durations=15
 
 bench: $(STAMP)

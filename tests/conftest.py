@@ -67,8 +67,12 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def start_server(data_dir: Path, *args: str, keys: tuple[str, ...] = ()) -> Server:
-    port, tls_port = free_port(), free_port()
+def start_server(
+    data_dir: Path, *args: str, keys: tuple[str, ...] = (), port: int | None = None
+) -> Server:
+    """`openlive serve ARGS` on free ports (or on `port`, to start a node again where a
+    load balancer expects it), once it is healthy."""
+    port, tls_port = port or free_port(), free_port()
     common = ["--port", str(port), "--tls-port", str(tls_port), "--data-dir", str(data_dir)]
     for key in keys:
         common += ["--api-key", key]

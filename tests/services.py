@@ -82,10 +82,31 @@ def start_redis(folder: Path) -> RedisServer:
 class HAProxy:
     port: int
     process: subprocess.Popen[bytes]
+    admin: Path
+    """Its stats socket."""
 
     @property
-    def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def https(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def status(self) -> dict[str, str]:
+        """Each node's state as the health checks see it: {"node0": "UP", ...}."""
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(self.admin))
+            s.sendall(b"show stat\n")
+            data = b"".join(iter(lambda: s.recv(65536), b""))
+        header, *lines = data.decode().splitlines()
+        status = header.lstrip("# ").split(",").index("status")
+        rows = [line.split(",") for line in lines if line]
+        return {r[1]: r[status] for r in rows if r[0] == "nodes" and r[1].startswith("node")}
+
+    def wait(self, node: str, state: str, timeout: float = 10) -> None:
+        """Wait until the balancer sees `node` as `state` ("UP", "DOWN")."""
+        deadline = time.monotonic() + timeout
+        while (seen := self.status().get(node)) != state:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{node} is {seen}, not {state}: {self.status()}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -94,10 +115,11 @@ class HAProxy:
 
 
 HAPROXY_CONFIG = """\
-# Two session nodes behind one address. WebSockets need only `timeout tunnel`; the
+# Session nodes behind one TLS address. WebSockets need only `timeout tunnel`; the
 # health check takes a draining or full node out within a second.
 global
     log stderr format raw local0 notice
+    stats socket {admin} level admin
 
 defaults
     mode http
@@ -106,12 +128,12 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout tunnel 1h
-    option redispatch
+    option redispatch 1
     retries 3
     retry-on conn-failure
 
 frontend live
-    bind 127.0.0.1:{port}
+    bind 127.0.0.1:{port} ssl crt {pem}
     default_backend nodes
 
 backend nodes
@@ -123,21 +145,28 @@ backend nodes
 """
 
 
-def start_haproxy(folder: Path, nodes: list[int], balance: str = "first") -> HAProxy:
-    """HAProxy on a free port in front of the nodes on `nodes` (their plain HTTP ports).
-    `balance first` fills the first healthy node first: the tests know where a new
-    session lands."""
+def start_haproxy(
+    folder: Path, nodes: list[int], cert: Path, key: Path, balance: str = "first"
+) -> HAProxy:
+    """HAProxy on a free port, terminating TLS with `cert` and `key`, in front of the
+    nodes on `nodes` (their plain HTTP ports). `balance first` fills the first healthy
+    node first: the tests know where a new session lands."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
+    pem = folder / "balancer.pem"
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    admin = folder / "admin.sock"
     servers = "\n".join(
         f"    server node{i} 127.0.0.1:{p} check maxconn 1000" for i, p in enumerate(nodes)
     )
     config = folder / "haproxy.cfg"
-    config.write_text(HAPROXY_CONFIG.format(port=port, balance=balance, servers=servers))
+    config.write_text(
+        HAPROXY_CONFIG.format(port=port, pem=pem, admin=admin, balance=balance, servers=servers)
+    )
     log = folder / "haproxy.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
             [_binary("haproxy"), "-db", "-f", str(config)], stdout=out, stderr=subprocess.STDOUT
         )
     _wait_listening(port, process, log)
-    return HAProxy(port, process)
+    return HAProxy(port, process, admin)
