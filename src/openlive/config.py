@@ -13,6 +13,9 @@ then the defaults below. The TOML file can define the default LLM and extra mode
     class = "half-cascade"      # or "native-audio", "native-audio-thinking"
     llm = { kind = "embedded", gguf = "/models/other.gguf" }
     whisper = "/models/faster-whisper-small"   # optional: its own recognizer
+    # optional: recognition and speech on engines speaking the OpenAI audio API
+    transcription = { base_url = "http://asr:8000/v1", model = "whisper-1" }
+    speech = { base_url = "http://tts:8000/v1", model = "tts-1", voice = "alloy" }
 
     [voices."Kore"]             # a voice name (built in or new) on a Piper voice file
     model = "/voices/en_GB-vctk-medium.onnx"   # its .onnx.json beside it
@@ -34,6 +37,7 @@ from .backends.voices import STYLE_RANGES
 __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_TLS_PORT",
+    "EngineSpec",
     "LLMSpec",
     "ModelSpec",
     "ServerConfig",
@@ -116,6 +120,39 @@ class LLMSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class EngineSpec:
+    """A recognition or speech engine speaking the OpenAI audio API
+    (`POST {base_url}/audio/transcriptions`, `POST {base_url}/audio/speech`)."""
+
+    base_url: str
+    """The engine's API root, e.g. http://127.0.0.1:8000/v1."""
+    model: str
+    """The engine's model name."""
+    api_key: str | None = None
+    voice: str | None = None
+    """speech: the engine's voice for every session; None passes the session's Live
+    voice name (what another OpenLive node takes)."""
+    timeout: float = 30.0
+    """Seconds one request may take."""
+
+    @classmethod
+    def from_dict(cls, raw: object, where: str) -> EngineSpec:
+        if not isinstance(raw, dict):
+            raise ValueError(f"{where} must be a table")
+        unknown = set(raw) - {"base_url", "model", "api_key", "voice", "timeout"}
+        if unknown:
+            raise ValueError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
+        if not (isinstance(raw.get("base_url"), str) and isinstance(raw.get("model"), str)):
+            raise ValueError(f"{where} needs base_url and model")
+        if not raw["base_url"].startswith(("http://", "https://")):
+            raise ValueError(f"{where}.base_url must be an http:// or https:// URL")
+        timeout = raw.get("timeout", 30.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError(f"{where}.timeout must be a positive number of seconds")
+        return cls(**{**raw, "base_url": raw["base_url"].rstrip("/"), "timeout": float(timeout)})
+
+
+@dataclass(frozen=True, slots=True)
 class ModelSpec:
     """A model name defined by the user."""
 
@@ -125,6 +162,10 @@ class ModelSpec:
     description: str = ""
     whisper: Path | None = None
     """The model's own recognizer: a CTranslate2 Whisper folder (None: the server's)."""
+    transcription: EngineSpec | None = None
+    """Its recognizer as a service (instead of `whisper`)."""
+    speech: EngineSpec | None = None
+    """Its synthesizer as a service (None: the server's voices)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +301,13 @@ def load_toml(path: Path) -> tuple[LLMSpec | None, tuple[ModelSpec, ...]]:
         llm_table = table.pop("llm", None)
         description = table.pop("description", "")
         whisper = table.pop("whisper", None)
+        engines = {
+            key: EngineSpec.from_dict(table.pop(key), f"{path}: models.{name}.{key}")
+            for key in ("transcription", "speech")
+            if key in table
+        }
+        if whisper and "transcription" in engines:
+            raise ValueError(f"{path}: models.{name}: whisper or transcription, not both")
         if table:
             raise ValueError(f"{path}: models.{name}: unknown keys: {', '.join(sorted(table))}")
         models.append(
@@ -269,6 +317,7 @@ def load_toml(path: Path) -> tuple[LLMSpec | None, tuple[ModelSpec, ...]]:
                 llm=LLMSpec.from_dict(llm_table) if llm_table else None,
                 description=description,
                 whisper=Path(whisper).expanduser() if whisper else None,
+                **engines,
             )
         )
     return llm, tuple(models)

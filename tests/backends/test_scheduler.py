@@ -111,3 +111,38 @@ async def test_work_is_counted_by_priority(scheduler: Scheduler) -> None:
     assert scheduler.jobs[Priority.RECOGNITION] == 1 and scheduler.jobs[Priority.VAD] == 1
     assert scheduler.busy[Priority.RECOGNITION] >= 0.05
     assert scheduler.jobs[Priority.LLM] == 0
+
+
+class _Engine:
+    remote = True
+
+
+async def test_a_remote_engine_waits_beside_the_cores_queue(scheduler: Scheduler) -> None:
+    gate = threading.Event()
+    long_job = asyncio.create_task(scheduler.run(Priority.RECOGNITION, gate.wait, 5))
+    await asyncio.sleep(0.05)  # the cores' lane is held
+    engine = scheduler.run_for(_Engine(), Priority.FIRST_AUDIO, threading.current_thread)
+    thread = await asyncio.wait_for(engine, 1)
+    assert thread.name.startswith("test-engine")
+    local = asyncio.create_task(
+        scheduler.run_for(object(), Priority.FIRST_AUDIO, threading.current_thread)
+    )
+    await asyncio.sleep(0.05)
+    assert not local.done(), "a model here waits its turn in the queue"
+    gate.set()
+    assert (await local).name == "test" and await long_job
+
+
+async def test_a_cancelled_engine_call_is_waited_for(scheduler: Scheduler) -> None:
+    finished = threading.Event()
+
+    def request() -> None:
+        time.sleep(0.2)
+        finished.set()
+
+    call = asyncio.create_task(scheduler.run_for(_Engine(), Priority.SYNTHESIS, request))
+    await asyncio.sleep(0.05)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert finished.is_set(), "the cancelled call ended only once its thread was done"

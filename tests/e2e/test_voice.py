@@ -181,10 +181,16 @@ async def hear(
         last = [time.monotonic()]
         reader = asyncio.create_task(collect())
         deadline = time.monotonic() + 90
-        while time.monotonic() - last[0] < QUIET_S and time.monotonic() < deadline:  # noqa: ASYNC110
+        while (  # noqa: ASYNC110
+            time.monotonic() - last[0] < QUIET_S
+            and time.monotonic() < deadline
+            and not reader.done()
+        ):
             await asyncio.sleep(0.2)
         reader.cancel()
         await asyncio.wait([reader])
+        if not reader.cancelled() and (error := reader.exception()) is not None:
+            raise error  # the session was closed on us
     return heard
 
 
@@ -245,7 +251,9 @@ async def test_a_whole_file_in_one_message(server: Server) -> None:
     assert wer(CLONE, " ".join(heard)) <= 0.2, heard
 
 
-async def speak(server: Server, text: str) -> tuple[bytes, str, types.UsageMetadata | None]:
+async def speak(
+    server: Server, text: str, model: str = MODEL
+) -> tuple[bytes, str, types.UsageMetadata | None]:
     config = {
         "response_modalities": ["AUDIO"],
         "output_audio_transcription": {},
@@ -254,7 +262,7 @@ async def speak(server: Server, text: str) -> tuple[bytes, str, types.UsageMetad
         "max_output_tokens": 40,
     }
     audio, said, usage = b"", "", None
-    async with client(server).aio.live.connect(model=MODEL, config=config) as session:
+    async with client(server).aio.live.connect(model=model, config=config) as session:
         await session.send_client_content(turns={"role": "user", "parts": [{"text": text}]})
         async for message in session.receive():
             content = message.server_content

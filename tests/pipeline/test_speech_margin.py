@@ -12,7 +12,7 @@ import numpy as np
 
 from openlive.audio.pcm import Samples
 from openlive.backends.base import Sampling
-from openlive.backends.scheduler import Priority, Scheduler
+from openlive.backends.scheduler import Priority, Scheduler, Ticket
 from openlive.backends.voice import TTS
 from openlive.pipeline.context import ChatContext
 from openlive.pipeline.speech import MARGIN_S, SpeechResponse
@@ -41,9 +41,11 @@ class RecordingScheduler(Scheduler):
         super().__init__("test")
         self.asked: list[tuple[Priority, float]] = []
 
-    async def run(self, priority: Priority, fn: Callable[..., T], *args: Any) -> T:
+    async def run(
+        self, priority: Priority, fn: Callable[..., T], *args: Any, ticket: Ticket | None = None
+    ) -> T:
         self.asked.append((priority, time.monotonic()))
-        return await super().run(priority, fn, *args)
+        return await super().run(priority, fn, *args, ticket=ticket)
 
 
 def session() -> LiveSession:

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import LLMSpec, ModelClass, ModelSpec
+from ..config import EngineSpec, LLMSpec, ModelClass, ModelSpec
 from ..protocol.errors import InvalidArgument, NotFound
 from ..protocol.messages import Modality
 from .voices import HALF_CASCADE_VOICES, NATIVE_AUDIO_VOICES, Language, find_language
@@ -76,8 +76,10 @@ class CatalogueEntry:
     llm: LLMSpec
     extra_voices: tuple[str, ...] = ()
     """Voice names of the configuration: accepted by every class."""
-    whisper: Path | None = None
-    """The model's own recognizer folder (None: the server's)."""
+    recognizer: Path | EngineSpec | None = None
+    """The model's own recognizer: a Whisper folder or an engine (None: the server's)."""
+    speech: EngineSpec | None = None
+    """The model's own speech engine (None: the server's voices)."""
 
     @property
     def voices(self) -> tuple[str, ...]:
@@ -170,7 +172,8 @@ class Catalogue:
                 description=spec.description or f"Served by OpenLive ({_describe(llm)}).",
                 llm=llm,
                 extra_voices=extra,
-                whisper=spec.whisper,
+                recognizer=spec.transcription or spec.whisper,
+                speech=spec.speech,
             )
 
     def __iter__(self):  # type: ignore[no-untyped-def]

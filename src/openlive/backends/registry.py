@@ -8,67 +8,87 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..config import LLMSpec, VoiceSpec
+from ..config import EngineSpec, LLMSpec, VoiceSpec
 from .base import LLM
 from .catalogue import Catalogue
 from .scheduler import Scheduler
 from .voice import ASR, TTS, VAD
 from .voices import BUILTIN_VOICES, VoiceStyle
 
-__all__ = ["Backends", "VoiceModels", "build_llm", "load_voice", "voice_table"]
+__all__ = ["Backends", "Recognizer", "VoiceModels", "build_llm", "load_voice", "voice_table"]
 
 log = logging.getLogger(__name__)
 
 
+Recognizer = Path | EngineSpec
+"""What a model names for its recognizer: a Whisper folder, or an engine."""
+
+
 @dataclass(frozen=True, slots=True)
 class VoiceModels:
-    """The embedded voice stack, shared by every session."""
+    """The voice stack, shared by every session."""
 
     vad: VAD
     asr: ASR
     """The server's recognizer."""
     tts: TTS
-    recognizers: Mapping[Path, ASR] = field(default_factory=dict)
-    """The models' own recognizers, by folder."""
+    """The server's synthesizer."""
+    recognizers: Mapping[Recognizer, ASR] = field(default_factory=dict)
+    """The models' own recognizers, by what they name."""
+    synthesizers: Mapping[EngineSpec, TTS] = field(default_factory=dict)
+    """The models' own speech engines."""
 
-    def for_model(self, whisper: Path | None) -> VoiceModels:
-        """The stack with the recognizer of a model that names its own folder."""
-        if whisper is None:
-            return self
-        return replace(self, asr=self.recognizers[whisper])
+    def for_model(
+        self, recognizer: Recognizer | None = None, speech: EngineSpec | None = None
+    ) -> VoiceModels:
+        """The stack with the recognizer and synthesizer that a model names, if any."""
+        return replace(
+            self,
+            asr=self.asr if recognizer is None else self.recognizers[recognizer],
+            tts=self.tts if speech is None else self.synthesizers[speech],
+        )
 
     def all_recognizers(self) -> list[ASR]:
-        return [self.asr, *self.recognizers.values()]
+        """The recognizers that run here (an engine's warm themselves)."""
+        return [asr for asr in (self.asr, *self.recognizers.values()) if not asr.remote]
 
 
 def load_voice(
     data_dir: Path,
     voices: Sequence[VoiceSpec] = (),
     whisper: Path | None = None,
-    model_whispers: Iterable[Path] = (),
+    model_recognizers: Iterable[Recognizer] = (),
+    model_speech: Iterable[EngineSpec] = (),
 ) -> VoiceModels:
     """Load the embedded voice stack (blocking: call it off the event loop).
 
     The recognizer is the Whisper folder `whisper`, else the bundled Whisper base, whose
     weights ship split across two packages: the first start joins them into
-    `data_dir/models` (about a second), later starts only check them. `model_whispers`
-    are the folders that models name for themselves; each loads once. `voices` are the
+    `data_dir/models` (about a second), later starts only check them.
+    `model_recognizers` are what models name for themselves (Whisper folders, or
+    engines), `model_speech` their speech engines; each is made once. `voices` are the
     voice names of the configuration; each distinct model file they name loads once.
     """
     from .models import prepare_whisper
+    from .openai_audio import EngineASR, EngineTTS
     from .piper import PiperTTS
     from .silero import SileroVAD
     from .whisper import WhisperASR
 
+    def recognizer(named: Recognizer) -> ASR:
+        return EngineASR(named) if isinstance(named, EngineSpec) else WhisperASR(named)
+
     vad = SileroVAD()
     asr = WhisperASR(whisper or prepare_whisper(data_dir / "models"))
-    recognizers = {path: WhisperASR(path) for path in dict.fromkeys(model_whispers)}
+    recognizers = {named: recognizer(named) for named in dict.fromkeys(model_recognizers)}
+    synthesizers = {spec: EngineTTS(spec) for spec in dict.fromkeys(model_speech)}
     tts = PiperTTS(voice_table(voices))
-    names = ", ".join(r.name for r in recognizers.values())
+    engines: list[ASR | TTS] = [*recognizers.values(), *synthesizers.values()]
+    names = ", ".join(m.name for m in engines)
     log.info(
         "voice ready: %s, %s, %s%s", vad.name, asr.name, tts.name, f" (and {names})" * bool(names)
     )
-    return VoiceModels(vad=vad, asr=asr, tts=tts, recognizers=recognizers)
+    return VoiceModels(vad, asr, tts, recognizers, synthesizers)
 
 
 def voice_table(

@@ -15,6 +15,10 @@ costs the VAD about 0.15 ms on one thread (under 1% of a core for a session stre
 in real time), too little to compete with anything, while waiting behind a job of the
 main lane (a transcription takes half a second) would make a barge-in, or the end of a
 turn, late by that much.
+
+Recognition and speech on remote engines (`remote` models, `openai_audio.py`) take
+neither lane: their jobs wait on the network, so they run on a pool of threads of their
+own (`run_for`), and the cores' queue goes on meanwhile.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -64,6 +68,20 @@ class Priority(enum.IntEnum):
 
 
 _STOP = 1 << 30
+ENGINE_THREADS = 32
+"""Requests to remote engines waiting at once, across all sessions."""
+
+
+async def _awaited(future: Future[T]) -> T:
+    """The result of a job on another thread; cancel-safe (a job not yet started is
+    dropped, a running one is waited for)."""
+    wrapped = asyncio.wrap_future(future)
+    try:
+        return await asyncio.shield(wrapped)
+    except asyncio.CancelledError:
+        if not future.cancel():
+            await asyncio.wait([wrapped])
+        raise
 
 
 @dataclass(order=True)
@@ -108,6 +126,7 @@ class Scheduler:
         ]
         for thread in self._threads:
             thread.start()
+        self._engines = ThreadPoolExecutor(ENGINE_THREADS, thread_name_prefix=f"{name}-engine")
 
     async def run(
         self, priority: Priority, fn: Callable[..., T], *args: Any, ticket: Ticket | None = None
@@ -120,13 +139,21 @@ class Scheduler:
         if ticket is not None:
             ticket._job, ticket._lane, ticket._order = job, lane, self._order
         lane.put(job)
-        wrapped = asyncio.wrap_future(future)
-        try:
-            return await asyncio.shield(wrapped)
-        except asyncio.CancelledError:
-            if not future.cancel():
-                await asyncio.wait([wrapped])
-            raise
+        return await _awaited(future)
+
+    async def run_for(
+        self,
+        model: object,
+        priority: Priority,
+        fn: Callable[..., T],
+        *args: Any,
+        ticket: Ticket | None = None,
+    ) -> T:
+        """`run`, unless `model` is `remote` (an engine elsewhere does the work): then on
+        a thread of its own, so that a network wait never holds the cores' queue."""
+        if getattr(model, "remote", False):
+            return await _awaited(self._engines.submit(fn, *args))
+        return await self.run(priority, fn, *args, ticket=ticket)
 
     def close(self) -> None:
         """Finish the queued jobs, then stop the workers."""
@@ -134,6 +161,7 @@ class Scheduler:
             lane.put(_Job(_STOP, next(self._order), lambda: None, Future()))
         for thread in self._threads:
             thread.join(timeout=10)
+        self._engines.shutdown(wait=False, cancel_futures=True)
 
     def _work(self, jobs: queue.PriorityQueue[_Job]) -> None:
         while True:

@@ -116,6 +116,8 @@ class ASR(abc.ABC):
 
     name: str
     capabilities: ASRCapabilities
+    remote: bool = False
+    """Whether its calls wait on an engine elsewhere rather than on this machine's cores."""
 
     @abc.abstractmethod
     def transcribe(self, samples: Samples, language: str | None = None) -> Transcript:
@@ -157,6 +159,8 @@ class TTS(abc.ABC):
 
     name: str
     capabilities: TTSCapabilities
+    remote: bool = False
+    """Whether its calls wait on an engine elsewhere rather than on this machine's cores."""
     sample_rate: int
     """The default voice's native rate (before conversion to `OUTPUT_RATE`)."""
     default_voice: str

@@ -367,8 +367,9 @@ class Listener:
         audio = self._audio(start, end)
         if len(audio) < FRAME:
             return Transcript("", self._language or "", 0.0, len(audio) / RATE)
-        return await self._scheduler.run(
-            priority, self._voice.asr.transcribe, audio, self._language, ticket=ticket
+        asr = self._voice.asr
+        return await self._scheduler.run_for(
+            asr, priority, asr.transcribe, audio, self._language, ticket=ticket
         )
 
     async def _recognize(self) -> None:

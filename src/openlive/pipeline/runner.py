@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Protocol
 
 from ..backends.base import (
@@ -157,7 +156,8 @@ class SessionRunner:
         self._voice_name: str | None = None
         """The voice of spoken answers; None is the TTS's default voice."""
         self._language: Language | None = None
-        self._whisper: Path | None = None
+        self._voice_models: VoiceModels | None = None
+        """The voice stack of the session's model (its own recognizer or engines)."""
         """The recognizer folder of the session's model, if it names its own."""
         """`speechConfig.languageCode`, for recognition and speech; None: detected."""
         self._transcribe_input = False
@@ -221,7 +221,11 @@ class SessionRunner:
                 await self._conversation.aclose()
             await self._resumption.ended()
         if error is not None:
-            log.info("closing session: %d %s", error.code, error.reason)
+            detail = str(error)  # an engine or store that is down says which, and why
+            log.info(
+                "closing session: %d %s%s", error.code, error.reason,
+                f" ({detail})" * (detail != error.reason),
+            )  # fmt: skip
             await self._flush()
             await self._transport.close(error.code, error.reason)
 
@@ -362,14 +366,14 @@ class SessionRunner:
                 functions,
                 thoughts=self._features.include_thoughts,
             )
-        assert self._voice is not None
+        assert self._voice is not None and self._voice_models is not None
         return SpeechResponse(
             self._session,
             self._conversation,
             context,
             self._sampling,
             self._outbox.put,
-            self._voice.models.tts,
+            self._voice_models.tts,
             self._voice.scheduler,
             transcribe=self._transcribe_output,
             timing=timing,
@@ -527,7 +531,8 @@ class SessionRunner:
         if voice and voice.prebuilt_voice_config and voice.prebuilt_voice_config.voice_name:
             self._voice_name = entry.check_voice(voice.prebuilt_voice_config.voice_name)
         self._language = entry.check_language(speech.language_code if speech else None)
-        self._whisper = entry.whisper
+        if self._voice is not None:
+            self._voice_models = self._voice.models.for_model(entry.recognizer, entry.speech)
         self._speak = config.modality is Modality.AUDIO
         if self._speak and self._voice is None:
             raise InvalidArgument("Response modality AUDIO is not available on this server.")
@@ -568,7 +573,7 @@ class SessionRunner:
         await self._checkpoint()
 
     def _listen(self, setup: Setup) -> Listener:
-        assert self._voice is not None
+        assert self._voice is not None and self._voice_models is not None
         rt = setup.realtime_input_config
         aad = rt.automatic_activity_detection if rt else None
         settings = TurnSettings.from_live(
@@ -583,7 +588,7 @@ class SessionRunner:
         )
         language = self._language.whisper if self._language else None
         return Listener(
-            self._voice.models.for_model(self._whisper),
+            self._voice_models,
             self._voice.scheduler,
             TurnDetector(settings),
             automatic=not (aad is not None and aad.disabled),

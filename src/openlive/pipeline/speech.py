@@ -232,7 +232,7 @@ class SpeechResponse:
         audio: asyncio.Queue[tuple[str, np.ndarray] | None],
     ) -> None:
         while (text := await texts.get()) is not None:
-            speech = await self._scheduler.run(self._priority(), self._speak, text)
+            speech = await self._scheduler.run_for(self._tts, self._priority(), self._speak, text)
             if len(speech):
                 self._ready += len(speech)
                 await audio.put((text, speech))

@@ -9,7 +9,7 @@ The Live API reports every error by closing the WebSocket (PROTOCOL.md §7)::
     ├── MessageTooBig          1009  a client message over the size limit
     ├── InternalError          1011  a failure on our side
     ├── ResourceExhausted      1011  an ephemeral token's uses are spent; the node is full
-    ├── Unavailable            1011  the node is stopping, or its state store is down
+    ├── Unavailable            1011  the node is stopping; its state store or an engine is down
     └── CredentialExpired      1011  an ephemeral token has expired
 
 The reasons follow google.rpc wording where the hosted service's is known. The hosted
@@ -90,10 +90,20 @@ class ResourceExhausted(LiveError):
 
 
 class Unavailable(LiveError):
-    """Retry later, or elsewhere: nothing was wrong with the request."""
+    """Retry later, or elsewhere: nothing was wrong with the request.
+
+    The client is told only that the service is unavailable; `detail` (what is down,
+    and why) is `str()`, for the log."""
 
     code = 1011
     default_reason = "The service is currently unavailable."
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__()
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return self.detail or self.reason
 
 
 CAPACITY_REASON = "RESOURCE_EXHAUSTED: Maximum concurrent sessions exceeded."

@@ -35,6 +35,7 @@ from ..protocol.errors import (
     Unavailable,
 )
 from .admission import Admission
+from .audio_api import audio_routes
 from .auth import (
     INVALID_REASON,
     Credential,
@@ -73,6 +74,8 @@ class AppState:
     sessions: set[object] = field(default_factory=set)
     sessions_started: int = 0
     close_codes: Counter[int] = field(default_factory=Counter)
+    engine_requests: Counter[str] = field(default_factory=Counter)
+    """Requests answered on the audio API, by route ("transcriptions", "speech")."""
 
 
 class _StarletteTransport:
@@ -270,6 +273,7 @@ def create_app(state: AppState) -> Starlette:
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             *playground_routes(state.backends.catalogue, refuse),
+            *audio_routes(state.voice, refuse, state.engine_requests),
             Route("/{path:path}", rest, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             WebSocketRoute("/{path:path}", live),
         ]

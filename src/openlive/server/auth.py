@@ -46,13 +46,13 @@ def find_credential(headers: Mapping[str, str], query: Mapping[str, str]) -> Cre
         return Credential("key", value)
     if value := query.get("key", "").strip():
         return Credential("key", value)
-    scheme, _, value = headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() == "token" and value.strip():
-        return Credential("token", value.strip())
+    scheme, _, given = headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "token" and given.strip():
+        return Credential("token", given.strip())
     if value := query.get("access_token", "").strip():
         return Credential("token", value)
-    if scheme.lower() == "bearer" and value.strip():
-        return Credential("bearer", value.strip())
+    if scheme.lower() == "bearer" and given.strip():
+        return Credential("bearer", given.strip())
     return None
 
 

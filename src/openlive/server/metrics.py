@@ -41,6 +41,14 @@ class _StateCollector(Collector):
         yield CounterMetricFamily(
             "openlive_sessions_started", "Live sessions accepted", value=state.sessions_started
         )
+        served = CounterMetricFamily(
+            "openlive_engine_requests",
+            "Requests answered on the audio API (/v1/audio/...), by route",
+            labels=["route"],
+        )
+        for route in ("transcriptions", "speech"):
+            served.add_metric([route], state.engine_requests[route])
+        yield served
         admission = state.admission
         yield GaugeMetricFamily(
             "openlive_session_slots_held",

@@ -66,7 +66,8 @@ async def _serve(config: ServerConfig, store: Store) -> None:
             config.data_dir,
             config.voices,
             config.whisper,
-            [m.whisper for m in config.models if m.whisper is not None],
+            [r for m in config.models if (r := m.transcription or m.whisper) is not None],
+            [m.speech for m in config.models if m.speech is not None],
         ),
         backends.start(),
     )

@@ -63,17 +63,7 @@ than "not valid"."""
 
 
 class StoreUnavailable(Unavailable):
-    """The store cannot be reached or written now (Redis down, disk full, file locked).
-
-    The client is told only that the service is unavailable; `str()` is the detail,
-    for the log."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__()
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return self.detail
+    """The store cannot be reached or written now (Redis down, disk full, file locked)."""
 
 
 _T = TypeVar("_T")
