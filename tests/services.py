@@ -48,7 +48,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        """Start (or start again, on the same port) an in-memory Redis."""
+        """Start (or start again, on the same port) Redis, with its append-only file
+        written through on every change (as docs/deployment.md advises): a Redis killed
+        and started again has everything it had."""
         log = self.folder / "redis.log"
         with log.open("ab") as out:
             self.process = subprocess.Popen(
@@ -57,7 +59,8 @@ class RedisServer:
                     "--port", str(self.port),
                     "--bind", "127.0.0.1",
                     "--save", "",
-                    "--appendonly", "no",
+                    "--appendonly", "yes",
+                    "--appendfsync", "always",
                     "--dir", str(self.folder),
                 ],
                 stdout=out,

@@ -249,7 +249,10 @@ async def test_without_redis_only_what_needs_it_is_refused(cluster: Cluster) -> 
         for node in cluster.nodes:  # no node died of it
             assert node.process.poll() is None
     finally:
-        cluster.redis.start()  # empty: an in-memory Redis keeps nothing over a restart
+        cluster.redis.start()
+    # Back, with all it had: the conversation from before the outage resumes...
+    assert ANSWER in (await resumed_turn(cluster.balancer, talk)).text  # type: ignore[arg-type]
+    # ...and new ones keep their handles again.
     again = Conversation()
     await first_turn(cluster.balancer, again)  # type: ignore[arg-type]
     assert ANSWER in (await resumed_turn(cluster.balancer, again)).text  # type: ignore[arg-type]
