@@ -21,13 +21,15 @@ from pathlib import Path
 import httpx
 import pytest
 from google import genai
-from google.genai import errors
+from google.genai import errors, types
 
 from openlive.server.tls import ensure_tls_files
 
 from ..conftest import OPENLIVE, Server, free_port, start_server, stop_server
 from ..services import HAProxy, RedisServer, start_haproxy, start_redis
 from .live import JS, MODEL, ask, prompt_tokens
+from .test_functions import FORECAST, WEATHER, next_tool_call
+from .test_functions import config as functions_config
 from .test_resumption import (
     ANSWER,
     FACT,
@@ -150,7 +152,8 @@ def _health(node: Server) -> int:
     return httpx.get(f"{node.http}/healthz", timeout=5).status_code
 
 
-async def test_javascript_sdk_fails_over_after_kill_9(cluster: Cluster) -> None:
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+async def test_javascript_sdk_fails_over(cluster: Cluster, stop: str) -> None:
     env = {**os.environ, **cluster.nodes[0].env, "GOOGLE_GEMINI_BASE_URL": cluster.balancer.https}
     process = await asyncio.create_subprocess_exec(
         "node", "failover.mjs", cwd=JS, env=env,
@@ -160,8 +163,10 @@ async def test_javascript_sdk_fails_over_after_kill_9(cluster: Cluster) -> None:
     assert process.stdin is not None and process.stdout is not None
     try:
         said = json.loads(await asyncio.wait_for(process.stdout.readline(), 60))
-        cluster.nodes[0].process.kill()
-        cluster.nodes[0].process.wait()
+        node_a = cluster.nodes[0].process
+        node_a.kill() if stop == "kill -9" else node_a.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(node_a.wait)  # SIGTERM: goAway, then 1012, then it exits
+        await asyncio.to_thread(cluster.balancer.wait, "node0", "DOWN")
         process.stdin.write(b"go\n")
         await process.stdin.drain()
         out, err = await asyncio.wait_for(process.communicate(), 60)
@@ -178,6 +183,39 @@ async def test_javascript_sdk_fails_over_after_kill_9(cluster: Cluster) -> None:
     ]
     assert asked["promptTokenCount"] == prompt_tokens(history)
     assert ANSWER in asked["answer"], asked
+    assert asked["goAway"] is (stop == "SIGTERM"), "goAway comes before a graceful stop only"
+    cluster.restart(0)
+
+
+async def test_a_pending_call_is_answered_on_the_other_node(cluster: Cluster) -> None:
+    """A NON_BLOCKING call still pending when its node dies is answered on the other."""
+    background = WEATHER.model_copy(update={"behavior": types.Behavior.NON_BLOCKING})
+    setup = {**functions_config(background), "session_resumption": {}}
+    talk = Conversation()
+    async with at(cluster.balancer.https).aio.live.connect(model=MODEL, config=setup) as session:
+        first = await talk.next_handle(session)  # the one sent after setupComplete
+        await session.send_client_content(
+            turns={"role": "user", "parts": [{"text": "What's the weather like in Paris?"}]}
+        )
+        [call] = (await next_tool_call(session)).function_calls or []
+        async for message in session.receive():  # the turn ends: the call runs meanwhile
+            talk.note(message)
+        if talk.handle == first:
+            await talk.next_handle(session)  # the handle whose snapshot holds the call
+        cluster.nodes[0].process.kill()
+        cluster.nodes[0].process.wait()
+    before_b = cluster.nodes[1].metric(STARTED)
+    resumed = {**setup, "session_resumption": {"handle": talk.handle}}
+    async with at(cluster.balancer.https).aio.live.connect(model=MODEL, config=resumed) as session:
+        answer = types.FunctionResponse(id=call.id, name=call.name, response=FORECAST)
+        # an id that matched no pending call would close with 1007
+        await session.send_tool_response(function_responses=[answer])
+        text = ""
+        async for message in session.receive():  # to the answer's turnComplete
+            talk.note(message)
+            text += message.text or ""
+    assert text.strip(), "the call's answer must be given on B"
+    assert cluster.nodes[1].metric(STARTED) == before_b + 1, "not resumed on node B"
     cluster.restart(0)
 
 

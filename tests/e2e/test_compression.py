@@ -1,5 +1,5 @@
 """Context window compression through the official Python SDK, on the embedded model: a
-session of 200 turns with a sliding window stays under `triggerTokens` and keeps
+session of 100 turns with a sliding window stays under `triggerTokens` and keeps
 answering; the same turns without one make the prompt grow past it."""
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ def config(compression: bool) -> dict[str, object]:
     }
 
 
-async def test_two_hundred_turns_in_a_sliding_window(server: Server) -> None:
+async def test_a_hundred_turns_in_a_sliding_window(server: Server) -> None:
     prompts = []
     async with client(server).aio.live.connect(model=MODEL, config=config(True)) as session:
-        for i in range(200):
+        for i in range(100):
             turn = await ask(session, f"Note number {i}: the sky is blue. Say ok.")
             assert turn.text.strip(), f"turn {i} got no answer"
             assert turn.usage is not None and turn.usage.prompt_token_count is not None

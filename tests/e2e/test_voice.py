@@ -30,7 +30,7 @@ EXAMPLES = ROOT / "tests" / "examples"
 JS_EXAMPLES = ROOT / "tests" / "js" / "examples"
 BECKETT = "Ever tried. Ever failed. No matter. Try again. Fail again. Fail better."
 CLONE = "I do, I think that America do it very well."
-QUIET_S = 6.0
+QUIET_S = 4.0
 """No message for this long after the audio ends: the server has said all it will."""
 
 

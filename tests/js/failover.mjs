@@ -1,7 +1,8 @@
 // Failover through a load balancer: tells the model a code on one connection and prints
-// {"answer", "handle"}; then waits for a line on stdin (the test kills the node
+// {"answer", "handle"}; then waits for a line on stdin (the test kills or stops the node
 // meanwhile), reconnects with the last handle and asks for the code. Prints one more
-// JSON line: the answer and the resumed turn's promptTokenCount.
+// JSON line: the answer, the resumed turn's promptTokenCount, and whether the first
+// connection was sent goAway before it ended.
 import { createInterface } from 'node:readline';
 import { GoogleGenAI, Modality } from '@google/genai';
 
@@ -31,7 +32,7 @@ async function open(handle) {
     while (messages.length === 0) await new Promise((resolve) => { wake = resolve; });
     return messages.shift();
   };
-  return { session, next, finish: () => { done = true; } };
+  return { session, next, messages, finish: () => { done = true; } };
 }
 
 async function ask({ next, session }, text) {
@@ -56,10 +57,13 @@ console.log(JSON.stringify({ answer: said.answer, handle: said.handle }));
 
 const lines = createInterface({ input: process.stdin });
 for await (const _ of lines) break;
+const goAway = first.messages.some((message) => message.goAway !== undefined);
 
 const second = await open(said.handle);
 const asked = await ask(second, 'What is the secret code?');
 second.finish();
 second.session.close();
-console.log(JSON.stringify({ answer: asked.answer, promptTokenCount: asked.usage.promptTokenCount }));
+console.log(JSON.stringify({
+  answer: asked.answer, promptTokenCount: asked.usage.promptTokenCount, goAway,
+}));
 process.exit(0);
