@@ -9,6 +9,7 @@ harms nothing else."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -48,6 +49,9 @@ pytestmark = [
 
 STARTED = "openlive_sessions_started"
 TEXT = {"response_modalities": ["TEXT"], "max_output_tokens": 8}
+SLOTS = 16
+"""Sessions a node admits (text sessions are light): room for the twenty that race for
+one token across both nodes."""
 
 
 @dataclass
@@ -71,8 +75,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     redis = start_redis(tmp_path_factory.mktemp("redis"))
-    # text sessions only: room for twenty racing for one token
-    args = ("--state-url", redis.url, "--no-warm-up", "--max-sessions", "16")
+    args = ("--state-url", redis.url, "--no-warm-up", "--max-sessions", str(SLOTS))
     nodes = [start_server(data_dir, *args) for _ in range(2)]
     tls = ensure_tls_files(data_dir, ("127.0.0.1",))  # the nodes' CA signs it
     balancer = start_haproxy(
@@ -217,6 +220,26 @@ async def test_a_pending_call_is_answered_on_the_other_node(cluster: Cluster) ->
     assert text.strip(), "the call's answer must be given on B"
     assert cluster.nodes[1].metric(STARTED) == before_b + 1, "not resumed on node B"
     cluster.restart(0)
+
+
+async def test_a_full_node_leaves_the_rotation_and_sessions_resume_elsewhere(
+    cluster: Cluster,
+) -> None:
+    talk = Conversation()
+    await first_turn(cluster.balancer, talk)  # type: ignore[arg-type]
+    async with contextlib.AsyncExitStack() as held:
+        for _ in range(SLOTS):  # `balance first`: they fill node A
+            await held.enter_async_context(
+                at(cluster.balancer.https).aio.live.connect(model=MODEL, config=TEXT)
+            )
+        health = await asyncio.to_thread(_health, cluster.nodes[0])
+        assert health == 503, "a full node must fail the health check"
+        await asyncio.to_thread(cluster.balancer.wait, "node0", "DOWN")
+        before_b = cluster.nodes[1].metric(STARTED)
+        turn = await resumed_turn(cluster.balancer, talk)  # type: ignore[arg-type]
+        assert ANSWER in turn.text, turn.text
+        assert cluster.nodes[1].metric(STARTED) == before_b + 1, "not resumed on node B"
+    await asyncio.to_thread(cluster.balancer.wait, "node0", "UP")  # back once it has room
 
 
 # --- tokens across nodes ---------------------------------------------------------------
