@@ -30,9 +30,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
-
-from .backends.voices import STYLE_RANGES
+from typing import Any, Final, Literal
 
 __all__ = [
     "DEFAULT_PORT",
@@ -43,6 +41,7 @@ __all__ = [
     "ServerConfig",
     "VoiceSpec",
     "DEFAULT_MAX_SESSIONS",
+    "STYLE_RANGES",
     "default_data_dir",
     "load_toml",
     "load_voices",
@@ -55,6 +54,14 @@ DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_SESSIONS = 6
 """Concurrent sessions a node admits by default: what the embedded stack holds on two
 cores with every spoken answer on time (benchmarks/capacity.py)."""
+
+STYLE_RANGES: Final = {
+    "pitch": (0.5, 3.0),
+    "formant": (0.7, 1.5),
+    "rate": (0.5, 2.0),
+    "tilt": (-6.0, 6.0),
+}
+"""The bounds of the config file's voice style keys (and of `VoiceStyle`'s fields)."""
 
 ModelClass = Literal["half-cascade", "native-audio", "native-audio-thinking"]
 

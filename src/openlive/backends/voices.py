@@ -22,26 +22,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from ..config import STYLE_RANGES
+
 __all__ = [
     "BUILTIN_VOICES",
     "DEFAULT_VOICE",
     "HALF_CASCADE_VOICES",
     "LANGUAGES",
     "NATIVE_AUDIO_VOICES",
-    "STYLE_RANGES",
     "Language",
     "VoiceStyle",
     "find_language",
 ]
-
-
-STYLE_RANGES: Final = {
-    "pitch": (0.5, 3.0),
-    "formant": (0.7, 1.5),
-    "rate": (0.5, 2.0),
-    "tilt": (-6.0, 6.0),
-}
-"""The bounds of each `VoiceStyle` field (and of the config file's keys of the same names)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,8 +27,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from ..protocol.errors import ConnectionDeadline, ServerStopping
 from ..protocol.messages import ServerMessage
-from ..protocol.resumption import ConnectionDeadline, ServerStopping, go_away
+from ..protocol.resumption import go_away
 
 __all__ = [
     "DEFAULT_CONNECTION_LIMIT",

@@ -33,7 +33,7 @@ from ..backends.scheduler import Scheduler
 from ..backends.vad_batch import VADBatcher
 from ..backends.voices import Language
 from ..protocol import codec
-from ..protocol.errors import InternalError, InvalidArgument, LiveError
+from ..protocol.errors import ConnectionDeadline, InternalError, InvalidArgument, LiveError
 from ..protocol.events import (
     ActivityEnded,
     ActivityStarted,
@@ -59,7 +59,7 @@ from ..protocol.messages import (
     StartSensitivity,
     TurnCoverage,
 )
-from ..protocol.resumption import ConnectionDeadline, resumed_setup
+from ..protocol.resumption import resumed_setup
 from ..protocol.session import LiveSession, validate_setup
 from ..protocol.tokens import SessionGuard
 from .affect import AffectTracker, Mood, delivery, instruction

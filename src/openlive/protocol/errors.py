@@ -6,11 +6,16 @@ The Live API reports every error by closing the WebSocket (PROTOCOL.md §7)::
     ├── InvalidArgument        1007  malformed input, unsupported field or value
     ├── NotFound               1008  unknown model, handle or entity
     ├── PermissionDenied       1008  missing or wrong credentials
-    ├── MessageTooBig          1009  a client message over the size limit
     ├── InternalError          1011  a failure on our side
     ├── ResourceExhausted      1011  an ephemeral token's uses are spent; the node is full
     ├── Unavailable            1011  the node is stopping; its state store or an engine is down
-    └── CredentialExpired      1011  an ephemeral token has expired
+    ├── CredentialExpired      1011  an ephemeral token has expired (at connect)
+    ├── TokenExpiredInSession  1011  a token's session reached the token's expireTime
+    ├── ConnectionDeadline     1011  the connection or session reached its time limit
+    └── ServerStopping         1012  the node shut down; resume elsewhere or on its restart
+
+Every close the server makes is one of these; 1009 (a message over
+`--max-message-bytes`) alone is made by the WebSocket layer, before any message is read.
 
 The reasons follow google.rpc wording where the hosted service's is known. The hosted
 service closes with 1011, not 1008, when an ephemeral token is spent or expired.
@@ -22,15 +27,18 @@ from typing import ClassVar
 
 __all__ = [
     "CAPACITY_REASON",
+    "DEADLINE_REASON",
     "MAX_REASON_BYTES",
     "InternalError",
     "CredentialExpired",
     "InvalidArgument",
     "LiveError",
-    "MessageTooBig",
     "NotFound",
     "PermissionDenied",
     "ResourceExhausted",
+    "ConnectionDeadline",
+    "ServerStopping",
+    "TokenExpiredInSession",
     "Unavailable",
     "truncate_reason",
 ]
@@ -74,11 +82,6 @@ class PermissionDenied(LiveError):
     default_reason = "The caller does not have permission."
 
 
-class MessageTooBig(LiveError):
-    code = 1009
-    default_reason = "Request payload size exceeds the limit."
-
-
 class InternalError(LiveError):
     code = 1011
     default_reason = "Internal error encountered."
@@ -114,3 +117,28 @@ session limit, as clients have recorded it."""
 class CredentialExpired(LiveError):
     code = 1011
     default_reason = "Token has expired"
+
+
+class TokenExpiredInSession(LiveError):
+    """A session admitted on an ephemeral token reached the token's `expireTime`."""
+
+    code = 1011
+    default_reason = "auth token has expired"
+
+
+DEADLINE_REASON = "Deadline expired before operation could complete."
+"""The hosted service's reason (with 1011) when a connection reaches its time limit."""
+
+
+class ConnectionDeadline(LiveError):
+    """The connection reached its time limit (after a `goAway`)."""
+
+    code = 1011
+    default_reason = DEADLINE_REASON
+
+
+class ServerStopping(LiveError):
+    """The server is shutting down; the session can be resumed on its restart."""
+
+    code = 1012
+    default_reason = "The server is restarting; resume the session with its last handle."

@@ -28,19 +28,16 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import InvalidArgument, LiveError
+from .errors import InvalidArgument
 from .messages import GoAway, ServerMessage, SessionResumptionConfig, SessionResumptionUpdate, Setup
 
 __all__ = [
-    "DEADLINE_REASON",
     "INVALID_HANDLE_REASON",
     "SNAPSHOT_VERSION",
     "CallRecord",
-    "ConnectionDeadline",
     "HistoryEntry",
     "PendingCallRecord",
     "ResultRecord",
-    "ServerStopping",
     "Snapshot",
     "SnapshotError",
     "duration",
@@ -57,23 +54,6 @@ SNAPSHOT_VERSION = 1
 INVALID_HANDLE_REASON = "Session resumption handle is invalid or has expired."
 """The close reason (with 1007) for an unknown, expired or unreadable handle. The hosted
 service's wording is not known (docs/protocol.md, "Session resumption")."""
-
-DEADLINE_REASON = "Deadline expired before operation could complete."
-"""The hosted service's reason (with 1011) when a connection reaches its time limit."""
-
-
-class ConnectionDeadline(LiveError):
-    """The connection reached its time limit (after a `goAway`)."""
-
-    code = 1011
-    default_reason = DEADLINE_REASON
-
-
-class ServerStopping(LiveError):
-    """The server is shutting down; the session can be resumed on its restart."""
-
-    code = 1012
-    default_reason = "The server is restarting; resume the session with its last handle."
 
 
 class SnapshotError(ValueError):

@@ -32,6 +32,7 @@ from ..protocol.errors import (
     NotFound,
     PermissionDenied,
     ResourceExhausted,
+    TokenExpiredInSession,
     Unavailable,
 )
 from .admission import Admission
@@ -48,7 +49,7 @@ from .metrics import render
 from .origins import OriginPolicy
 from .playground import playground_routes
 from .routes import LiveRoute, match_auth_tokens, match_live, match_models
-from .tokens import EXPIRED_IN_SESSION_REASON, Tokens, TokenSession
+from .tokens import Tokens, TokenSession
 
 __all__ = ["AppState", "create_app"]
 
@@ -264,7 +265,8 @@ def create_app(state: AppState) -> Starlette:
                     async with asyncio.timeout(guard.expire_time - state.tokens.clock()):
                         await runner.run()
                 except TimeoutError:
-                    await transport.close(1011, EXPIRED_IN_SESSION_REASON)
+                    expired = TokenExpiredInSession()
+                    await transport.close(expired.code, expired.reason)
         finally:
             state.sessions.discard(runner)
 

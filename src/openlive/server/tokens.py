@@ -28,14 +28,12 @@ from .auth import key_fingerprint
 from .store import TOKEN_RETENTION, Store, TokenRecord, TokenUse
 
 __all__ = [
-    "EXPIRED_IN_SESSION_REASON",
     "TokenSession",
     "Tokens",
 ]
 
 INVALID_TOKEN_REASON = "Token is not valid."
 EXPIRED_REASON = "Token has expired"
-EXPIRED_IN_SESSION_REASON = "auth token has expired"
 NEW_SESSIONS_CLOSED_REASON = "Token has expired for new sessions"
 USED_UP_REASON = "Token has been used too many times"
 
