@@ -22,7 +22,9 @@ from openlive.backends.base import (
     FunctionCall,
     FunctionSpec,
     LLMStats,
+    ReplyEvent,
     Sampling,
+    TextDelta,
     Usage,
 )
 from openlive.backends.catalogue import Catalogue
@@ -184,7 +186,7 @@ class ScriptedConversation(Conversation):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
-    ) -> AsyncIterator[str | FunctionCall | Usage]:
+    ) -> AsyncIterator[ReplyEvent]:
         llm = self._llm
         index = len(llm.calls)
         assert index < len(llm.script), f"ScriptedLLM: no reply scripted for call {index}"
@@ -201,7 +203,7 @@ class ScriptedConversation(Conversation):
                     await record.resume.wait()
                 await asyncio.sleep(script.delay)
                 record.produced.append(delta)
-                yield delta
+                yield TextDelta(delta) if isinstance(delta, str) else delta
             if script.pause_before == len(script.deltas):
                 record.paused.set()
                 await record.resume.wait()

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from openlive.backends.base import ChatMessage, Conversation, Sampling, Usage
+from openlive.backends.base import ChatMessage, Conversation, Sampling, TextDelta, Usage
 from openlive.backends.embedded import EmbeddedLLM
 
 pytestmark = pytest.mark.models
@@ -38,10 +38,10 @@ async def answer(
     first = last = 0.0
     usage: Usage | None = None
     async for item in conversation.reply(messages, sampling):
-        if isinstance(item, str):
+        if isinstance(item, TextDelta):
             first = first or time.monotonic()
             last = time.monotonic()
-            pieces.append(item)
+            pieces.append(item.text)
         elif isinstance(item, Usage):
             usage = item
     assert usage is not None
@@ -111,7 +111,7 @@ async def test_a_cancelled_reply_frees_the_model_within_a_step(llm: EmbeddedLLM)
         )
         tokens_before = llm.stats.tokens
         async for item in stream:
-            if isinstance(item, str) and llm.stats.tokens - tokens_before >= 5:
+            if isinstance(item, TextDelta) and llm.stats.tokens - tokens_before >= 5:
                 break
         await stream.aclose()
         deadline = time.monotonic() + 2

@@ -27,7 +27,9 @@ __all__ = [
     "Conversation",
     "LLMError",
     "LLMStats",
+    "ReplyEvent",
     "Sampling",
+    "TextDelta",
     "Thought",
     "Usage",
 ]
@@ -105,6 +107,13 @@ class Sampling:
 
 
 @dataclass(frozen=True, slots=True)
+class TextDelta:
+    """The next piece of the answer's text, about a token."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Thought:
     """A delta of the model's reasoning: shown to clients that ask for thoughts, never
     spoken, never kept in the history."""
@@ -122,6 +131,10 @@ class Usage:
     finish_reason: str = "stop"
     thoughts_tokens: int = 0
     """Tokens of reasoning, not counted in `response_tokens`."""
+
+
+ReplyEvent = TextDelta | Thought | FunctionCall | Usage
+"""What a reply streams (`Conversation.reply`)."""
 
 
 class LLMError(Exception):
@@ -167,10 +180,10 @@ class Conversation(abc.ABC):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
-    ) -> AsyncGenerator[str | Thought | FunctionCall | Usage, None]:
+    ) -> AsyncGenerator[ReplyEvent, None]:
         """Stream the assistant's reply to `messages` (the whole history, system first).
 
-        Yields text deltas as they are generated (after its `Thought`s, if it reasons),
+        Yields `TextDelta`s as they are generated (after its `Thought`s, if it reasons),
         then exactly one `Usage`. Given
         `functions`, the reply may instead be calls: `FunctionCall`s whose arguments
         validate against their function's schema (and then no text). Safe to cancel:

@@ -38,7 +38,9 @@ from .base import (
     FunctionSpec,
     LLMError,
     LLMStats,
+    ReplyEvent,
     Sampling,
+    TextDelta,
     Thought,
     Usage,
 )
@@ -63,7 +65,7 @@ DEFAULT_SEQUENCES = 32
 """Conversations whose KV caches stay in the context at once (and so the most replies
 decoded together)."""
 
-Put = Callable[[str | Thought | FunctionCall | Usage | BaseException | None], None]
+Put = Callable[[ReplyEvent | BaseException | None], None]
 
 
 def bundled_gguf() -> Path:
@@ -265,7 +267,7 @@ class EmbeddedLLM(LLM):
             if sampling.thinking_budget:
                 notes, thoughts = await self._think(conv, messages, sampling, put)
                 messages = answer_messages(messages, notes)
-            _, usage = await self._generate(conv, messages, sampling, put)
+            _, usage = await self._generate(conv, messages, sampling, lambda t: put(TextDelta(t)))
             put(
                 Usage(
                     usage.prompt_tokens,
@@ -436,12 +438,10 @@ class _EmbeddedConversation(Conversation):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
-    ) -> AsyncGenerator[str | Thought | FunctionCall | Usage, None]:
+    ) -> AsyncGenerator[ReplyEvent, None]:
         # A producer task generates into a queue (bounded by maxOutputTokens and the
         # thinking budget), so that a slow reader never holds the shared model.
-        queue: asyncio.Queue[str | Thought | FunctionCall | Usage | BaseException | None] = (
-            asyncio.Queue()
-        )
+        queue: asyncio.Queue[ReplyEvent | BaseException | None] = asyncio.Queue()
         producer = asyncio.create_task(
             self._llm._produce(self, messages, sampling, functions, queue.put_nowait),
             name="llm-reply",

@@ -49,7 +49,9 @@ from .base import (
     FunctionSpec,
     LLMError,
     LLMStats,
+    ReplyEvent,
     Sampling,
+    TextDelta,
     Thought,
     Usage,
 )
@@ -245,7 +247,7 @@ class OpenAICompatibleLLM(LLM):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
-    ) -> AsyncGenerator[str | Thought | FunctionCall | Usage, None]:
+    ) -> AsyncGenerator[ReplyEvent, None]:
         chat = [_chat_message(m) for m in messages]
         request: dict[str, Any] = {
             "model": self.name,
@@ -294,7 +296,7 @@ class OpenAICompatibleLLM(LLM):
                             if choice.delta and choice.delta.content:
                                 self.stats.tokens += 1
                                 text.append(choice.delta.content)
-                                yield choice.delta.content
+                                yield TextDelta(choice.delta.content)
                             for delta in (choice.delta.tool_calls or ()) if choice.delta else ():
                                 call = calls.setdefault(delta.index, _PartialCall())
                                 if delta.function and delta.function.name:
@@ -336,7 +338,7 @@ class _RemoteConversation(Conversation):
         messages: Sequence[ChatMessage],
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
-    ) -> AsyncGenerator[str | Thought | FunctionCall | Usage, None]:
+    ) -> AsyncGenerator[ReplyEvent, None]:
         return self._llm.stream(messages, sampling, functions)
 
 

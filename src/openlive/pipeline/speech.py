@@ -24,29 +24,20 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import aclosing
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..audio.pcm import OUTPUT_RATE, float_to_pcm16
-from ..backends.base import (
-    Conversation,
-    FunctionCall,
-    FunctionSpec,
-    LLMError,
-    Sampling,
-    Thought,
-    Usage,
-)
+from ..backends.base import Conversation, FunctionSpec, LLMError, Sampling
 from ..backends.scheduler import Priority, Scheduler
 from ..backends.voice import TTS, Delivery
-from ..protocol.messages import Modality, ServerMessage
-from ..protocol.session import LiveSession, TurnUsage
+from ..protocol.messages import Modality
+from ..protocol.session import LiveSession
 from .context import ChatContext
+from .response import ModelResponse, Send
 from .timing import TurnTiming
-from .vision import media_tokens
 
 __all__ = ["CHUNK_MS", "LEAD_MS", "AUDIO_TOKENS_PER_SECOND", "SpeechResponse", "clauses"]
 
@@ -59,8 +50,6 @@ MARGIN_S = 1.0
 """Synthesis stays this far ahead of playout: a clause whose answer has less audio than
 this left to play goes ahead even of other answers' first clauses (under load, behind
 the other sessions' work, it would come too late and the answer would stall)."""
-
-Send = Callable[[ServerMessage], Awaitable[None]]
 
 _CLAUSE_END = re.compile(r"([.!?;:]+[\"')\]]*|\n)\s+")
 _SOFT_BREAK = re.compile(r",\s+")
@@ -94,7 +83,7 @@ class _Spoken:
     sent: int = 0
 
 
-class SpeechResponse:
+class SpeechResponse(ModelResponse):
     """Generates one answer as speech."""
 
     def __init__(
@@ -118,15 +107,10 @@ class SpeechResponse:
         """`voice` and `language` are the TTS's: a voice name and a ``languageCode``,
         None for its defaults. `thoughts`: send the model's reasoning as thought parts.
         `delivery`: how this answer is spoken (affective dialog), None as the voice is."""
+        super().__init__(
+            session, conversation, context, sampling, send, functions, thoughts=thoughts
+        )
         self._delivery = delivery
-        self._thoughts = thoughts
-        self._media: dict[Modality, int] = {}
-        """Prompt tokens of the images the answer was asked with, by modality."""
-        self._session = session
-        self._conversation = conversation
-        self._context = context
-        self._sampling = sampling
-        self._send = send
         self._tts = tts
         self._scheduler = scheduler
         self._transcribe = transcribe
@@ -134,9 +118,6 @@ class SpeechResponse:
         self._language = language
         self.timing = timing
         """The spoken turn this answers, if any: its first token and audio are marked."""
-        self._functions = functions
-        self.calls: list[FunctionCall] = []
-        """Functions the model called instead of answering; the turn is then left open."""
         self._spoken: list[_Spoken] = []
         self._written = False
         """The LLM's reply has ended (every clause is queued for synthesis)."""
@@ -144,9 +125,6 @@ class SpeechResponse:
         """Samples synthesized so far."""
         self._play_started: float | None = None
         """When sample 0 played (moved on by an underrun); None before it plays."""
-        self.usage: Usage | None = None
-        self.error: LLMError | None = None
-        self.completed = False
 
     @property
     def text(self) -> str:
@@ -183,43 +161,23 @@ class SpeechResponse:
             self._conversation.urgent = False
         if self.error is not None or self.calls:
             return
-        self.completed = True
-        await self._send(self._session.generation_complete())
-        usage = self.usage or Usage(0, 0)
-        await self._send(
-            self._session.turn_complete(
-                TurnUsage(
-                    prompt={Modality.TEXT: usage.prompt_tokens, **self._media},
-                    response={Modality.AUDIO: round(self.audio_seconds * AUDIO_TOKENS_PER_SECOND)},
-                    thoughts=usage.thoughts_tokens,
-                )
-            )
-        )
+        await self._complete({Modality.AUDIO: round(self.audio_seconds * AUDIO_TOKENS_PER_SECOND)})
 
     async def _write(self, texts: asyncio.Queue[str | None]) -> None:
+        """Read the reply, cutting its text into clauses for the synthesizer."""
         buffer = ""
         first = True
-        messages = self._context.messages()
-        self._media = media_tokens(messages)
-        reply = self._conversation.reply(messages, self._sampling, self._functions)
-        async with aclosing(reply) as stream:
-            async for item in stream:
-                if isinstance(item, Usage):
-                    self.usage = item
-                    continue
-                if isinstance(item, FunctionCall):
-                    self.calls.append(item)
-                    continue
-                if isinstance(item, Thought):
-                    if self._thoughts:
-                        await self._send(self._session.model_thought(item.text))
-                    continue
-                if self.timing is not None:
-                    self.timing.token()
-                ready, buffer = clauses(buffer + item, first=first, final=False)
-                for clause in ready:
-                    first = False
-                    await texts.put(clause)
+
+        async def cut(piece: str) -> None:
+            nonlocal buffer, first
+            if self.timing is not None:
+                self.timing.token()
+            ready, buffer = clauses(buffer + piece, first=first, final=False)
+            for clause in ready:
+                first = False
+                await texts.put(clause)
+
+        await self._read(cut)
         self._written = True
         ready, _ = clauses(buffer, first=first, final=True)
         for clause in ready:
