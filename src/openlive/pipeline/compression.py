@@ -26,13 +26,42 @@ from ..backends.base import ChatMessage, Usage
 from ..protocol.errors import InvalidArgument
 from ..protocol.messages import ContextWindowCompression
 
-__all__ = ["MESSAGE_OVERHEAD", "SlidingWindow"]
+__all__ = ["MESSAGE_OVERHEAD", "SlidingWindow", "window_limits"]
 
 MESSAGE_OVERHEAD = 8
 """Tokens of chat-template markup around one message (role header, end marker, and the
 header of the answer that follows), taken generously: SmolLM2's template spends about 6."""
 
 Counter = Callable[[str], Awaitable[int]]
+
+
+def window_limits(
+    config: ContextWindowCompression | None, context_tokens: int
+) -> tuple[int, int] | None:
+    """`(triggerTokens, targetTokens)` of the window `config` asks for, defaults filled
+    in for a model of `context_tokens`; None without one. Raises `InvalidArgument` for
+    limits that make no window."""
+    if config is None:
+        return None
+    trigger = config.trigger_tokens
+    if trigger is None:
+        trigger = context_tokens * 4 // 5
+    if trigger <= 0:
+        raise InvalidArgument("contextWindowCompression.triggerTokens must be positive.")
+    sliding = config.sliding_window
+    target = sliding.target_tokens if sliding is not None else None
+    if target is None:
+        target = trigger // 2
+    if target < 0:
+        raise InvalidArgument(
+            "contextWindowCompression.slidingWindow.targetTokens must not be negative."
+        )
+    if target >= trigger:
+        raise InvalidArgument(
+            f"contextWindowCompression.slidingWindow.targetTokens ({target}) must be "
+            f"below triggerTokens ({trigger})."
+        )
+    return trigger, target
 
 
 @dataclass(slots=True)
@@ -54,27 +83,8 @@ class SlidingWindow:
         cls, config: ContextWindowCompression | None, context_tokens: int, count: Counter
     ) -> SlidingWindow | None:
         """The window `config` asks for, on a model of `context_tokens`; None without one."""
-        if config is None:
-            return None
-        trigger = config.trigger_tokens
-        if trigger is None:
-            trigger = context_tokens * 4 // 5
-        if trigger <= 0:
-            raise InvalidArgument("contextWindowCompression.triggerTokens must be positive.")
-        sliding = config.sliding_window
-        target = sliding.target_tokens if sliding is not None else None
-        if target is None:
-            target = trigger // 2
-        if target < 0:
-            raise InvalidArgument(
-                "contextWindowCompression.slidingWindow.targetTokens must not be negative."
-            )
-        if target >= trigger:
-            raise InvalidArgument(
-                f"contextWindowCompression.slidingWindow.targetTokens ({target}) must be "
-                f"below triggerTokens ({trigger})."
-            )
-        return cls(trigger=trigger, target=target, count=count)
+        limits = window_limits(config, context_tokens)
+        return None if limits is None else cls(*limits, count=count)
 
     def observe(self, usage: Usage, turns: list[ChatMessage]) -> None:
         """The model has just answered `turns` (its answer appended): their exact size.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..backends.base import (
@@ -26,12 +26,10 @@ from ..backends.base import (
     Conversation,
     FunctionSpec,
     LLMError,
-    Sampling,
 )
 from ..backends.registry import Backends, VoiceModels
 from ..backends.scheduler import Scheduler
 from ..backends.vad_batch import VADBatcher
-from ..backends.voices import Language
 from ..protocol import codec
 from ..protocol.errors import ConnectionDeadline, InternalError, InvalidArgument, LiveError
 from ..protocol.events import (
@@ -48,33 +46,27 @@ from ..protocol.events import (
     VideoReceived,
 )
 from ..protocol.messages import (
-    ActivityHandling,
-    EndSensitivity,
     FunctionResponse,
-    GenerationConfig,
-    Modality,
     Scheduling,
     ServerMessage,
     Setup,
-    StartSensitivity,
-    TurnCoverage,
 )
 from ..protocol.resumption import resumed_setup
-from ..protocol.session import LiveSession, validate_setup
+from ..protocol.session import LiveSession
 from ..protocol.tokens import SessionGuard
 from .affect import AffectTracker, Mood, delivery, instruction
 from .compression import SlidingWindow
 from .context import ChatContext
-from .features import Features, resolve
 from .lifetime import ConnectionLimits, Lifetime
 from .listener import Listener, ListenerEvent, UserSpeaking, UserSpoke, VoiceStarted
+from .plan import SessionPlan, plan_session
 from .proactive import decide
 from .response import TextResponse
 from .resumption import Resumption, ResumptionSettings, restore, snapshot_of
 from .speech import SpeechResponse
 from .timing import TurnTiming, VoiceStats
-from .tools import Functions, PendingCalls, scheduling, wire_calls
-from .turns import TurnDetector, TurnSettings
+from .tools import PendingCalls, scheduling, wire_calls
+from .turns import TurnDetector
 from .vision import Frames
 
 __all__ = ["FLUSH_TIMEOUT", "OUTBOX_SIZE", "ClientGone", "SessionRunner", "Transport"]
@@ -141,7 +133,8 @@ class SessionRunner:
         resumption handles are bound to it)."""
         self._transport = transport
         self._api_version = api_version
-        self._features = Features()
+        self._plan: SessionPlan | None = None
+        """What the session does, resolved from its setup; None before it."""
         self._affect: AffectTracker | None = None
         """The user's vocal baseline, with affective dialog."""
         self._mood: Mood | None = None
@@ -152,27 +145,16 @@ class SessionRunner:
         self._backends = backends
         self._voice = voice
         self._listener: Listener | None = None
-        self._speak = False
-        self._voice_name: str | None = None
-        """The voice of spoken answers; None is the TTS's default voice."""
-        self._language: Language | None = None
         self._voice_models: VoiceModels | None = None
         """The voice stack of the session's model (its own recognizer or engines)."""
-        """The recognizer folder of the session's model, if it names its own."""
-        """`speechConfig.languageCode`, for recognition and speech; None: detected."""
-        self._transcribe_input = False
-        self._transcribe_output = False
         self._session = LiveSession()
         self._outbox: asyncio.Queue[ServerMessage] = asyncio.Queue(OUTBOX_SIZE)
         self._context = ChatContext()
         self._conversation: Conversation | None = None
-        self._sampling = Sampling()
-        self._activity_interrupts = True
         self._answer_pending = False
         self._held: list[ChatMessage] = []
         """Input that arrived during an answer it did not interrupt (user text, results
         of NON_BLOCKING calls): added to the history once the answer ends."""
-        self._functions = Functions()
         self._window: SlidingWindow | None = None
         """`contextWindowCompression`: the history's oldest turns make room for new ones."""
         self._calls = PendingCalls()
@@ -195,6 +177,12 @@ class SessionRunner:
         """The server is stopping: `goAway`, let a turn in progress finish within
         `grace` seconds, save what can be resumed, close with 1012."""
         self._lifetime.stop(grace)
+
+    @property
+    def plan(self) -> SessionPlan:
+        """What the session does (once its setup is done)."""
+        assert self._plan is not None, "the session has no setup yet"
+        return self._plan
 
     async def run(self) -> None:
         """Serve the session until the client leaves or an error closes it."""
@@ -322,7 +310,7 @@ class SessionRunner:
         timing, self._timing = self._timing, None
         try:
             for round in range(MAX_CALL_ROUNDS + 1):
-                functions = self._functions.specs if round < MAX_CALL_ROUNDS else ()
+                functions = self.plan.functions.specs if round < MAX_CALL_ROUNDS else ()
                 if self._window is not None:
                     await self._window.slide(self._context.turns)
                 response = self._response(timing, functions)
@@ -334,10 +322,10 @@ class SessionRunner:
                     self._window.observe(response.usage, self._context.turns)
                 if response.error is not None or not response.calls:
                     return response.error
-                calls = self._calls.issue(response.calls, self._functions)
+                calls = self._calls.issue(response.calls, self.plan.functions)
                 self._context.append_calls(calls)
                 await self._outbox.put(self._session.tool_call(wire_calls(calls)))
-                waiting = [c.id for c in calls if c.name in self._functions.blocking]
+                waiting = [c.id for c in calls if c.name in self.plan.functions.blocking]
                 if not waiting:
                     await self._outbox.put(self._session.turn_complete())
                     return None
@@ -356,31 +344,32 @@ class SessionRunner:
         if note := instruction(self._mood):  # affective dialog: this answer only
             system = f"{context.system_instruction}\n\n{note}".strip()
             context = ChatContext(system, context.turns)
-        if not self._speak:
+        plan = self.plan
+        if not plan.speak:
             return TextResponse(
                 self._session,
                 self._conversation,
                 context,
-                self._sampling,
+                plan.sampling,
                 self._outbox.put,
                 functions,
-                thoughts=self._features.include_thoughts,
+                thoughts=plan.features.include_thoughts,
             )
         assert self._voice is not None and self._voice_models is not None
         return SpeechResponse(
             self._session,
             self._conversation,
             context,
-            self._sampling,
+            plan.sampling,
             self._outbox.put,
             self._voice_models.tts,
             self._voice.scheduler,
-            transcribe=self._transcribe_output,
+            transcribe=plan.transcribe_output,
             timing=timing,
             functions=functions,
-            thoughts=self._features.include_thoughts,
-            voice=self._voice_name,
-            language=self._language.code if self._language else None,
+            thoughts=plan.features.include_thoughts,
+            voice=plan.voice,
+            language=plan.language.code if plan.language else None,
             delivery=delivery(self._mood),
         )
 
@@ -388,15 +377,15 @@ class SessionRunner:
         """What the listener reports: the user began to speak, or finished a turn."""
         match event:
             case VoiceStarted():
-                if self._activity_interrupts:
+                if self.plan.listening.interrupts:
                     await self._interrupt()
             case UserSpeaking(text):
-                if self._transcribe_input:
+                if self.plan.listening.transcribe:
                     await self._outbox.put(self._session.interim_input_transcription(text))
             case UserSpoke(transcript, _, timing, prosody):
-                if self._transcribe_input:
+                if self.plan.listening.transcribe:
                     await self._outbox.put(self._session.input_transcription(transcript.text))
-                if self._features.proactive_audio and not self._for_me(transcript.text):
+                if self.plan.features.proactive_audio and not self._for_me(transcript.text):
                     await self._outbox.put(self._session.turn_complete())
                     return
                 mood = self._affect.observe(prosody) if self._affect and prosody else None
@@ -461,7 +450,7 @@ class SessionRunner:
                 elif self._idle.is_set():
                     await self._checkpoint()  # seeded history is resumable at once
             case TextReceived(text):
-                if self._activity_interrupts:
+                if self.plan.listening.interrupts:
                     await self._interrupt()
                 if text:
                     await self._user_text(text)
@@ -476,7 +465,7 @@ class SessionRunner:
                 if self._listener is not None:
                     self._listener.audio_stream_end()
             case ActivityStarted():
-                if self._activity_interrupts:
+                if self.plan.listening.interrupts:
                     await self._interrupt()
                 if self._listener is not None:
                     self._listener.activity_start()
@@ -491,7 +480,7 @@ class SessionRunner:
                 if system_instruction is not None:
                     self._context.system_instruction = system_instruction.text
                 if tools is not None:
-                    self._functions = Functions.from_tools(tools)
+                    self._plan = self.plan.with_tools(tools)
                 if self._idle.is_set():
                     await self._checkpoint()
 
@@ -520,36 +509,16 @@ class SessionRunner:
         snapshot = await self._resumption.load(handle) if handle else None
         if snapshot is not None:
             setup = resumed_setup(snapshot.setup, setup)
-        config = validate_setup(setup)
-        entry = self._backends.catalogue.lookup(config.model)
-        entry.check_modality(config.modality)
-        self._features = resolve(entry, setup, self._api_version)
-        self._affect = AffectTracker() if self._features.affective_dialog else None
-        speech = config.generation.speech_config
-        voice = speech.voice_config if speech else None
-        self._voice_name = None
-        if voice and voice.prebuilt_voice_config and voice.prebuilt_voice_config.voice_name:
-            self._voice_name = entry.check_voice(voice.prebuilt_voice_config.voice_name)
-        self._language = entry.check_language(speech.language_code if speech else None)
+        self._plan = plan = plan_session(
+            setup, self._backends.catalogue, self._api_version, can_speak=self._voice is not None
+        )
+        config, entry = plan.config, plan.entry
+        self._affect = AffectTracker() if plan.features.affective_dialog else None
         if self._voice is not None:
             self._voice_models = self._voice.models.for_model(entry.recognizer, entry.speech)
-        self._speak = config.modality is Modality.AUDIO
-        if self._speak and self._voice is None:
-            raise InvalidArgument("Response modality AUDIO is not available on this server.")
-        self._functions = Functions.from_tools(setup.tools or [])
-        rt = setup.realtime_input_config
-        self._activity_interrupts = not (
-            rt is not None and rt.activity_handling is ActivityHandling.NO_INTERRUPTION
-        )
-        self._transcribe_input = setup.input_audio_transcription is not None
-        self._transcribe_output = setup.output_audio_transcription is not None
-        if self._voice is not None:
             assert self._tasks is not None
-            self._listener = self._listen(setup)
+            self._listener = self._listen()
             self._tasks.create_task(self._listener.run(), name="listener")
-        self._sampling = replace(
-            _sampling(config.generation), thinking_budget=self._features.thinking_budget
-        )
         self._context.system_instruction = config.system_instruction
         if snapshot is not None:
             self._context.turns, pending = restore(snapshot)
@@ -559,9 +528,7 @@ class SessionRunner:
             llm.capabilities.vision, entry.name, config.generation.media_resolution
         )
         self._conversation = llm.conversation()
-        self._window = SlidingWindow.from_setup(
-            setup.context_window_compression, entry.input_token_limit, llm.count_tokens
-        )
+        self._window = SlidingWindow(*plan.window, llm.count_tokens) if plan.window else None
         if snapshot is not None:
             self._lifetime.resumed(snapshot.elapsed)
             if snapshot.video:
@@ -572,48 +539,24 @@ class SessionRunner:
         await self._outbox.put(self._session.complete_setup(config))
         await self._checkpoint()
 
-    def _listen(self, setup: Setup) -> Listener:
+    def _listen(self) -> Listener:
         assert self._voice is not None and self._voice_models is not None
-        rt = setup.realtime_input_config
-        aad = rt.automatic_activity_detection if rt else None
-        settings = TurnSettings.from_live(
-            start_high=None
-            if aad is None or aad.start_of_speech_sensitivity is None
-            else aad.start_of_speech_sensitivity is not StartSensitivity.START_SENSITIVITY_LOW,
-            end_high=None
-            if aad is None or aad.end_of_speech_sensitivity is None
-            else aad.end_of_speech_sensitivity is not EndSensitivity.END_SENSITIVITY_LOW,
-            prefix_padding_ms=aad.prefix_padding_ms if aad else None,
-            silence_duration_ms=aad.silence_duration_ms if aad else None,
-        )
-        language = self._language.whisper if self._language else None
+        plan = self.plan
+        listening = plan.listening
         return Listener(
             self._voice_models,
             self._voice.scheduler,
-            TurnDetector(settings),
-            automatic=not (aad is not None and aad.disabled),
-            language=language,
+            TurnDetector(listening.turns),
+            automatic=listening.automatic,
+            language=plan.language.whisper if plan.language else None,
             emit=self._heard,
             speculate=self._voice.speculate,
-            interim=self._transcribe_input,
-            all_input=rt is not None and rt.turn_coverage is TurnCoverage.TURN_INCLUDES_ALL_INPUT,
+            interim=listening.transcribe,
+            all_input=listening.all_input,
             stats=self._voice.stats,
-            affect=self._features.affective_dialog,
+            affect=plan.features.affective_dialog,
             vad=self._voice.vad,
         )
-
-
-def _sampling(generation: GenerationConfig) -> Sampling:
-    return Sampling(
-        temperature=generation.temperature,
-        top_p=generation.top_p,
-        top_k=int(generation.top_k) if generation.top_k is not None else None,
-        max_tokens=generation.max_output_tokens,
-        seed=generation.seed,
-        stop=tuple(generation.stop_sequences or ()),
-        presence_penalty=generation.presence_penalty,
-        frequency_penalty=generation.frequency_penalty,
-    )
 
 
 def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
