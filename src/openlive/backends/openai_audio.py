@@ -22,13 +22,13 @@ import wave
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import openai
 
 from openlive.audio.pcm import OUTPUT_RATE, Samples, float_to_pcm16, pcm16_to_float
 
 from ..config import EngineSpec
 from ..protocol.errors import Unavailable
+from .openai_compat import TRANSPORT_ERRORS
 from .voice import ASR, SAMPLE_RATE, TTS, ASRCapabilities, Delivery, Transcript, TTSCapabilities
 from .voices import BUILTIN_VOICES, DEFAULT_VOICE
 
@@ -82,7 +82,7 @@ class EngineASR(ASR):
                 response_format="verbose_json",
                 **extra,
             )
-        except (openai.OpenAIError, httpx.HTTPError) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise EngineUnavailable(f"transcription engine {self.name}: {exc}") from exc
         detected = (getattr(reply, "language", None) or "").lower()
         return Transcript(
@@ -139,5 +139,5 @@ class EngineTTS(TTS):
                     held = data[whole:]
                     if whole:
                         yield pcm16_to_float(data[:whole])
-        except (openai.OpenAIError, httpx.HTTPError) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise EngineUnavailable(f"speech engine {self.name}: {exc}") from exc

@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 import openai
+from openai import _base_client
 from openai.types.chat import (
     ChatCompletionContentPartParam,
     ChatCompletionMessageParam,
@@ -60,6 +61,20 @@ from .calling import valid_arguments
 __all__ = ["OpenAICompatibleLLM"]
 
 log = logging.getLogger(__name__)
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    errors: set[type[Exception]] = {openai.OpenAIError, httpx.HTTPError}
+    for name in ("httpx", "httpx2"):  # the HTTP library under the client, by version
+        if (library := getattr(_base_client, name, None)) is not None:
+            errors.add(library.HTTPError)
+    return tuple(errors)
+
+
+TRANSPORT_ERRORS = _transport_errors()
+"""What an engine's request can fail with: the client's own errors, and the errors of the
+HTTP library under it (`httpx`, or the `httpx2` of newer clients), which a transport
+failure in the middle of a stream lets through as they are."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,8 +324,7 @@ class OpenAICompatibleLLM(LLM):
                 self.stats.generating -= 1
         except openai.APIStatusError as exc:
             raise LLMError(f"{self.base_url} answered {exc.status_code}: {exc.message}") from exc
-        except (openai.OpenAIError, httpx.HTTPError) as exc:
-            # openai 1.x lets a transport error in the middle of a stream through as is
+        except TRANSPORT_ERRORS as exc:
             raise LLMError(f"{self.base_url}: {exc}") from exc
         specs = {f.name: f for f in functions}
         for _, partial in sorted(calls.items()):

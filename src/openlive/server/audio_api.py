@@ -24,6 +24,7 @@ import asyncio
 import io
 import json
 import struct
+import wave
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -34,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from openlive.audio.pcm import OUTPUT_RATE, Samples, float_to_pcm16
+from openlive.audio.pcm import OUTPUT_RATE, Samples, float_to_pcm16, pcm16_to_float
 
 from ..backends.scheduler import Priority
 from ..backends.voice import SAMPLE_RATE
@@ -143,9 +144,13 @@ def _text_field(value: object) -> str | None:
 
 
 def _decode(data: bytes) -> Samples:
-    """An audio file as 16 kHz mono samples (any format FFmpeg reads)."""
+    """An audio file as 16 kHz mono samples (any format FFmpeg reads). A 16 kHz 16-bit
+    mono WAV, what `EngineASR` sends, is read as it is, without FFmpeg (about 70 ms
+    less for an utterance)."""
     from faster_whisper.audio import decode_audio
 
+    if (plain := _plain_wav(data)) is not None:
+        return plain
     try:
         samples: Samples = decode_audio(io.BytesIO(data), sampling_rate=SAMPLE_RATE)
     except Exception as exc:  # PyAV raises its own errors for what it cannot read
@@ -153,6 +158,21 @@ def _decode(data: bytes) -> Samples:
     if not len(samples):
         raise _BadRequest("The audio file holds no audio.", "file")
     return samples
+
+
+def _plain_wav(data: bytes) -> Samples | None:
+    """The samples of a WAV file already at the recognizer's rate, or None."""
+    if not data.startswith(b"RIFF"):
+        return None
+    try:
+        with wave.open(io.BytesIO(data)) as wav:
+            shape = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+            if shape != (SAMPLE_RATE, 1, 2) or wav.getcomptype() != "NONE":
+                return None
+            frames = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError):
+        return None  # FFmpeg may still read it, or say why not
+    return pcm16_to_float(frames[: len(frames) // 2 * 2]) if frames else None
 
 
 # --- speech ------------------------------------------------------------------------
