@@ -163,6 +163,7 @@ async def failover_round(balancer: HAProxy, nodes: list[Server], sessions: int) 
 
 
 def summary(values: list[float]) -> dict[str, float]:
+    """Median and p95 (the nearest rank) of `values`, and their count."""
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
     return {"median": statistics.median(ordered), "p95": p95, "n": len(ordered)}

@@ -28,20 +28,21 @@ import statistics
 import sys
 import tempfile
 import time
-import wave
 from contextlib import ExitStack
 from pathlib import Path
 
-import numpy as np
 import openai
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.cluster import summary  # noqa: E402
 from benchmarks.text_turns import machine, source  # noqa: E402
-from tests.conftest import SPEECH, start_server, stop_server  # noqa: E402
+from tests.conftest import start_server, stop_server  # noqa: E402
+from tests.e2e.test_voice import pcm  # noqa: E402
 
+from openlive.audio.pcm import pcm16_to_float  # noqa: E402
 from openlive.backends.models import prepare_whisper  # noqa: E402
 from openlive.backends.openai_audio import wav_bytes  # noqa: E402
 from openlive.backends.piper import PiperTTS  # noqa: E402
@@ -51,24 +52,12 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results" / "engines.json"
 CLAUSE = "The weather is nice today, so we will go to the park."
 
 
-def recording() -> np.ndarray:
-    with wave.open(str(SPEECH / "clone-test.wav")) as w:
-        data = w.readframes(w.getnframes())
-    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"median": statistics.median(ordered), "p95": p95, "n": len(ordered)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
-    samples = recording()
+    samples = pcm16_to_float(pcm("clone-test.wav"))
     upload = wav_bytes(samples)
     times: dict[str, list[float]] = {
         k: [] for k in ("asr_here", "asr_engine", "tts_here", "tts_engine")

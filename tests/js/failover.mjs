@@ -4,51 +4,7 @@
 // JSON line: the answer, the resumed turn's promptTokenCount, and whether the first
 // connection was sent goAway before it ended.
 import { createInterface } from 'node:readline';
-import { GoogleGenAI, Modality } from '@google/genai';
-
-const ai = new GoogleGenAI({});
-const SYSTEM = 'You are a helpful assistant.';
-
-async function open(handle) {
-  const messages = [];
-  let wake = () => {};
-  let done = false;
-  const session = await ai.live.connect({
-    model: 'gemini-live-2.5-flash-preview',
-    config: {
-      responseModalities: [Modality.TEXT],
-      systemInstruction: SYSTEM,
-      temperature: 0,
-      maxOutputTokens: 24,
-      sessionResumption: handle ? { handle } : {},
-    },
-    callbacks: {
-      onmessage: (message) => { messages.push(message); wake(); },
-      // a killed node ends the first connection: only an error while in use counts
-      onerror: (e) => { if (!done) { console.error(e.message); process.exit(1); } },
-    },
-  });
-  const next = async () => {
-    while (messages.length === 0) await new Promise((resolve) => { wake = resolve; });
-    return messages.shift();
-  };
-  return { session, next, messages, finish: () => { done = true; } };
-}
-
-async function ask({ next, session }, text) {
-  session.sendClientContent({ turns: text });
-  let answer = '';
-  let usage;
-  let handle;
-  for (;;) {
-    const message = await next();
-    if (message.text) answer += message.text;
-    if (message.usageMetadata) usage = message.usageMetadata;
-    const update = message.sessionResumptionUpdate;
-    if (update?.resumable && update.newHandle) handle = update.newHandle;
-    if (handle && update && answer) return { answer, usage, handle };
-  }
-}
+import { ask, open } from './resumable.mjs';
 
 const first = await open();
 const said = await ask(first, 'The secret code is 4721.');

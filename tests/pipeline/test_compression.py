@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from openlive.backends.base import ChatMessage, FunctionCall, FunctionResult, Usage
-from openlive.pipeline.compression import MESSAGE_OVERHEAD, SlidingWindow
+from openlive.pipeline.compression import MESSAGE_OVERHEAD, SlidingWindow, window_limits
 from openlive.protocol.errors import InvalidArgument
 from openlive.protocol.messages import ContextWindowCompression
 from openlive.protocol.messages import SlidingWindow as WireWindow
@@ -23,9 +23,9 @@ def window(trigger: int, target: int) -> SlidingWindow:
     config = ContextWindowCompression(
         trigger_tokens=trigger, sliding_window=WireWindow(target_tokens=target)
     )
-    made = SlidingWindow.from_setup(config, 8192, words)
-    assert made is not None
-    return made
+    limits = window_limits(config, 8192)
+    assert limits is not None
+    return SlidingWindow(*limits, words)
 
 
 def history(turns: int, size: int = 10) -> list[ChatMessage]:
@@ -35,11 +35,9 @@ def history(turns: int, size: int = 10) -> list[ChatMessage]:
 
 
 def test_defaults_are_the_protocols() -> None:
-    assert SlidingWindow.from_setup(None, 8192, words) is None
-    made = SlidingWindow.from_setup(ContextWindowCompression(), 8192, words)
-    assert made is not None and (made.trigger, made.target) == (6553, 3276)
-    made = SlidingWindow.from_setup(ContextWindowCompression(trigger_tokens=1000), 8192, words)
-    assert made is not None and (made.trigger, made.target) == (1000, 500)
+    assert window_limits(None, 8192) is None
+    assert window_limits(ContextWindowCompression(), 8192) == (6553, 3276)
+    assert window_limits(ContextWindowCompression(trigger_tokens=1000), 8192) == (1000, 500)
 
 
 @pytest.mark.parametrize(

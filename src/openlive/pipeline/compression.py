@@ -78,14 +78,6 @@ class SlidingWindow:
     dropped_turns: int = 0
     """Turns dropped since the session began."""
 
-    @classmethod
-    def from_setup(
-        cls, config: ContextWindowCompression | None, context_tokens: int, count: Counter
-    ) -> SlidingWindow | None:
-        """The window `config` asks for, on a model of `context_tokens`; None without one."""
-        limits = window_limits(config, context_tokens)
-        return None if limits is None else cls(*limits, count=count)
-
     def observe(self, usage: Usage, turns: list[ChatMessage]) -> None:
         """The model has just answered `turns` (its answer appended): their exact size.
         A usage without a prompt count (a backend that counts nothing) is ignored."""

@@ -72,7 +72,9 @@ def audio_routes(
     """The two routes, on `voice` (None: a node without voice answers 404). `refuse`
     checks a credential; `served` counts the requests answered, by route."""
 
-    async def guarded(request: Request, answer: Callable[[Voice, Request], Any]) -> Response:
+    async def guarded(
+        request: Request, route: str, answer: Callable[[Voice, Request], Any]
+    ) -> Response:
         if voice is None:
             return _error(404, "This server has no voice models.")
         if (refusal := refuse(find_credential(request.headers, request.query_params))) is not None:
@@ -81,14 +83,14 @@ def audio_routes(
             response: Response = await answer(voice, request)
         except _BadRequest as exc:
             return _error(exc.status, exc.message, exc.param)
-        served[request.url.path.rsplit("/", 1)[-1]] += 1
+        served[route] += 1
         return response
 
     async def transcriptions(request: Request) -> Response:
-        return await guarded(request, _transcribe)
+        return await guarded(request, "transcriptions", _transcribe)
 
     async def speech(request: Request) -> Response:
-        return await guarded(request, _speak)
+        return await guarded(request, "speech", _speak)
 
     return [
         Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),

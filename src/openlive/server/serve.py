@@ -66,8 +66,8 @@ async def _serve(config: ServerConfig, store: Store) -> None:
             config.data_dir,
             config.voices,
             config.whisper,
-            [r for m in config.models if (r := m.transcription or m.whisper) is not None],
-            [m.speech for m in config.models if m.speech is not None],
+            [entry.recognizer for entry in catalogue if entry.recognizer is not None],
+            [entry.speech for entry in catalogue if entry.speech is not None],
         ),
         backends.start(),
     )
