@@ -13,8 +13,9 @@ import pytest
 
 from openlive.backends.base import ChatMessage, FunctionCall, FunctionResult, Sampling, Usage
 from openlive.pipeline.lifetime import ConnectionLimits
+from openlive.pipeline.outbox import OUTBOX_SIZE
 from openlive.pipeline.resumption import ResumptionSettings
-from openlive.pipeline.runner import OUTBOX_SIZE, SessionRunner
+from openlive.pipeline.runner import SessionRunner
 from openlive.protocol.resumption import INVALID_HANDLE_REASON, Snapshot
 from tests.fakes import PATIENCE, FakeTransport, Reply, ScriptedLLM, eventually, fake_backends
 
@@ -617,7 +618,7 @@ async def test_a_client_that_does_not_read_is_still_closed_when_the_server_stops
     open_session: Opener, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("openlive.pipeline.lifetime.SEND_TIMEOUT", 0.01)
-    monkeypatch.setattr("openlive.pipeline.runner.FLUSH_TIMEOUT", 0.01)
+    monkeypatch.setattr("openlive.pipeline.outbox.FLUSH_TIMEOUT", 0.01)
     s = open_session(Reply([f"w{i} " for i in range(OUTBOX_SIZE * 3)]))
     s.feed(resumable_setup())
     await s.transport.until_sent(2)

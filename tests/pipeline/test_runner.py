@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from openlive.backends.base import ChatMessage, LLMError, Sampling, Usage
-from openlive.pipeline.runner import OUTBOX_SIZE, SessionRunner
+from openlive.pipeline.outbox import OUTBOX_SIZE
+from openlive.pipeline.runner import SessionRunner
 from tests.fakes import (
     PATIENCE,
     FakeTransport,

@@ -17,11 +17,14 @@ class ChatContext:
     system_instruction: str = ""
     turns: list[ChatMessage] = field(default_factory=list)
 
-    def append_contents(
-        self, contents: Sequence[Content], images: Sequence[tuple[Image, ...]] = ()
-    ) -> None:
-        """Append `clientContent` turns (roles `user` and `model`). `images`: each turn's
-        inline images, already checked (vision.py), for a model that can see."""
+    @staticmethod
+    def messages_of(
+        contents: Sequence[Content], images: Sequence[tuple[Image, ...]] = ()
+    ) -> list[ChatMessage]:
+        """`clientContent` turns (roles `user` and `model`) as history messages.
+        `images`: each turn's inline images, already checked (vision.py), for a model
+        that can see."""
+        messages = []
         for index, content in enumerate(contents):
             seen = images[index] if index < len(images) else ()
             texts = []
@@ -35,9 +38,10 @@ class ChatContext:
             text = "".join(texts)
             if content.role == "model":
                 if text:
-                    self.turns.append(ChatMessage("assistant", text))
+                    messages.append(ChatMessage("assistant", text))
             elif text or seen:
-                self.turns.append(ChatMessage("user", text, images=seen))
+                messages.append(ChatMessage("user", text, images=seen))
+        return messages
 
     def append_user(self, text: str) -> None:
         self.turns.append(ChatMessage("user", text))

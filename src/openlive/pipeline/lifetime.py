@@ -99,6 +99,10 @@ class Lifetime:
         self._deadline = self._started + limit if limit is not None else math.inf
         """When the connection ends (monotonic clock), the earliest of its limits."""
         self._changed = asyncio.Event()
+        self._compressed = True
+        """Until the session is known to have no compression, its own limits wait."""
+        self.video_seen = False
+        """Whether the session has been sent video (resumed sessions included)."""
 
     def stop(self, grace: float) -> None:
         """The server is stopping: end the connection within `grace` seconds."""
@@ -114,7 +118,23 @@ class Lifetime:
         """Seconds the session has lasted, earlier connections included."""
         return self._before + time.monotonic() - self._started
 
-    def limit_session(self, seconds: float | None) -> None:
+    @property
+    def setup_timeout(self) -> float | None:
+        """Seconds allowed before `setup` arrives."""
+        return self._limits.setup
+
+    def uncompressed(self) -> None:
+        """The session has no context window compression: it is limited in time."""
+        self._compressed = False
+        self._limit_session(self._limits.session)
+
+    def saw_video(self) -> None:
+        """The session has been sent video: without compression, it ends sooner."""
+        self.video_seen = True
+        if not self._compressed:
+            self._limit_session(self._limits.video_session)
+
+    def _limit_session(self, seconds: float | None) -> None:
         """The session may last `seconds` in all (None: no limit): the connection ends
         then, if that comes before its own limit."""
         if seconds is None:

@@ -4,8 +4,8 @@
 resampling to 16 kHz on the spot: both are cheap), and keeps the samples in a bounded
 ring. `Listener.run` scores 32 ms frames with the VAD on the voice scheduler, drives the
 `TurnDetector`, and hands each finished utterance to the recognizer. What it hears goes
-to the runner as `VoiceStarted` (the user began to speak: time to stop talking) and
-`UserSpoke` (a turn's transcript).
+to the runner as `VoiceStarted` (the user began to speak: time to stop talking),
+`VoiceEnded` (they stopped) and `UserSpoke` (a turn's transcript).
 
 Audio that stops arriving counts as silence after `silence_duration_ms` of wall-clock
 time, so a whole recording sent as one message ends its turn as a real-time stream would.
@@ -59,7 +59,7 @@ from .turns import (
     TurnEvent,
 )
 
-__all__ = ["Listener", "ListenerEvent", "UserSpeaking", "UserSpoke", "VoiceStarted"]
+__all__ = ["Listener", "ListenerEvent", "UserSpeaking", "UserSpoke", "VoiceEnded", "VoiceStarted"]
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,11 @@ INTERIM_STEP = RATE
 @dataclass(frozen=True, slots=True)
 class VoiceStarted:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceEnded:
+    """The user's speech ended (its transcript, if any words, follows as `UserSpoke`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +118,7 @@ class UserSpeaking:
     text: str
 
 
-ListenerEvent = VoiceStarted | UserSpeaking | UserSpoke
+ListenerEvent = VoiceStarted | VoiceEnded | UserSpeaking | UserSpoke
 
 
 class Listener:
@@ -277,6 +282,7 @@ class Listener:
                     self._drop_guess()
                 case SpeechEnded(start, end):
                     self._stop_interim()
+                    await self._emit(VoiceEnded())
                     pause, self._pause = self._pause, None
                     utterance = self._utterance(start * FRAME, end * FRAME)
                     if utterance is None:

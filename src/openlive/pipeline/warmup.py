@@ -23,7 +23,7 @@ from ..audio.resample import resample
 from ..backends.registry import Backends, VoiceModels
 from ..backends.scheduler import Priority
 from ..backends.voice import SAMPLE_RATE
-from .runner import Voice
+from .parts import Voice
 
 __all__ = ["warm_up"]
 

@@ -23,8 +23,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..backends.registry import Backends
 from ..pipeline.lifetime import ConnectionLimits
+from ..pipeline.outbox import ClientGone
+from ..pipeline.parts import Voice
 from ..pipeline.resumption import ResumptionSettings
-from ..pipeline.runner import ClientGone, SessionRunner, Voice
+from ..pipeline.runner import SessionRunner
 from ..protocol.errors import (
     CAPACITY_REASON,
     InvalidArgument,

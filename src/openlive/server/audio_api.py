@@ -39,7 +39,7 @@ from openlive.audio.pcm import OUTPUT_RATE, Samples, float_to_pcm16, pcm16_to_fl
 
 from ..backends.scheduler import Priority
 from ..backends.voice import SAMPLE_RATE
-from ..pipeline.runner import Voice
+from ..pipeline.parts import Voice
 from .auth import Credential, find_credential
 
 __all__ = ["MAX_INPUT_CHARS", "MAX_UPLOAD_BYTES", "audio_routes"]

@@ -23,8 +23,8 @@ from ..backends.registry import Backends, load_voice
 from ..backends.scheduler import Scheduler
 from ..config import ServerConfig
 from ..pipeline.lifetime import ConnectionLimits
+from ..pipeline.parts import Voice
 from ..pipeline.resumption import ResumptionSettings
-from ..pipeline.runner import Voice
 from ..pipeline.warmup import warm_up
 from .admission import Admission
 from .app import AppState, create_app

@@ -20,7 +20,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from ..pipeline.runner import FLUSH_TIMEOUT, SessionRunner
+from ..pipeline.outbox import FLUSH_TIMEOUT
+from ..pipeline.runner import SessionRunner
 from .app import AppState
 from .store import TOKEN_RETENTION, Store
 

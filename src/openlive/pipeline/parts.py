@@ -1,0 +1,101 @@
+"""What a session is made of once its setup is accepted, and the shared voice it uses.
+
+`equip` turns a `SessionPlan` into `SessionParts`: the model's conversation, the images
+it may see, the sliding window, and (on a server with a voice) the session's own voice
+stack and listener. The runner builds them once per setup; the responder answers with
+them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ..backends.base import Conversation
+from ..backends.registry import Backends, VoiceModels
+from ..backends.scheduler import Scheduler
+from ..backends.vad_batch import VADBatcher
+from .affect import AffectTracker
+from .compression import SlidingWindow
+from .listener import Listener, ListenerEvent
+from .plan import SessionPlan
+from .timing import VoiceStats
+from .turns import TurnDetector
+from .vision import Frames
+
+__all__ = ["SessionParts", "Voice", "equip"]
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """The voice models and the scheduler they run on; None where there is no voice."""
+
+    models: VoiceModels
+    scheduler: Scheduler
+    speculate: bool = True
+    """Transcribe during pauses, before the end of the turn is certain."""
+    stats: VoiceStats = field(default_factory=VoiceStats)
+    vad: VADBatcher = field(init=False)
+    """Every session's voice activity, scored in batches."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vad", VADBatcher(self.models.vad, self.scheduler))
+
+
+@dataclass(slots=True)
+class SessionParts:
+    plan: SessionPlan
+    """What the session does; a context update replaces it."""
+    conversation: Conversation
+    frames: Frames
+    window: SlidingWindow | None
+    """`contextWindowCompression`: the history's oldest turns make room for new ones."""
+    voice: VoiceModels | None
+    """The voice stack of the session's model (its own recognizer or engines)."""
+    listener: Listener | None
+    affect: AffectTracker | None
+    """The user's vocal baseline, with affective dialog."""
+
+
+def equip(
+    plan: SessionPlan,
+    backends: Backends,
+    voice: Voice | None,
+    heard: Callable[[ListenerEvent], Awaitable[None]],
+) -> SessionParts:
+    """The parts that carry `plan` out; `heard` takes what the listener hears."""
+    entry = plan.entry
+    llm = backends.llm(entry.llm)
+    models = voice.models.for_model(entry.recognizer, entry.speech) if voice else None
+    return SessionParts(
+        plan=plan,
+        conversation=llm.conversation(),
+        frames=Frames(llm.capabilities.vision, entry.name, plan.config.generation.media_resolution),
+        window=SlidingWindow(*plan.window, llm.count_tokens) if plan.window else None,
+        voice=models,
+        listener=_listener(plan, voice, models, heard) if voice and models else None,
+        affect=AffectTracker() if plan.features.affective_dialog else None,
+    )
+
+
+def _listener(
+    plan: SessionPlan,
+    voice: Voice,
+    models: VoiceModels,
+    heard: Callable[[ListenerEvent], Awaitable[None]],
+) -> Listener:
+    listening = plan.listening
+    return Listener(
+        models,
+        voice.scheduler,
+        TurnDetector(listening.turns),
+        automatic=listening.automatic,
+        language=plan.language.whisper if plan.language else None,
+        emit=heard,
+        speculate=voice.speculate,
+        interim=listening.transcribe,
+        all_input=listening.all_input,
+        stats=voice.stats,
+        affect=plan.features.affective_dialog,
+        vad=voice.vad,
+    )

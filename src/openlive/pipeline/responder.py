@@ -1,0 +1,280 @@
+"""The model's side of a session: answering user turns, one at a time.
+
+`Responder.take` hands each input (what the client sent, what the listener heard) to
+the session's `TurnProtocol` and carries out the actions it returns: add to the
+history, interrupt the answer, start the next one. `Responder.run`, a task of the
+session's group, starts each answer as a task of its own, which an interruption
+cancels; the answer tells the protocol how it went (started, waiting for its calls,
+ended), and once it has ended the input held during it goes into the history.
+
+One answer is a model turn: the reply (`TextResponse`, or `SpeechResponse` when the
+session speaks) and the rounds of function calls on its way. BLOCKING calls hold it
+open until the client answers them; NON_BLOCKING calls end it, and their results come
+back as input of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from ..backends.base import ChatMessage, ContextOverflow, FunctionSpec, LLMError
+from ..protocol.errors import InternalError, InvalidArgument
+from ..protocol.session import LiveSession
+from ..protocol.turn import (
+    Action,
+    Append,
+    CompleteTurn,
+    Input,
+    Interrupt,
+    StartAnswer,
+    TurnProtocol,
+    TurnState,
+)
+from .affect import Mood, delivery, instruction
+from .context import ChatContext
+from .listener import ListenerEvent, UserSpeaking, UserSpoke, VoiceEnded, VoiceStarted
+from .parts import SessionParts, Voice
+from .proactive import decide
+from .response import Send, TextResponse
+from .speech import SpeechResponse
+from .timing import TurnTiming
+from .tools import PendingCalls, wire_calls
+
+__all__ = ["MAX_CALL_ROUNDS", "Responder"]
+
+log = logging.getLogger(__name__)
+
+MAX_CALL_ROUNDS = 4
+"""Rounds of function calls one model turn may make before it must answer in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    """What the next answer knows of the spoken turn it answers."""
+
+    timing: TurnTiming | None = None
+    mood: Mood | None = None
+    """How the user sounded (affective dialog)."""
+
+
+class Responder:
+    def __init__(
+        self,
+        session: LiveSession,
+        parts: SessionParts,
+        context: ChatContext,
+        calls: PendingCalls,
+        send: Send,
+        voice: Voice | None,
+        *,
+        idle: asyncio.Event,
+        checkpoint: Callable[[], Awaitable[None]],
+        busy: Callable[[], Awaitable[None]],
+    ) -> None:
+        """`idle` is set while no answer runs or waits to run; `checkpoint` saves what
+        can be resumed once it is idle again; `busy` says that it cannot be resumed
+        while an answer runs."""
+        self.parts = parts
+        self.turns: TurnProtocol[ChatMessage] = TurnProtocol(parts.plan.listening.interrupts)
+        self.idle = idle
+        self._session = session
+        self._context = context
+        self._calls = calls
+        self._send = send
+        self._voice = voice
+        self._checkpoint = checkpoint
+        self._busy = busy
+        self._wake = asyncio.Event()
+        self._answer: asyncio.Task[LLMError | None] | None = None
+        self._cue = _Cue()
+
+    # --- input -----------------------------------------------------------------------
+
+    async def take(self, what: Input, *messages: ChatMessage) -> None:
+        """One input and the history messages it brings."""
+        for action in self.turns.receive(what, messages):
+            await self._act(action)
+
+    async def user_text(self, what: Input, text: str, cue: _Cue | None = None) -> None:
+        """The user's words: a message with the frames that arrived before them."""
+        self._cue = cue or _Cue()
+        await self.take(what, ChatMessage("user", text, images=self.parts.frames.take()))
+
+    async def heard(self, event: ListenerEvent) -> None:
+        """What the listener reports: the user began or stopped speaking, or a turn."""
+        plan = self.parts.plan
+        match event:
+            case VoiceStarted():
+                await self.take(Input.SPEECH_STARTED)
+            case VoiceEnded():
+                await self.take(Input.SPEECH_ENDED)
+            case UserSpeaking(text):
+                if plan.listening.transcribe:
+                    await self._send(self._session.interim_input_transcription(text))
+            case UserSpoke(transcript, _, timing, prosody):
+                if plan.listening.transcribe:
+                    await self._send(self._session.input_transcription(transcript.text))
+                if plan.features.proactive_audio and not self._for_me(transcript.text):
+                    await self.take(Input.IGNORED_TURN)
+                    return
+                affect = self.parts.affect
+                mood = affect.observe(prosody) if affect and prosody else None
+                await self.user_text(Input.SPOKEN_TURN, transcript.text, _Cue(timing, mood))
+
+    def _for_me(self, text: str) -> bool:
+        """Proactive audio: whether a spoken turn is addressed to the model."""
+        history = [m.content for m in self._context.turns if m.role != "tool" and m.content]
+        decision = decide(text, self._context.system_instruction, history)
+        verdict = "answer" if decision.answer else "ignore"
+        log.info("proactive audio: %s (%s)", verdict, decision.reason)
+        return decision.answer
+
+    async def _act(self, action: Action[ChatMessage]) -> None:
+        match action:
+            case Append(messages):
+                for message in messages:
+                    self._context.append(message)
+            case StartAnswer():
+                self._wake.set()
+            case Interrupt(calls):
+                await self._interrupt(calls)
+            case CompleteTurn():
+                await self._send(self._session.turn_complete())
+
+    async def _interrupt(self, calls: bool) -> None:
+        """Stop the answer, tell the client, and wait for its task to end."""
+        task = self._answer
+        assert task is not None, "an answer is open"
+        # Tell the client first: a cancelled answer sends nothing more, and waiting for
+        # its models to stop (a sentence being synthesized, say) would delay the news.
+        waited_for = self._calls.blocking_ids if calls else []
+        task.cancel()
+        if waited_for:
+            await self._send(self._session.tool_call_cancellation(waited_for))
+        await self._send(self._session.interrupted())
+        await self._send(self._session.turn_complete())
+        await asyncio.wait([task])
+        self._ended(task)
+        self._calls.cancel(waited_for)
+
+    # --- answering -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Start each answer the protocol asks for, in a task of its own; raise the
+        error of one that failed."""
+        async with asyncio.TaskGroup() as tasks:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                while self.turns.state is TurnState.ANSWER_PENDING:
+                    self.idle.clear()
+                    await self._busy()
+                    answer = tasks.create_task(self._model_turn(), name="model-turn")
+                    self._answer = answer
+                    await self.take(Input.ANSWER_STARTED)
+                    await asyncio.wait([answer])
+                    self._ended(answer)
+                    if answer.cancelled() or answer.exception() is not None:
+                        continue  # interrupted, or failed (the task group has the error)
+                    error = answer.result()
+                    if isinstance(error, ContextOverflow):
+                        raise InvalidArgument(str(error)) from error
+                    if error is not None:
+                        log.error("LLM failed: %s", error)
+                        raise InternalError() from error
+                await self._checkpoint()
+                self.idle.set()
+
+    def _ended(self, answer: asyncio.Task[LLMError | None]) -> None:
+        """The answer's task is over (whoever sees it first says so, once): the input
+        held during it goes into the history, and the next answer may start."""
+        if self._answer is not answer:
+            return
+        self._answer = None
+        for action in self.turns.receive(Input.ANSWER_ENDED):
+            match action:  # all that ending an answer can ask for
+                case Append(messages):
+                    for message in messages:
+                        self._context.append(message)
+                case StartAnswer():
+                    self._wake.set()
+
+    async def _model_turn(self) -> LLMError | None:
+        """One model turn. The history keeps what the client was sent, even when the
+        turn is cancelled."""
+        cue = self._cue
+        self._cue = _Cue(mood=cue.mood)  # the timing is this turn's; the mood stays
+        try:
+            return await self._rounds(cue)
+        finally:
+            if cue.timing is not None and self._voice is not None:
+                self._voice.stats.record(cue.timing)
+
+    async def _rounds(self, cue: _Cue) -> LLMError | None:
+        plan, window, context = self.parts.plan, self.parts.window, self._context
+        for round in range(MAX_CALL_ROUNDS + 1):
+            functions = plan.functions.specs if round < MAX_CALL_ROUNDS else ()
+            if window is not None:
+                await window.slide(context.turns)
+            response = self._response(cue, functions)
+            try:
+                await response.run()
+            finally:
+                context.append_model(response.text)
+            if window is not None and response.usage is not None:
+                window.observe(response.usage, context.turns)
+            if response.error is not None or not response.calls:
+                return response.error
+            calls = self._calls.issue(response.calls, plan.functions)
+            context.append_calls(calls)
+            await self._send(self._session.tool_call(wire_calls(calls)))
+            waiting = [c.id for c in calls if c.name in plan.functions.blocking]
+            if not waiting:
+                await self._send(self._session.turn_complete())
+                return None
+            await self.take(Input.CALLS_BLOCKING)
+            results = await self._calls.wait(waiting)
+            await self.take(Input.CALLS_ANSWERED)
+            for result in results:
+                context.append(context.result(result))
+        return None
+
+    def _response(
+        self, cue: _Cue, functions: Sequence[FunctionSpec]
+    ) -> TextResponse | SpeechResponse:
+        parts, plan = self.parts, self.parts.plan
+        context = self._context
+        if note := instruction(cue.mood):  # affective dialog: this answer only
+            system = f"{context.system_instruction}\n\n{note}".strip()
+            context = ChatContext(system, context.turns)
+        thoughts = plan.features.include_thoughts
+        if not plan.speak:
+            return TextResponse(
+                self._session,
+                parts.conversation,
+                context,
+                plan.sampling,
+                self._send,
+                functions,
+                thoughts=thoughts,
+            )
+        assert self._voice is not None and parts.voice is not None
+        return SpeechResponse(
+            self._session,
+            parts.conversation,
+            context,
+            plan.sampling,
+            self._send,
+            parts.voice.tts,
+            self._voice.scheduler,
+            transcribe=plan.transcribe_output,
+            timing=cue.timing,
+            functions=functions,
+            thoughts=thoughts,
+            voice=plan.voice,
+            language=plan.language.code if plan.language else None,
+            delivery=delivery(cue.mood),
+        )
