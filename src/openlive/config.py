@@ -41,6 +41,8 @@ __all__ = [
     "ServerConfig",
     "VoiceSpec",
     "DEFAULT_MAX_SESSIONS",
+    "DEFAULT_MESSAGES_PER_SECOND",
+    "DEFAULT_BYTES_PER_SECOND",
     "STYLE_RANGES",
     "default_data_dir",
     "load_toml",
@@ -52,6 +54,12 @@ DEFAULT_PORT = 8765
 DEFAULT_TLS_PORT = 8766
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_SESSIONS = 6
+DEFAULT_MESSAGES_PER_SECOND = 200.0
+"""Client messages a connection may send a second, on average (`--max-messages-per-second`):
+audio in 20 ms chunks is 50 a second."""
+DEFAULT_BYTES_PER_SECOND = 1024 * 1024
+"""Client bytes a connection may send a second, on average (`--max-input-bytes-per-second`):
+real-time audio (43 KB/s at 16 kHz) and video (a frame a second) with room to spare."""
 """Concurrent sessions a node admits by default: what the embedded stack holds on two
 cores with every spoken answer on time (benchmarks/capacity.py)."""
 
@@ -272,6 +280,12 @@ class ServerConfig:
     """The same, for a session that has been sent video."""
     setup_timeout: float | None = 10.0
     """Seconds a connection has to send `setup` (None: no limit)."""
+    max_messages_per_second: float | None = DEFAULT_MESSAGES_PER_SECOND
+    """Client messages a connection may send a second, on average; more close it with
+    1011 (None: no limit)."""
+    max_input_bytes_per_second: int | None = DEFAULT_BYTES_PER_SECOND
+    """Client bytes a connection may send a second, on average; past it, its next
+    message is read later (None: no limit)."""
     shutdown_grace: float = 10.0
     """Seconds a stopping server gives the turns in progress to finish."""
 

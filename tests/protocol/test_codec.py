@@ -153,6 +153,31 @@ def test_nesting_is_bounded_at_a_hundred_levels() -> None:
         )
 
 
+def test_a_message_of_many_small_values_is_refused_before_it_is_validated() -> None:
+    def content(parts: int) -> str:
+        turn = {"role": "user", "parts": [{"text": "a"}] * parts}
+        return json.dumps({"clientContent": {"turns": [turn], "turnComplete": True}})
+
+    # the turn, its parts list, the message, clientContent and its turns list: 5 more
+    assert codec.decode(content(codec.MAX_VALUES - 5)).client_content is not None
+    with pytest.raises(InvalidArgument) as info:
+        codec.decode(content(codec.MAX_VALUES))
+    assert info.value.code == 1007
+    assert info.value.reason == (
+        "Invalid JSON payload received. Message too large: over 20,000 objects and arrays."
+    )
+
+
+@pytest.mark.parametrize("key", ["setup", "contextUpdate"])
+def test_too_many_functions_are_counted_before_any_is_checked(key: str) -> None:
+    declarations = [{"name": f"f{i}"} for i in range(codec.MAX_FUNCTIONS + 1)]
+    tools: object = [{"functionDeclarations": declarations}]
+    body = {"model": "models/m", "tools": tools} if key == "setup" else {"tools": {"tools": tools}}
+    with pytest.raises(InvalidArgument) as info:
+        codec.decode(json.dumps({key: body}))
+    assert info.value.reason == "Too many function declarations: 512 at most."
+
+
 def test_encode_is_canonical_camel_case_with_standard_base64() -> None:
     from openlive.protocol.messages import Blob
 

@@ -16,6 +16,8 @@ from ..config import (
     DEFAULT_HOST,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_SESSIONS,
+    DEFAULT_MESSAGES_PER_SECOND,
+    DEFAULT_BYTES_PER_SECOND,
     DEFAULT_PORT,
     DEFAULT_TLS_PORT,
     LLMSpec,
@@ -216,6 +218,24 @@ def build_parser() -> argparse.ArgumentParser:
         "0 for no limit (default 10)",
     )
     serve.add_argument(
+        "--max-messages-per-second",
+        type=_rate,
+        default=DEFAULT_MESSAGES_PER_SECOND,
+        metavar="N",
+        help="client messages one connection may send a second, on average (bursts of two "
+        "seconds' worth); more close it with 1011 RESOURCE_EXHAUSTED; 0 for no limit "
+        f"(default {DEFAULT_MESSAGES_PER_SECOND:g})",
+    )
+    serve.add_argument(
+        "--max-input-bytes-per-second",
+        type=_count,
+        default=DEFAULT_BYTES_PER_SECOND,
+        metavar="BYTES",
+        help="client bytes one connection may send a second, on average (bursts of one "
+        "largest message); past it the connection's next message is read later; 0 for no "
+        "limit (default 1 MiB)",
+    )
+    serve.add_argument(
         "--shutdown-grace",
         type=_seconds,
         default=10.0,
@@ -238,6 +258,13 @@ def _seconds(text: str) -> float:
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
     return value
+
+
+def _rate(text: str) -> float:
+    try:
+        return _seconds(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"not a number a second: {text!r}") from None
 
 
 def _count(text: str) -> int:
@@ -295,6 +322,8 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         session_limit=args.session_limit or None,
         video_session_limit=args.video_session_limit or None,
         setup_timeout=args.setup_timeout or None,
+        max_messages_per_second=args.max_messages_per_second or None,
+        max_input_bytes_per_second=args.max_input_bytes_per_second or None,
         shutdown_grace=args.shutdown_grace,
     )
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from ..protocol.errors import ConnectionDeadline, ServerStopping
 from ..protocol.messages import ServerMessage
 from ..protocol.resumption import go_away
+from .input_rate import UNLIMITED, RateSettings
 
 __all__ = [
     "DEFAULT_CONNECTION_LIMIT",
@@ -75,6 +76,8 @@ class ConnectionLimits:
     """The same, once the session has been sent video."""
     setup: float | None = DEFAULT_SETUP_TIMEOUT
     """Seconds allowed before `setup` arrives; None: no limit."""
+    rate: RateSettings = UNLIMITED
+    """How fast the client may send (`input_rate.py`)."""
 
 
 class Lifetime:

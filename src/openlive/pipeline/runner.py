@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from ..backends.registry import Backends
 from ..protocol import codec
@@ -41,6 +42,7 @@ from ..protocol.session import LiveSession
 from ..protocol.tokens import SessionGuard
 from ..protocol.turn import Input
 from .context import ChatContext
+from .input_rate import InputRate
 from .lifetime import ConnectionLimits, Lifetime
 from .listener import ListenerEvent
 from .outbox import ClientGone, Outbox, Transport
@@ -83,15 +85,14 @@ class SessionRunner:
         self._outbox = Outbox(transport)
         self._context = ChatContext()
         self._calls = PendingCalls()
-        self._responder: Responder | None = None
-        """What answers the user, once the setup is done."""
+        self._responder: Responder | None = None  # what answers, once the setup is done
         self._tasks: asyncio.TaskGroup | None = None
         self._resumption = Resumption(resumption, self._outbox.put, owner)
-        self._idle = asyncio.Event()
-        """Set while no answer runs or waits to run."""
+        self._idle = asyncio.Event()  # set while no answer runs or waits to run
         self._idle.set()
         limits = limits or ConnectionLimits(None, session=None, video_session=None)
         self._lifetime = Lifetime(limits, self._outbox.put, self._idle, self._save)
+        self._rate = InputRate(limits.rate, time.monotonic())
 
     def stop(self, grace: float) -> None:
         """The server is stopping: `goAway`, let a turn in progress finish within
@@ -151,9 +152,12 @@ class SessionRunner:
         while True:
             if frame is None:
                 raise ClientGone
+            delay = self._rate.admit(len(frame), time.monotonic())  # or too many: closed
             message = codec.decode(frame)
             for event in self._session.receive(message):
                 await self._handle(event)
+            if delay:  # over the byte rate: the next message waits (the socket pushes back)
+                await asyncio.sleep(delay)
             frame = await self._transport.receive()
 
     async def _checkpoint(self) -> None:

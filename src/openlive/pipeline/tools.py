@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ..backends.base import FunctionCall, FunctionResult, FunctionSpec
+from ..protocol.codec import MAX_FUNCTIONS, TOO_MANY_FUNCTIONS
 from ..protocol.errors import InvalidArgument
 from ..protocol.messages import Behavior, FunctionResponse, Scheduling, Tool
 from ..protocol.messages import FunctionCall as WireCall
@@ -34,9 +35,6 @@ __all__ = ["BUILTIN_TOOLS", "Functions", "PendingCalls", "to_json_schema"]
 FUNCTION_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}")
 """The SDKs' rule for a function's name: a letter or `_`, then letters, digits, `_`,
 `.`, `:` or `-`, 128 characters at most."""
-MAX_FUNCTIONS: Final = 512
-"""The most function declarations a session may have (OpenLive's bound: every one is
-checked and put in the prompt; the hosted limit is not on record)."""
 
 BUILTIN_TOOLS = (
     "google_search",
@@ -131,9 +129,7 @@ class Functions:
                         "letters, digits, _ . : or -, 128 at most."
                     )
                 if len(specs) == MAX_FUNCTIONS:
-                    raise InvalidArgument(
-                        f"Too many function declarations: {MAX_FUNCTIONS} at most."
-                    )
+                    raise InvalidArgument(TOO_MANY_FUNCTIONS)
                 if decl.name in specs:
                     raise InvalidArgument(f"Duplicate function declaration: {decl.name}.")
                 if decl.parameters_json_schema is not None:

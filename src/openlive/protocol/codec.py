@@ -17,7 +17,16 @@ from pydantic import ValidationError
 from .errors import InvalidArgument
 from .messages import ClientMessage, ServerMessage
 
-__all__ = ["CLIENT_KEYS", "decode", "describe_error", "encode"]
+__all__ = [
+    "CLIENT_KEYS",
+    "MAX_DEPTH",
+    "MAX_FUNCTIONS",
+    "MAX_VALUES",
+    "TOO_MANY_FUNCTIONS",
+    "decode",
+    "describe_error",
+    "encode",
+]
 
 CLIENT_KEYS: dict[str, str] = {
     "setup": "setup",
@@ -38,6 +47,19 @@ MAX_DEPTH: Final = 100
 of protobuf's JSON parser, which is what reads these messages on the hosted service."""
 _TOO_DEEP = f"Invalid JSON payload received. Message too deep: over {MAX_DEPTH} levels."
 
+MAX_VALUES: Final = 20_000
+"""The most objects and arrays one message may hold (OpenLive's bound; the hosted one
+is not on record). Counted before anything is validated: validating costs about 10 µs
+a value, so an unbounded message of small parts could hold the event loop for seconds."""
+_TOO_MANY = (
+    f"Invalid JSON payload received. Message too large: over {MAX_VALUES:,} objects and arrays."
+)
+
+MAX_FUNCTIONS: Final = 512
+"""The most function declarations a session may have (OpenLive's bound: every one is
+checked and put in the prompt; the hosted limit is not on record)."""
+TOO_MANY_FUNCTIONS: Final = f"Too many function declarations: {MAX_FUNCTIONS} at most."
+
 
 def _not_json(constant: str) -> Any:
     """`NaN`, `Infinity` and `-Infinity` are JavaScript, not JSON."""
@@ -52,8 +74,8 @@ def decode(frame: str | bytes) -> ClientMessage:
         raise InvalidArgument("Invalid JSON payload received. Unexpected token.") from None
     except RecursionError:  # deeper than the interpreter's stack: far over the limit
         raise InvalidArgument(_TOO_DEEP) from None
-    if _deeper_than(raw, MAX_DEPTH):
-        raise InvalidArgument(_TOO_DEEP)
+    if (refusal := _shape_refusal(raw)) is not None:
+        raise InvalidArgument(refusal)
     if not isinstance(raw, dict):
         raise InvalidArgument("Invalid JSON payload received. Expected an object.")
     for key in raw:
@@ -70,9 +92,13 @@ def decode(frame: str | bytes) -> ClientMessage:
         raise InvalidArgument(describe_error(exc)) from None
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether objects and arrays nest more than `limit` levels (without recursion)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
+def _shape_refusal(raw: Any) -> str | None:
+    """Why `raw` is refused before it is validated (too many functions, too deep, too
+    many values), or None. Walks at most `MAX_VALUES` containers, without recursion."""
+    if _function_count(raw) > MAX_FUNCTIONS:
+        return TOO_MANY_FUNCTIONS
+    stack: list[tuple[Any, int]] = [(raw, 1)]
+    seen = 0
     while stack:
         node, depth = stack.pop()
         if isinstance(node, dict):
@@ -81,10 +107,35 @@ def _deeper_than(value: Any, limit: int) -> bool:
             children = node
         else:
             continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
+        if depth > MAX_DEPTH:
+            return _TOO_DEEP
+        seen += 1
+        if seen > MAX_VALUES:
+            return _TOO_MANY
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return None
+
+
+def _function_count(raw: Any) -> int:
+    """The function declarations of a setup's or a contextUpdate's tools, counted
+    without validating anything (0 where the shape is not that of tools)."""
+    if not isinstance(raw, dict):
+        return 0
+    body = raw.get("setup") or raw.get("contextUpdate") or raw.get("context_update")
+    if not isinstance(body, dict):
+        return 0
+    tools = body.get("tools")
+    if isinstance(tools, dict):  # contextUpdate.tools is {"tools": [...]}
+        tools = tools.get("tools")
+    if not isinstance(tools, list):
+        return 0
+    count = 0
+    for tool in tools:
+        if isinstance(tool, dict):
+            for key in ("functionDeclarations", "function_declarations"):
+                declarations = tool.get(key)
+                count += len(declarations) if isinstance(declarations, list) else 0
+    return count
 
 
 def encode(message: ServerMessage) -> str:

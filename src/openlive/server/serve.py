@@ -22,6 +22,7 @@ from ..backends.catalogue import Catalogue
 from ..backends.registry import Backends, load_voice
 from ..backends.scheduler import Scheduler
 from ..config import ServerConfig
+from ..pipeline.input_rate import RateSettings
 from ..pipeline.lifetime import ConnectionLimits
 from ..pipeline.parts import Voice
 from ..pipeline.resumption import ResumptionSettings
@@ -90,6 +91,11 @@ async def _serve(config: ServerConfig, store: Store) -> None:
             session=config.session_limit,
             video_session=config.video_session_limit,
             setup=config.setup_timeout,
+            rate=RateSettings(
+                config.max_messages_per_second,
+                config.max_input_bytes_per_second,
+                burst_bytes=config.max_message_bytes,
+            ),
         ),
     )
     app = create_app(state)

@@ -1,0 +1,54 @@
+"""The per-connection input rate: plain calls with the clock passed in."""
+
+from __future__ import annotations
+
+import pytest
+
+from openlive.pipeline.input_rate import UNLIMITED, InputRate, RateSettings, rate_reason
+from openlive.protocol.errors import ResourceExhausted
+
+
+def test_real_time_audio_is_never_held_back() -> None:
+    rate = InputRate(RateSettings(), now=0.0)
+    for i in range(50 * 60):  # a minute of 20 ms chunks of 16 kHz audio (854 bytes as JSON)
+        assert rate.admit(854, now=i * 0.02) == 0.0
+
+
+def test_a_burst_of_two_seconds_worth_is_let_through_then_the_connection_is_closed() -> None:
+    rate = InputRate(RateSettings(messages_per_second=10, bytes_per_second=None), now=0.0)
+    for _ in range(20):
+        assert rate.admit(10, now=0.0) == 0.0
+    with pytest.raises(ResourceExhausted) as info:
+        rate.admit(10, now=0.0)
+    assert info.value.code == 1011
+    assert info.value.reason == "RESOURCE_EXHAUSTED: Too many messages: more than 10 a second."
+    assert info.value.reason == rate_reason(10)
+
+
+def test_the_message_bucket_refills_at_its_rate() -> None:
+    rate = InputRate(RateSettings(messages_per_second=10, bytes_per_second=None), now=0.0)
+    for _ in range(20):
+        rate.admit(1, now=0.0)
+    assert rate.admit(1, now=0.1) == 0.0  # one more after a tenth of a second
+    with pytest.raises(ResourceExhausted):
+        rate.admit(1, now=0.1)
+
+
+def test_bytes_over_the_rate_make_the_next_message_wait_out_the_debt() -> None:
+    settings = RateSettings(messages_per_second=None, bytes_per_second=1000, burst_bytes=4000)
+    rate = InputRate(settings, now=0.0)
+    assert rate.admit(4000, now=0.0) == 0.0  # one burst fits
+    assert rate.admit(2000, now=0.0) == pytest.approx(2.0)  # 2000 bytes owed at 1000/s
+    assert rate.admit(0, now=2.0) == 0.0  # waited out
+    assert rate.admit(500, now=2.5) == 0.0  # refilled by 500 meanwhile
+
+
+def test_the_byte_bucket_holds_at_least_one_second_of_the_rate() -> None:
+    settings = RateSettings(messages_per_second=None, bytes_per_second=5000, burst_bytes=100)
+    assert InputRate(settings, now=0.0).admit(5000, now=0.0) == 0.0
+
+
+def test_unlimited_admits_anything() -> None:
+    rate = InputRate(UNLIMITED, now=0.0)
+    for _ in range(10_000):
+        assert rate.admit(16 * 1024 * 1024, now=0.0) == 0.0
