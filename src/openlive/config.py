@@ -54,14 +54,14 @@ DEFAULT_PORT = 8765
 DEFAULT_TLS_PORT = 8766
 DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_SESSIONS = 6
+"""Concurrent sessions a node admits by default: what the embedded stack holds on two
+cores with every spoken answer on time (benchmarks/capacity.py)."""
 DEFAULT_MESSAGES_PER_SECOND = 200.0
 """Client messages a connection may send a second, on average (`--max-messages-per-second`):
 audio in 20 ms chunks is 50 a second."""
 DEFAULT_BYTES_PER_SECOND = 1024 * 1024
 """Client bytes a connection may send a second, on average (`--max-input-bytes-per-second`):
 real-time audio (43 KB/s at 16 kHz) and video (a frame a second) with room to spare."""
-"""Concurrent sessions a node admits by default: what the embedded stack holds on two
-cores with every spoken answer on time (benchmarks/capacity.py)."""
 
 STYLE_RANGES: Final = {
     "pitch": (0.5, 3.0),

@@ -13,11 +13,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..config import (
+    DEFAULT_BYTES_PER_SECOND,
     DEFAULT_HOST,
     DEFAULT_MAX_MESSAGE_BYTES,
     DEFAULT_MAX_SESSIONS,
     DEFAULT_MESSAGES_PER_SECOND,
-    DEFAULT_BYTES_PER_SECOND,
     DEFAULT_PORT,
     DEFAULT_TLS_PORT,
     LLMSpec,

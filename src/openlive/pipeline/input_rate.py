@@ -19,7 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config import DEFAULT_BYTES_PER_SECOND, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_MESSAGES_PER_SECOND
+from ..config import (
+    DEFAULT_BYTES_PER_SECOND,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_MESSAGES_PER_SECOND,
+)
 from ..protocol.errors import ResourceExhausted
 
 __all__ = [
@@ -28,6 +32,7 @@ __all__ = [
     "RateSettings",
     "rate_reason",
 ]
+
 
 def rate_reason(messages_per_second: float) -> str:
     return f"RESOURCE_EXHAUSTED: Too many messages: more than {messages_per_second:g} a second."
