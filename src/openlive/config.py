@@ -257,6 +257,9 @@ class ServerConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_sessions: int | None = DEFAULT_MAX_SESSIONS
     """The most sessions at once (None: no limit); more are refused at the door."""
+    max_sessions_per_key: int | None = None
+    """The most concurrent sessions on one API key or on the tokens it made (None: no
+    limit beyond `max_sessions`)."""
     warm_up: bool = True
     """Run every model once before listening, so the first session is as fast as later
     ones."""

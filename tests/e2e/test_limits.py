@@ -1,9 +1,13 @@
 """Per-connection limits against a real server: connections that never send `setup`
-cannot hold the node's session slots."""
+cannot hold the node's session slots, a flood of messages is closed, a key holds at most
+its share of the node, and bytes over the rate slow their sender down."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,3 +47,103 @@ async def test_silent_connections_are_closed_and_give_their_slots_back(small: Se
         async for message in session.receive():
             if message.server_content and message.server_content.turn_complete:
                 break
+
+
+@pytest.fixture(scope="module")
+def guarded(data_dir: Path) -> Iterator[Server]:
+    running = start_server(
+        data_dir,
+        "--max-sessions", "4",
+        "--max-sessions-per-key", "1",
+        "--max-messages-per-second", "20",
+        "--max-input-bytes-per-second", "100000",
+        "--max-message-bytes", "300000",
+        "--no-warm-up",
+    )  # fmt: skip
+    yield running
+    stop_server(running)
+
+
+SETUP = {
+    "setup": {"model": f"models/{MODEL}", "generationConfig": {"responseModalities": ["TEXT"]}}
+}
+CONFIG = {"response_modalities": ["TEXT"], "max_output_tokens": 8}
+
+
+async def answered(session: object) -> str:
+    """Ask `session` (an SDK session) for a short answer; its text."""
+    await session.send_client_content(turns={"role": "user", "parts": [{"text": "Hi"}]})  # type: ignore[attr-defined]
+    text = ""
+    async for message in session.receive():  # type: ignore[attr-defined]
+        text += message.text or ""
+        if message.server_content and message.server_content.turn_complete:
+            return text
+    raise AssertionError("the session ended without turnComplete")
+
+
+async def test_a_flood_of_messages_is_closed_and_harms_no_one(guarded: Server) -> None:
+    async with client(guarded, key="bystander").aio.live.connect(
+        model=MODEL, config=CONFIG
+    ) as bystander:
+        async with connect(guarded.ws_url(key="flooder")) as ws:
+            await ws.send(json.dumps(SETUP))
+            assert json.loads(await ws.recv()) == {"setupComplete": {}}
+            silence = base64.b64encode(bytes(640)).decode()  # 20 ms at 16 kHz
+            blob = {"data": silence, "mimeType": "audio/pcm;rate=16000"}
+            chunk = json.dumps({"realtimeInput": {"audio": blob}})
+            with pytest.raises(ConnectionClosed) as closed:
+                for _ in range(200):  # 40 (two seconds' worth) pass, then the close
+                    await ws.send(chunk)
+                    await asyncio.sleep(0.001)
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+                1011,
+                "RESOURCE_EXHAUSTED: Too many messages: more than 20 a second.",
+            )
+        assert await answered(bystander)
+
+
+async def test_a_key_holds_at_most_its_share_of_the_node(guarded: Server) -> None:
+    async with client(guarded, key="alice").aio.live.connect(model=MODEL, config=CONFIG) as one:
+        async with connect(guarded.ws_url(key="alice")) as second:
+            await second.send(json.dumps(SETUP))
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(second.recv(), 10)
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+                1011,
+                "RESOURCE_EXHAUSTED: Maximum concurrent sessions exceeded.",
+            )
+        async with client(guarded, key="bob").aio.live.connect(model=MODEL, config=CONFIG) as other:
+            assert await answered(other)  # another key is admitted beside it
+        assert await answered(one)
+    # once alice's session ended, alice may open another
+    async with client(guarded, key="alice").aio.live.connect(model=MODEL, config=CONFIG) as again:
+        assert await answered(again)
+
+
+async def test_bytes_over_the_rate_slow_the_sender_down_without_closing_it(
+    guarded: Server,
+) -> None:
+    silence = base64.b64encode(bytes(200_000)).decode()  # 6 s of 16 kHz audio, 267 KB as JSON
+    audio = json.dumps(
+        {"realtimeInput": {"audio": {"data": silence, "mimeType": "audio/pcm;rate=16000"}}}
+    )
+    async with connect(guarded.ws_url(key="uploader")) as ws:
+        await ws.send(json.dumps(SETUP))
+        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        started = time.monotonic()
+        for _ in range(3):  # 800 KB: the bucket holds 300 KB, the rest is 5 s at 100 KB/s
+            await ws.send(audio)
+        turn = {"role": "user", "parts": [{"text": "Hi"}]}
+        await ws.send(json.dumps({"clientContent": {"turns": [turn], "turnComplete": True}}))
+        while (
+            not json.loads(await asyncio.wait_for(ws.recv(), 30))
+            .get("serverContent", {})
+            .get("turnComplete")
+        ):
+            pass
+        # the turn after them is read only once the debt is paid: at least 4 s later
+        assert time.monotonic() - started >= 4.0

@@ -153,19 +153,31 @@ def test_nesting_is_bounded_at_a_hundred_levels() -> None:
         )
 
 
-def test_a_message_of_many_small_values_is_refused_before_it_is_validated() -> None:
-    def content(parts: int) -> str:
-        turn = {"role": "user", "parts": [{"text": "a"}] * parts}
-        return json.dumps({"clientContent": {"turns": [turn], "turnComplete": True}})
+def content(parts: int) -> str:
+    """A clientContent turn of `parts` one-letter text parts: 2 values a part, 5 more."""
+    turn = {"role": "user", "parts": [{"text": "a"}] * parts}
+    return json.dumps({"clientContent": {"turns": [turn], "turnComplete": True}})
 
-    # the turn, its parts list, the message, clientContent and its turns list: 5 more
-    assert codec.decode(content(codec.MAX_VALUES - 5)).client_content is not None
+
+def test_a_message_of_many_small_values_is_refused_before_it_is_parsed() -> None:
+    # the message, clientContent, its turns list, the turn, its role, its parts list and
+    # turnComplete: 7, then an object and a string a part
+    most = (codec.MAX_VALUES - 7) // 2
+    assert codec.decode(content(most)).client_content is not None
     with pytest.raises(InvalidArgument) as info:
-        codec.decode(content(codec.MAX_VALUES))
+        codec.decode(content(most + 1))
     assert info.value.code == 1007
     assert info.value.reason == (
-        "Invalid JSON payload received. Message too large: over 20,000 objects and arrays."
+        "Invalid JSON payload received. Message too large: over 50,000 values."
     )
+
+
+def test_values_are_counted_in_objects_and_lists_alike() -> None:
+    response = {f"k{i}": i for i in range(codec.MAX_VALUES)}
+    frame = json.dumps({"toolResponse": {"functionResponses": [{"response": response}]}})
+    with pytest.raises(InvalidArgument) as info:
+        codec.decode(frame)
+    assert info.value.reason.endswith("Message too large: over 50,000 values.")
 
 
 @pytest.mark.parametrize("key", ["setup", "contextUpdate"])
@@ -209,3 +221,41 @@ def test_int64_is_emitted_as_a_string() -> None:
     )
     wire = json.loads(codec.encode(message))
     assert wire["sessionResumptionUpdate"]["lastConsumedClientMessageIndex"] == "12"
+
+
+@pytest.mark.parametrize(
+    ("compression", "reason"),
+    [
+        (
+            '{"triggerTokens": 9223372036854775808}',
+            "Invalid value at 'setup.context_window_compression.trigger_tokens' (not an int64), "
+            "9223372036854775808",
+        ),
+        (
+            '{"triggerTokens": "9223372036854775808"}',
+            "Invalid value at 'setup.context_window_compression.trigger_tokens' (not an int64), "
+            '"9223372036854775808"',
+        ),
+        (
+            '{"slidingWindow": {"targetTokens": -9223372036854775809}}',
+            "Invalid value at 'setup.context_window_compression.sliding_window.target_tokens' "
+            "(not an int64), -9223372036854775809",
+        ),
+    ],
+)
+def test_int64_fields_are_bounded_to_int64(compression: str, reason: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        codec.decode('{"setup": {"model": "m", "contextWindowCompression": ' + compression + "}}")
+    assert info.value.reason == reason
+
+
+def test_the_int64_edges_are_accepted() -> None:
+    frame = (
+        '{"setup": {"model": "m", "contextWindowCompression": {"triggerTokens": '
+        '"9223372036854775807", "slidingWindow": {"targetTokens": -9223372036854775808}}}}'
+    )
+    setup = codec.decode(frame).setup
+    assert setup is not None and setup.context_window_compression is not None
+    assert setup.context_window_compression.trigger_tokens == 2**63 - 1
+    window = setup.context_window_compression.sliding_window
+    assert window is not None and window.target_tokens == -(2**63)

@@ -34,3 +34,23 @@ def test_a_slot_cannot_be_given_back_twice() -> None:
     admission = Admission(1)
     with pytest.raises(AssertionError):
         admission.give_back()
+
+
+def test_each_key_holds_at_most_its_share() -> None:
+    admission = Admission(4, per_key=2)
+    for _ in range(2):
+        assert admission.take() and admission.take_for("a")
+    assert admission.take() and not admission.take_for("a")  # a third on the same key
+    admission.give_back()
+    assert admission.refused == 1
+    assert admission.take() and admission.take_for("b")  # another key still gets in
+    admission.give_back_for("a")
+    assert admission.take_for("a")  # and "a" again once one of its sessions ended
+    assert dict(admission.by_key) == {"a": 2, "b": 1}
+
+
+def test_without_a_share_any_key_may_take_every_slot() -> None:
+    admission = Admission(3)
+    assert all(admission.take() and admission.take_for("a") for _ in range(3))
+    admission.give_back_for("a")
+    assert admission.by_key["a"] == 2

@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
         "models hold on two cores)",
     )
     serve.add_argument(
+        "--max-sessions-per-key",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="the most sessions at once on one API key (with the tokens it made); more are "
+        "refused with 1011 as at --max-sessions; 0 for no limit (default)",
+    )
+    serve.add_argument(
         "--no-warm-up",
         dest="warm_up",
         action="store_false",
@@ -309,6 +317,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         allow_unauthenticated=args.allow_unauthenticated,
         max_message_bytes=args.max_message_bytes,
         max_sessions=args.max_sessions or None,
+        max_sessions_per_key=args.max_sessions_per_key or None,
         warm_up=args.warm_up,
         speculative_recognition=args.speculative_recognition,
         allowed_origins=_origins(args),

@@ -5,14 +5,15 @@
   client that streams in real time, and none for one that floods the node: past it,
   the connection is closed with 1011 `rate_reason(...)`.
 - **Bytes**: `bytes_per_second` on average, in bursts of up to one message of the
-  largest size. Decoding and checking a message costs the event loop time in
-  proportion to its size (about 0.1 ms a kilobyte at worst), so this bounds the share
-  of it one connection can take. A connection over it is not closed: its next message
-  is read once the bucket has refilled, so that a client that sends a large image
-  now and then is only slowed, while one that sends them back to back is held to the
-  rate (the socket's flow control makes it wait).
+  largest size. A message is charged its size, or its decoding time at
+  `DECODE_BYTES_PER_SECOND` (20 MB a second) if that is more, so this bounds the share
+  of the event loop one connection can take, whatever the shape of what it sends. A
+  connection over it is not closed: its next message is read once the bucket has
+  refilled, so that a client that sends a large image now and then is only slowed,
+  while one that sends them back to back is held to the rate (the socket's flow
+  control makes it wait).
 
-No I/O: the clock is passed in, and `InputRate.admit` says how long to wait.
+No I/O: the clock is passed in, and `InputRate.charge` says how long to wait.
 """
 
 from __future__ import annotations
@@ -27,11 +28,20 @@ from ..config import (
 from ..protocol.errors import ResourceExhausted
 
 __all__ = [
+    "DECODE_BYTES_PER_SECOND",
     "InputRate",
     "UNLIMITED",
     "RateSettings",
     "rate_reason",
 ]
+
+
+DECODE_BYTES_PER_SECOND = 20e6
+"""What a second of decoding is charged as, in bytes. Base64 media decodes at over
+100 MB a second and real-time audio at over 5 MB, so both are charged their size; a
+message of many small values, which decodes far slower for its size, is charged its
+time instead. At the default 1 MiB a second, a connection takes at most 5 % of the
+event loop for decoding."""
 
 
 def rate_reason(messages_per_second: float) -> str:
@@ -69,20 +79,23 @@ class InputRate:
         self._messages = _Bucket(messages, 2 * messages, now) if messages else None
         self._bytes = _Bucket(nbytes, max(settings.burst_bytes, nbytes), now) if nbytes else None
 
-    def admit(self, size: int, now: float) -> float:
-        """Count one message of `size` bytes that arrived at `now` (monotonic seconds).
-
-        Returns the seconds to wait before reading the next message (0.0 when none);
-        raises `ResourceExhausted` when the message is over the message rate."""
+    def admit(self, now: float) -> None:
+        """Count one message that arrived at `now` (monotonic seconds); raise
+        `ResourceExhausted` when it is over the message rate."""
         if self._messages is not None:
             self._messages.refill(now)
             if self._messages.level < 1:
                 assert self.settings.messages_per_second is not None
                 raise ResourceExhausted(rate_reason(self.settings.messages_per_second))
             self._messages.level -= 1
+
+    def charge(self, size: int, seconds: float, now: float) -> float:
+        """Charge a message of `size` bytes that took `seconds` to decode: its size, or
+        its decoding time at `DECODE_BYTES_PER_SECOND`, whichever is more. Returns the
+        seconds to wait before reading the next message (0.0 when none)."""
         if self._bytes is None:
             return 0.0
         bucket = self._bytes
         bucket.refill(now)
-        bucket.level -= size  # may go below zero: the debt is waited out before the next
-        return max(0.0, -bucket.level / bucket.rate)
+        bucket.level -= max(size, seconds * DECODE_BYTES_PER_SECOND)  # may go below zero:
+        return max(0.0, -bucket.level / bucket.rate)  # the debt is waited out before the next

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from ..backends.registry import Backends
-from ..protocol import codec
 from ..protocol.errors import ConnectionDeadline, InternalError, InvalidArgument, LiveError
 from ..protocol.events import (
     ActivityEnded,
@@ -42,7 +40,7 @@ from ..protocol.session import LiveSession
 from ..protocol.tokens import SessionGuard
 from ..protocol.turn import Input
 from .context import ChatContext
-from .input_rate import InputRate
+from .decoding import Decoder
 from .lifetime import ConnectionLimits, Lifetime
 from .listener import ListenerEvent
 from .outbox import ClientGone, Outbox, Transport
@@ -92,7 +90,7 @@ class SessionRunner:
         self._idle.set()
         limits = limits or ConnectionLimits(None, session=None, video_session=None)
         self._lifetime = Lifetime(limits, self._outbox.put, self._idle, self._save)
-        self._rate = InputRate(limits.rate, time.monotonic())
+        self._decoder = Decoder(limits.rate)
 
     def stop(self, grace: float) -> None:
         """The server is stopping: `goAway`, let a turn in progress finish within
@@ -152,8 +150,7 @@ class SessionRunner:
         while True:
             if frame is None:
                 raise ClientGone
-            delay = self._rate.admit(len(frame), time.monotonic())  # or too many: closed
-            message = codec.decode(frame)
+            message, delay = await self._decoder.decode(frame)  # or too many: closed
             for event in self._session.receive(message):
                 await self._handle(event)
             if delay:  # over the byte rate: the next message waits (the socket pushes back)

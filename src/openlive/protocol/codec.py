@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any, Final
 
 from pydantic import ValidationError
 
 from .errors import InvalidArgument
 from .messages import ClientMessage, ServerMessage
+from .scan import MAX_DEPTH, MAX_VALUES, NOT_JSON, TOO_DEEP, needs_scan, scan
 
 __all__ = [
     "CLIENT_KEYS",
@@ -26,6 +28,8 @@ __all__ = [
     "decode",
     "describe_error",
     "encode",
+    "parse",
+    "validate",
 ]
 
 CLIENT_KEYS: dict[str, str] = {
@@ -42,19 +46,6 @@ CLIENT_KEYS: dict[str, str] = {
 
 _ONE_OF = "setup, clientContent, realtimeInput, toolResponse or contextUpdate"
 
-MAX_DEPTH: Final = 100
-"""The most levels of nesting a message may have (objects and arrays): the default limit
-of protobuf's JSON parser, which is what reads these messages on the hosted service."""
-_TOO_DEEP = f"Invalid JSON payload received. Message too deep: over {MAX_DEPTH} levels."
-
-MAX_VALUES: Final = 20_000
-"""The most objects and arrays one message may hold (OpenLive's bound; the hosted one
-is not on record). Counted before anything is validated: validating costs about 10 µs
-a value, so an unbounded message of small parts could hold the event loop for seconds."""
-_TOO_MANY = (
-    f"Invalid JSON payload received. Message too large: over {MAX_VALUES:,} objects and arrays."
-)
-
 MAX_FUNCTIONS: Final = 512
 """The most function declarations a session may have (OpenLive's bound: every one is
 checked and put in the prompt; the hosted limit is not on record)."""
@@ -66,16 +57,29 @@ def _not_json(constant: str) -> Any:
     raise ValueError(constant)
 
 
-def decode(frame: str | bytes) -> ClientMessage:
-    """Parse one client frame; raise `InvalidArgument` on anything malformed."""
+def decode(frame: str | bytes, *, scanned: bool = False) -> ClientMessage:
+    """Parse and validate one client frame; raise `InvalidArgument` on anything
+    malformed. `scanned`: the caller has run `scan.scan` over the frame already."""
+    return validate(parse(frame, scanned=scanned))
+
+
+def parse(frame: str | bytes, *, scanned: bool = False) -> dict[str, Any]:
+    """One client frame as JSON with its envelope checked: exactly one of the five
+    keys. A large frame is measured first (`scan.py`) unless `scanned`, so that what
+    is parsed holds at most `MAX_VALUES` values; its cost is bounded."""
+    if not scanned and needs_scan(frame):
+        for _ in scan(frame):
+            pass
     try:
         raw = json.loads(frame, parse_constant=_not_json)
     except (ValueError, UnicodeDecodeError):
-        raise InvalidArgument("Invalid JSON payload received. Unexpected token.") from None
+        raise InvalidArgument(NOT_JSON) from None
     except RecursionError:  # deeper than the interpreter's stack: far over the limit
-        raise InvalidArgument(_TOO_DEEP) from None
-    if (refusal := _shape_refusal(raw)) is not None:
-        raise InvalidArgument(refusal)
+        raise InvalidArgument(TOO_DEEP) from None
+    if not scanned and _deeper_than(raw, MAX_DEPTH):  # the scan measured the depth
+        raise InvalidArgument(TOO_DEEP)
+    if _function_count(raw) > MAX_FUNCTIONS:
+        raise InvalidArgument(TOO_MANY_FUNCTIONS)
     if not isinstance(raw, dict):
         raise InvalidArgument("Invalid JSON payload received. Expected an object.")
     for key in raw:
@@ -86,34 +90,34 @@ def decode(frame: str | bytes) -> ClientMessage:
     present = [key for key, value in raw.items() if value is not None]
     if len(present) != 1:
         raise InvalidArgument(f"A client message must set exactly one of {_ONE_OF}.")
+    return raw
+
+
+def validate(raw: dict[str, Any]) -> ClientMessage:
+    """A parsed frame (`parse`) as a `ClientMessage`, or `InvalidArgument`. This is
+    the costly half for large messages; it may run on a thread."""
     try:
         return ClientMessage.model_validate(raw)
     except ValidationError as exc:
         raise InvalidArgument(describe_error(exc)) from None
 
 
-def _shape_refusal(raw: Any) -> str | None:
-    """Why `raw` is refused before it is validated (too many functions, too deep, too
-    many values), or None. Walks at most `MAX_VALUES` containers, without recursion."""
-    if _function_count(raw) > MAX_FUNCTIONS:
-        return TOO_MANY_FUNCTIONS
-    stack: list[tuple[Any, int]] = [(raw, 1)]
-    seen = 0
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels (without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        children: Iterable[Any]
         if isinstance(node, dict):
-            children: Any = node.values()
+            children = node.values()
         elif isinstance(node, list):
             children = node
         else:
             continue
-        if depth > MAX_DEPTH:
-            return _TOO_DEEP
-        seen += 1
-        if seen > MAX_VALUES:
-            return _TOO_MANY
+        if depth > limit:
+            return True
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return None
+    return False
 
 
 def _function_count(raw: Any) -> int:

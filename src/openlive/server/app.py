@@ -208,9 +208,13 @@ def create_app(state: AppState) -> Starlette:
             return
         await websocket.accept()
         held = False
+        key: str | None = None  # once the session counts against its key's limit
 
         def give_back() -> None:  # once, at the first of: refusal, disconnect, the end
-            nonlocal held
+            nonlocal held, key
+            if key is not None:
+                state.admission.give_back_for(key)
+                key = None
             if held:
                 held = False
                 state.admission.give_back()
@@ -230,6 +234,12 @@ def create_app(state: AppState) -> Starlette:
             give_back()  # a refused client holds no slot while it waits
             await refuse_session(transport, exc)
             return
+        counted = guard.creator if guard is not None else owner  # a token's, its maker's
+        if not state.admission.take_for(counted):  # this key holds its share of the node
+            give_back()
+            await refuse_session(transport, ResourceExhausted(CAPACITY_REASON))
+            return
+        key = counted
         try:
             await run_session(route, guard, owner, transport)
         finally:

@@ -83,7 +83,7 @@ async def _serve(config: ServerConfig, store: Store) -> None:
         tokens=Tokens(store, creator_valid=keys.made_by_a_key),
         voice=voice,
         resumption=ResumptionSettings(store, ttl=config.resumption_ttl),
-        admission=Admission(config.max_sessions),
+        admission=Admission(config.max_sessions, config.max_sessions_per_key),
         origins=OriginPolicy.of(config.allowed_origins),
         limits=ConnectionLimits(
             config.connection_limit,

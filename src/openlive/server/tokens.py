@@ -102,6 +102,8 @@ class TokenSession:
         self._name = name
         self.expire_time = record.expire_time
         """Unix seconds at which the session must close."""
+        self.creator = record.creator
+        """The fingerprint of the key that made the token."""
         self._constraints = Constraints.decode(record.setup, record.field_mask)
 
     async def setup(self, setup: Setup) -> Setup:

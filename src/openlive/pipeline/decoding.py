@@ -1,0 +1,62 @@
+"""A connection's frames decoded without holding up the other sessions.
+
+Most frames (audio chunks, text, tool results) are small and decoded at once. A large
+one is measured first in steps (`protocol/scan.py`), with the event loop served
+between them, so that a frame of too many values is refused before it costs anything;
+then it is parsed (bounded by that measure) and validated on a thread, which lets the
+event loop run where pydantic calls back into Python.
+
+Each frame is charged to the connection's input rate (`input_rate.py`) by its size or
+by the time its decoding took, whichever is more: what one connection can take of the
+event loop is bounded whatever the shape of what it sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from ..protocol import codec
+from ..protocol.messages import ClientMessage
+from ..protocol.scan import needs_scan, scan
+from .input_rate import InputRate, RateSettings
+
+__all__ = ["Decoder"]
+
+
+class Decoder:
+    def __init__(self, rate: RateSettings) -> None:
+        self._rate = InputRate(rate, time.monotonic())
+
+    async def decode(self, frame: str | bytes) -> tuple[ClientMessage, float]:
+        """`frame` as a message, and the seconds to wait before reading the next one.
+        Raises `InvalidArgument` as `codec.decode` does, and `ResourceExhausted` for a
+        connection over its message rate."""
+        self._rate.admit(time.monotonic())
+        spent = 0.0
+        started = time.perf_counter()
+        try:
+            if not needs_scan(frame):
+                return codec.decode(frame), self._charge(frame, started, spent)
+            for _ in scan(frame):
+                spent += time.perf_counter() - started
+                await asyncio.sleep(0)
+                started = time.perf_counter()
+            raw = codec.parse(frame, scanned=True)
+            spent += time.perf_counter() - started
+            message, cpu = await asyncio.to_thread(_validate, raw)
+            return message, self._charge(frame, time.perf_counter(), spent + cpu)
+        except BaseException:
+            self._charge(frame, started, spent)  # a refused frame cost the same
+            raise
+
+    def _charge(self, frame: str | bytes, started: float, spent: float) -> float:
+        seconds = spent + time.perf_counter() - started
+        return self._rate.charge(len(frame), seconds, time.monotonic())
+
+
+def _validate(raw: dict[str, object]) -> tuple[ClientMessage, float]:
+    """`codec.validate` on a thread, with the CPU time it took there."""
+    started = time.thread_time()
+    message = codec.validate(raw)
+    return message, time.thread_time() - started
