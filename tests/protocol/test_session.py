@@ -77,7 +77,7 @@ def test_every_state_has_a_way_out_but_closed() -> None:
         ({"temperature": 3}, "temperature must be between 0 and 2"),
         ({"candidateCount": 2}, "candidate_count must be between 1 and 1"),
         ({"responseMimeType": "application/json"}, "response_mime_type is not supported"),
-        ({"maxOutputTokens": 0}, "max_output_tokens must be at least 1"),
+        ({"maxOutputTokens": 0}, "max_output_tokens must be between 1 and 2147483647, got 0"),
     ],
 )
 def test_invalid_setups(generation: dict[str, object], reason: str) -> None:
@@ -85,6 +85,78 @@ def test_invalid_setups(generation: dict[str, object], reason: str) -> None:
     with pytest.raises(InvalidArgument) as info:
         validate_setup(setup)
     assert reason in info.value.reason
+
+
+def _refusal(generation: dict[str, object]) -> str:
+    setup = codec.decode(json.dumps({"setup": {"model": "m", "generationConfig": generation}}))
+    assert setup.setup is not None
+    with pytest.raises(InvalidArgument) as info:
+        validate_setup(setup.setup)
+    return info.value.reason
+
+
+@pytest.mark.parametrize(
+    ("generation", "reason"),
+    [
+        (
+            {"seed": 2**31},
+            "generation_config.seed must be between -2147483648 and 2147483647, got 2147483648.",
+        ),
+        (
+            {"seed": -(2**31) - 1},
+            "generation_config.seed must be between -2147483648 and 2147483647, got -2147483649.",
+        ),
+        (
+            {"maxOutputTokens": 2**31},
+            "generation_config.max_output_tokens must be between 1 and 2147483647, got 2147483648.",
+        ),
+        (
+            {"topK": 2.0**31},
+            "generation_config.top_k must be between 1 and 2147483647, got 2147483648.",
+        ),
+        ({"topK": 0.5}, "generation_config.top_k must be between 1 and 2147483647, got 0.5."),
+        ({"topK": 1e300}, "generation_config.top_k must be between 1 and 2147483647, got 1e+300."),
+        ({"temperature": 3.0}, "generation_config.temperature must be between 0 and 2, got 3."),
+        ({"topP": -0.25}, "generation_config.top_p must be between 0 and 1, got -0.25."),
+        (
+            {"stopSequences": ["a", "b", "c", "d", "e", "f"]},
+            "generation_config.stop_sequences must hold at most 5 sequences, got 6.",
+        ),
+    ],
+)
+def test_integers_and_counts_are_bounded(generation: dict[str, object], reason: str) -> None:
+    assert _refusal(generation) == reason
+
+
+def test_a_top_k_that_json_reads_as_infinity_is_refused() -> None:
+    """1e999 is valid JSON that Python reads as infinity: it must not reach `int()`."""
+    frame = '{"setup": {"model": "m", "generationConfig": {"topK": 1e999}}}'
+    setup = codec.decode(frame).setup
+    assert setup is not None
+    with pytest.raises(InvalidArgument) as info:
+        validate_setup(setup)
+    assert info.value.reason == "generation_config.top_k must be between 1 and 2147483647, got inf."
+
+
+def test_a_huge_number_is_shown_whole_or_cut_to_fit_a_close() -> None:
+    reason = _refusal({"seed": 10**200})
+    assert reason.startswith("generation_config.seed must be between -2147483648 and ")
+    assert reason.endswith("...") and len(reason.encode()) == 123
+
+
+@pytest.mark.parametrize(
+    "generation",
+    [
+        {"seed": 2**31 - 1, "maxOutputTokens": 2**31 - 1, "topK": 2**31 - 1},
+        {"seed": -(2**31), "maxOutputTokens": 1, "topK": 1},
+        {"topK": 40.0, "seed": 0, "stopSequences": ["a", "b", "c", "d", "e"]},
+        {"stopSequences": []},
+    ],
+)
+def test_the_edges_of_the_ranges_are_accepted(generation: dict[str, object]) -> None:
+    setup = codec.decode(json.dumps({"setup": {"model": "m", "generationConfig": generation}}))
+    assert setup.setup is not None
+    assert validate_setup(setup.setup).generation.seed == generation.get("seed")
 
 
 @pytest.mark.parametrize(

@@ -103,7 +103,8 @@ def test_rfc3339_times(text: str, expected: float) -> None:
             'Invalid JSON payload received. Unknown name "live_connect_constraints": '
             "Cannot find field.",
         ),
-        ({"uses": -1}, "uses must not be negative, got -1."),
+        ({"uses": -1}, "uses must be between 0 and 2147483647, got -1."),
+        ({"uses": 2**31}, "uses must be between 0 and 2147483647, got 2147483648."),
         ({"expireTime": "yesterday"}, 'Invalid value "yesterday": not an RFC 3339 time.'),
         ({"expireTime": "2020-01-01T00:00:00Z"}, "expire_time must be in the future."),
         (
@@ -127,6 +128,11 @@ def test_bad_requests_are_refused_with_a_reason(body: dict[str, Any], reason: st
     with pytest.raises(InvalidArgument) as info:
         parse_create_request(body, NOW)
     assert info.value.reason == reason
+
+
+def test_the_most_uses_a_token_may_have() -> None:
+    assert parse_create_request({"uses": 2**31 - 1}, NOW).uses == 2**31 - 1
+    assert parse_create_request({"uses": 0}, NOW).uses is None  # no limit
 
 
 def test_not_an_object() -> None:

@@ -18,6 +18,7 @@ import enum
 from typing import Annotated, Any, ClassVar, Final
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -90,12 +91,21 @@ Base64Bytes = Annotated[
 ]
 """Bytes carried as base64 text on the wire (either alphabet in, standard out)."""
 
+
+def _check_int64(value: int) -> int:
+    if not -(2**63) <= value < 2**63:
+        raise ValueError("not an int64")
+    return value
+
+
 Int64 = Annotated[
     int,
+    AfterValidator(_check_int64),
     PlainSerializer(str, return_type=str),
     WithJsonSchema({"type": "string", "format": "int64"}),
 ]
-"""An int64: a JSON number or string in, a string out (proto3 JSON)."""
+"""An int64: a JSON number or string in, a string out (proto3 JSON). A value beyond the
+int64 range is refused as the wrong type, as the hosted service's parser refuses it."""
 
 
 class WireModel(BaseModel):

@@ -116,11 +116,18 @@ def validate_setup(setup: Setup) -> SessionConfig:
             raise InvalidArgument(f"generation_config.{name} is not supported in the Live API.")
     _check_range(generation.temperature, "temperature", 0.0, 2.0)
     _check_range(generation.top_p, "top_p", 0.0, 1.0)
-    _check_range(generation.top_k, "top_k", 1.0, None)
-    _check_range(generation.max_output_tokens, "max_output_tokens", 1, None)
+    _check_range(generation.top_k, "top_k", 1, INT32_MAX)
+    _check_range(generation.max_output_tokens, "max_output_tokens", 1, INT32_MAX)
     _check_range(generation.candidate_count, "candidate_count", 1, 1)
     _check_range(generation.presence_penalty, "presence_penalty", -2.0, 2.0)
     _check_range(generation.frequency_penalty, "frequency_penalty", -2.0, 2.0)
+    _check_range(generation.seed, "seed", INT32_MIN, INT32_MAX)
+    stops = generation.stop_sequences
+    if stops is not None and len(stops) > MAX_STOP_SEQUENCES:
+        raise InvalidArgument(
+            f"generation_config.stop_sequences must hold at most {MAX_STOP_SEQUENCES} "
+            f"sequences, got {len(stops)}."
+        )
     speech = generation.speech_config
     if speech is not None and speech.multi_speaker_voice_config is not None:
         raise InvalidArgument("multi_speaker_voice_config is not supported in the Live API.")
@@ -135,18 +142,36 @@ def validate_setup(setup: Setup) -> SessionConfig:
     )
 
 
+INT32_MIN: Final = -(2**31)
+INT32_MAX: Final = 2**31 - 1
+"""The range of the wire's int32 fields (`seed`, `maxOutputTokens`, `topK`): what the
+hosted service's parser reads, and what the backends can be handed."""
+
+MAX_STOP_SEQUENCES: Final = 5
+"""The most `stopSequences` (the Gemini API's documented limit). Each is looked for after
+every token the model writes, on the thread that every session shares."""
+
+
 def _check_range(
     value: float | None,
     name: str,
     low: float,
-    high: float | None,
+    high: float,
     within: str = "generation_config",
 ) -> None:
-    if value is None:
-        return
-    if value < low or (high is not None and value > high):
-        bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidArgument(f"{within}.{name} must be {bound}, got {value:g}.")
+    if value is not None and not low <= value <= high:
+        raise InvalidArgument(
+            f"{within}.{name} must be between {_number(low)} and {_number(high)}, "
+            f"got {_number(value)}."
+        )
+
+
+def _number(value: float) -> str:
+    """A number as a reason shows it: whole if it is an integer (3.0 is "3", 2**31 is
+    "2147483648"), else as `%g` writes it ("0.5", "inf", "1e+300")."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        value = int(value)
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 MAX_ACTIVITY_MS: Final = 60_000

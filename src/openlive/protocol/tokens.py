@@ -47,6 +47,7 @@ from .codec import describe_error
 from .errors import InvalidArgument
 from .events import ContextUpdated
 from .messages import GenerationConfig, Setup, WireModel
+from .session import INT32_MAX
 
 __all__ = [
     "DEFAULT_EXPIRE_SECONDS",
@@ -186,8 +187,8 @@ def parse_create_request(raw: object, now: float) -> TokenGrant:
     except ValidationError as exc:
         raise InvalidArgument(describe_error(exc)) from None
     uses = DEFAULT_USES if request.uses is None else request.uses
-    if uses < 0:
-        raise InvalidArgument(f"uses must not be negative, got {uses}.")
+    if not 0 <= uses <= INT32_MAX:
+        raise InvalidArgument(f"uses must be between 0 and {INT32_MAX}, got {uses}.")
     expire = _deadline(request.expire_time, "expire_time", now, DEFAULT_EXPIRE_SECONDS)
     new_session = _deadline(
         request.new_session_expire_time, "new_session_expire_time", now, DEFAULT_NEW_SESSION_SECONDS
