@@ -171,3 +171,43 @@ async def test_when_the_cells_run_out_idle_caches_give_way() -> None:
         for c in conversations:
             await c.aclose()
         await small.aclose()
+
+
+async def test_a_long_prompt_is_read_slowly_while_another_reply_runs(
+    llm: EmbeddedLLM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoder = llm._decoder
+    assert decoder is not None
+    steps: list[tuple[int, int]] = []  # (tokens, replies) of each step
+    decode = decoder._decode
+
+    def counted(rows):  # type: ignore[no-untyped-def]
+        steps.append((decoder._batch.n_tokens, len(rows)))
+        decode(rows)
+
+    monkeypatch.setattr(decoder, "_decode", counted)
+    running, long_conv = llm.conversation(), llm.conversation()
+    try:
+        story = asyncio.create_task(
+            answer(
+                running,
+                [SYSTEM, ChatMessage("user", "Tell me a long story about a dragon.")],
+                Sampling(temperature=0.0, max_tokens=120),
+            )
+        )
+        while llm.stats.generating == 0:  # noqa: ASYNC110 (a counter, with no event)
+            await asyncio.sleep(0.01)
+        steps.clear()
+        filler = ChatMessage("user", "Count the words: " + "apple banana cherry " * 300)
+        text, usage, _, _ = await answer(
+            long_conv, [SYSTEM, filler], Sampling(temperature=0.0, max_tokens=4)
+        )
+        story_text, _, _, _ = await story
+    finally:
+        await running.aclose()
+        await long_conv.aclose()
+    assert usage.prompt_tokens > 900 and story_text
+    # while the story ran, the long prompt went 32 tokens a step beside its token
+    beside = [tokens for tokens, replies in steps if replies == 2]
+    assert len(beside) >= 10
+    assert max(beside) == 1 + 32

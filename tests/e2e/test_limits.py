@@ -124,26 +124,39 @@ async def test_a_key_holds_at_most_its_share_of_the_node(guarded: Server) -> Non
         assert await answered(again)
 
 
-async def test_bytes_over_the_rate_slow_the_sender_down_without_closing_it(
-    guarded: Server,
-) -> None:
-    silence = base64.b64encode(bytes(200_000)).decode()  # 6 s of 16 kHz audio, 267 KB as JSON
-    audio = json.dumps(
-        {"realtimeInput": {"audio": {"data": silence, "mimeType": "audio/pcm;rate=16000"}}}
-    )
-    async with connect(guarded.ws_url(key="uploader")) as ws:
+async def sent_then_answered(server: Server, audio: str, count: int) -> float:
+    """Send `count` copies of `audio`, then a question: seconds until its answer ends."""
+    async with connect(server.ws_url(key="uploader")) as ws:
         await ws.send(json.dumps(SETUP))
         assert json.loads(await ws.recv()) == {"setupComplete": {}}
         started = time.monotonic()
-        for _ in range(3):  # 800 KB: the bucket holds 300 KB, the rest is 5 s at 100 KB/s
+        for _ in range(count):
             await ws.send(audio)
         turn = {"role": "user", "parts": [{"text": "Hi"}]}
         await ws.send(json.dumps({"clientContent": {"turns": [turn], "turnComplete": True}}))
-        while (
-            not json.loads(await asyncio.wait_for(ws.recv(), 30))
-            .get("serverContent", {})
-            .get("turnComplete")
-        ):
-            pass
-        # the turn after them is read only once the debt is paid: at least 4 s later
-        assert time.monotonic() - started >= 4.0
+        while True:
+            message = json.loads(await asyncio.wait_for(ws.recv(), 30))
+            if message.get("serverContent", {}).get("turnComplete"):
+                return time.monotonic() - started
+
+
+def pcm(seconds: float, rate: int) -> str:
+    blob = {
+        "data": base64.b64encode(bytes(int(seconds * rate) * 2)).decode(),
+        "mimeType": f"audio/pcm;rate={rate}",
+    }
+    return json.dumps({"realtimeInput": {"audio": blob}})
+
+
+async def test_bytes_over_the_rate_slow_the_sender_down_without_closing_it(
+    guarded: Server,
+) -> None:
+    # three messages of 256 KB (half a second at 192 kHz, charged by size): the bucket
+    # holds 300 KB, the other 468 KB take 4.7 s at 100 KB/s, and the question waits
+    assert await sent_then_answered(guarded, pcm(0.5, 192_000), 3) >= 4.0
+
+
+async def test_audio_faster_than_four_times_real_time_is_slowed_to_it(guarded: Server) -> None:
+    # two messages of 1.5 s at 16 kHz (64 KB each), charged as 1.5 x 256 KiB each: the
+    # 486 KB over the bucket take 4.9 s at 100 KB/s before the question is read
+    assert await sent_then_answered(guarded, pcm(1.5, 16_000), 2) >= 4.0

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 
 from openlive.pipeline.input_rate import (
+    AUDIO_BYTES_PER_SECOND,
     DECODE_BYTES_PER_SECOND,
     UNLIMITED,
     InputRate,
@@ -70,3 +74,31 @@ def test_unlimited_admits_anything() -> None:
     for _ in range(10_000):
         rate.admit(now=0.0)
         assert rate.charge(16 * 1024 * 1024, 10.0, now=0.0) == 0.0
+
+
+def test_audio_is_charged_by_its_length_up_to_four_times_real_time() -> None:
+    settings = RateSettings(messages_per_second=None, burst_bytes=1)
+    rate = InputRate(settings, now=0.0)  # a bucket of 1 MiB, filling at 1 MiB a second
+    assert settings.bytes_per_second == AUDIO_BYTES_PER_SECOND * 4
+    # a minute of audio sent at once (1.9 MB as 16 kHz PCM): charged as 15 MiB
+    assert rate.charge(1_920_000, 0.0, now=0.0, audio=60.0) == pytest.approx(14.0)
+    # while real time (20 ms every 20 ms) never waits
+    rate = InputRate(settings, now=0.0)
+    for i in range(50 * 60):
+        assert rate.charge(854, 0.0, now=i * 0.02, audio=0.02) == 0.0
+
+
+def test_the_audio_of_a_message_is_measured_by_its_rate() -> None:
+    from openlive.pipeline.decoding import audio_seconds
+    from openlive.protocol import codec
+
+    def seconds(blob: dict[str, str]) -> float:
+        return audio_seconds(codec.decode(json.dumps({"realtimeInput": blob})))
+
+    one_second = base64.b64encode(bytes(32_000)).decode()
+    assert seconds({"audio": {"data": one_second, "mimeType": "audio/pcm;rate=16000"}}) == 1.0
+    assert seconds({"audio": {"data": one_second, "mimeType": "audio/pcm;rate=8000"}}) == 2.0
+    chunks = [{"data": one_second, "mimeType": "audio/pcm"}] * 3
+    assert seconds({"mediaChunks": chunks}) == 3.0  # type: ignore[dict-item]
+    assert seconds({"text": "hello"}) == 0.0
+    assert seconds({"audio": {"data": one_second, "mimeType": "audio/mp3"}}) == 0.0

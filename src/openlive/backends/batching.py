@@ -36,6 +36,13 @@ log = logging.getLogger(__name__)
 PREFILL_CHUNK: Final = 128
 """Prompt tokens of one reply evaluated per step: a long prompt is read over several
 steps, so that the replies already running keep getting tokens meanwhile."""
+LONG_PROMPT_CHUNK: Final = 32
+"""Prompt tokens per step of a prompt longer than `PREFILL_CHUNK` while other replies
+are generating. A step costs about as much as the tokens it holds, so a long prompt
+read 128 tokens a step would slow every running reply's tokens about sevenfold until it
+is read; at 32, about twofold. The session that sent the long prompt waits for it;
+ordinary turns (the new tokens of a conversation whose cache is kept) are shorter than
+`PREFILL_CHUNK` and still go in one step."""
 STEP_TOKENS: Final = 512
 """The most tokens one step decodes (llama.cpp's batch size)."""
 PENALTY_LAST_N: Final = 64
@@ -256,9 +263,13 @@ class BatchDecoder:
         for reply in self._replies:
             if reply._next is not None:
                 add(reply, [reply._next], True)
+        generating = n > 0
         for reply in self._replies:
             if reply._pending and n < STEP_TOKENS:
-                chunk = reply._pending[: min(PREFILL_CHUNK, STEP_TOKENS - n)]
+                size = PREFILL_CHUNK
+                if generating and len(reply.prompt) - reply.cached > PREFILL_CHUNK:
+                    size = LONG_PROMPT_CHUNK  # others' tokens come first, to its end
+                chunk = reply._pending[: min(size, STEP_TOKENS - n)]
                 add(reply, chunk, len(chunk) == len(reply._pending))
         batch.n_tokens = n
         return rows

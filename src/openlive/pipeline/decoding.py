@@ -6,9 +6,10 @@ between them, so that a frame of too many values is refused before it costs anyt
 then it is parsed (bounded by that measure) and validated on a thread, which lets the
 event loop run where pydantic calls back into Python.
 
-Each frame is charged to the connection's input rate (`input_rate.py`) by its size or
-by the time its decoding took, whichever is more: what one connection can take of the
-event loop is bounded whatever the shape of what it sends.
+Each frame is charged to the connection's input rate (`input_rate.py`) by its size, by
+the time its decoding took, or by the audio it holds, whichever is most: what one
+connection can take of the event loop and of the voice models is bounded whatever it
+sends.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from ..audio.pcm import parse_pcm_mime
 from ..protocol import codec
+from ..protocol.errors import InvalidArgument
 from ..protocol.messages import ClientMessage
 from ..protocol.scan import needs_scan, scan
 from .input_rate import InputRate, RateSettings
@@ -37,7 +40,8 @@ class Decoder:
         started = time.perf_counter()
         try:
             if not needs_scan(frame):
-                return codec.decode(frame), self._charge(frame, started, spent)
+                message = codec.decode(frame)
+                return message, self._charge(frame, started, spent, message)
             for _ in scan(frame):
                 spent += time.perf_counter() - started
                 await asyncio.sleep(0)
@@ -45,14 +49,38 @@ class Decoder:
             raw = codec.parse(frame, scanned=True)
             spent += time.perf_counter() - started
             message, cpu = await asyncio.to_thread(_validate, raw)
-            return message, self._charge(frame, time.perf_counter(), spent + cpu)
+            return message, self._charge(frame, time.perf_counter(), spent + cpu, message)
         except BaseException:
             self._charge(frame, started, spent)  # a refused frame cost the same
             raise
 
-    def _charge(self, frame: str | bytes, started: float, spent: float) -> float:
+    def _charge(
+        self,
+        frame: str | bytes,
+        started: float,
+        spent: float,
+        message: ClientMessage | None = None,
+    ) -> float:
         seconds = spent + time.perf_counter() - started
-        return self._rate.charge(len(frame), seconds, time.monotonic())
+        audio = audio_seconds(message) if message is not None else 0.0
+        return self._rate.charge(len(frame), seconds, time.monotonic(), audio)
+
+
+def audio_seconds(message: ClientMessage) -> float:
+    """The seconds of PCM audio in a `realtimeInput` (0 for anything else, or for audio
+    whose MIME type is refused later)."""
+    realtime = message.realtime_input
+    if realtime is None:
+        return 0.0
+    seconds = 0.0
+    for blob in [realtime.audio, *(realtime.media_chunks or [])]:
+        if blob is None or not (blob.mime_type or "").lower().startswith("audio/"):
+            continue
+        try:
+            seconds += len(blob.data) / 2 / parse_pcm_mime(blob.mime_type)
+        except InvalidArgument:
+            continue
+    return seconds
 
 
 def _validate(raw: dict[str, object]) -> tuple[ClientMessage, float]:

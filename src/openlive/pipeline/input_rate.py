@@ -11,7 +11,8 @@
   connection over it is not closed: its next message is read once the bucket has
   refilled, so that a client that sends a large image now and then is only slowed,
   while one that sends them back to back is held to the rate (the socket's flow
-  control makes it wait).
+  control makes it wait). Audio is charged at least `AUDIO_BYTES_PER_SECOND` a second
+  of it, which holds a connection to four times real time.
 
 No I/O: the clock is passed in, and `InputRate.charge` says how long to wait.
 """
@@ -28,6 +29,7 @@ from ..config import (
 from ..protocol.errors import ResourceExhausted
 
 __all__ = [
+    "AUDIO_BYTES_PER_SECOND",
     "DECODE_BYTES_PER_SECOND",
     "InputRate",
     "UNLIMITED",
@@ -42,6 +44,13 @@ DECODE_BYTES_PER_SECOND = 20e6
 message of many small values, which decodes far slower for its size, is charged its
 time instead. At the default 1 MiB a second, a connection takes at most 5 % of the
 event loop for decoding."""
+
+
+AUDIO_BYTES_PER_SECOND = 256 * 1024
+"""What a second of input audio is charged as, in bytes: at the default 1 MiB a second,
+a connection may stream audio at up to four times real time on average (recordings
+sent faster than they play are slowed to that, not refused). Every second of audio is
+scored by the VAD and may be transcribed, on the cores all sessions share."""
 
 
 def rate_reason(messages_per_second: float) -> str:
@@ -89,13 +98,15 @@ class InputRate:
                 raise ResourceExhausted(rate_reason(self.settings.messages_per_second))
             self._messages.level -= 1
 
-    def charge(self, size: int, seconds: float, now: float) -> float:
-        """Charge a message of `size` bytes that took `seconds` to decode: its size, or
-        its decoding time at `DECODE_BYTES_PER_SECOND`, whichever is more. Returns the
-        seconds to wait before reading the next message (0.0 when none)."""
+    def charge(self, size: int, seconds: float, now: float, audio: float = 0.0) -> float:
+        """Charge a message of `size` bytes that took `seconds` to decode and holds
+        `audio` seconds of audio: its size, its decoding time at
+        `DECODE_BYTES_PER_SECOND` or its audio at `AUDIO_BYTES_PER_SECOND`, whichever is
+        most. Returns the seconds to wait before reading the next message (0.0: none)."""
         if self._bytes is None:
             return 0.0
         bucket = self._bytes
         bucket.refill(now)
-        bucket.level -= max(size, seconds * DECODE_BYTES_PER_SECOND)  # may go below zero:
+        cost = max(size, seconds * DECODE_BYTES_PER_SECOND, audio * AUDIO_BYTES_PER_SECOND)
+        bucket.level -= cost  # may go below zero:
         return max(0.0, -bucket.level / bucket.rate)  # the debt is waited out before the next
