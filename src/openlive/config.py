@@ -98,6 +98,9 @@ class LLMSpec:
     model: str | None = None
     """openai: the engine's model name."""
     api_key: str | None = None
+    timeout: float = 30.0
+    """openai: seconds the engine may send nothing (before the answer's first chunk, or
+    between two) before the answer fails."""
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> LLMSpec:
@@ -110,11 +113,16 @@ class LLMSpec:
             "base_url",
             "model",
             "api_key",
+            "timeout",
         }
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"unknown llm settings: {', '.join(sorted(unknown))}")
-        spec = cls(**{k: v for k, v in raw.items() if k != "gguf"})
+        timeout = raw.get("timeout", 30.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError("llm timeout must be a positive number of seconds")
+        given = {k: v for k, v in raw.items() if k not in ("gguf", "timeout")}
+        spec = cls(**given, timeout=float(timeout))
         if raw.get("gguf"):
             spec = replace(spec, gguf=Path(raw["gguf"]).expanduser())
         spec.check()
@@ -130,7 +138,7 @@ class LLMSpec:
     def key(self) -> tuple[object, ...]:
         """Identifies the backend instance, so that models sharing one share it."""
         if self.kind == "openai":
-            return ("openai", self.base_url, self.model, self.api_key)
+            return ("openai", self.base_url, self.model, self.api_key, self.timeout)
         return ("embedded", self.gguf, self.context_tokens, self.threads, self.kv_cache_mb)
 
 

@@ -11,10 +11,14 @@ Given `tools`, it calls instead: the first tool, each required string parameter 
 the last word of the last user message, its arguments streamed in two pieces; and once
 the last message is a tool's result, it answers "The tool said: <result>." (no
 reasoning).
+
+It also lists a model for each way an engine can fail mid-answer (`FAULTS`): asked for
+one of them, it streams the start of an answer ("Once upon"), then fails that way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -24,10 +28,22 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 MODEL = "scripted-vlm"
+
+FAULTS = {
+    "fault-not-json": "then a data line that is not JSON",
+    "fault-wrong-shape": "then a chunk whose choices are not a list",
+    "fault-wrong-types": "then a chunk whose content is a number",
+    "fault-no-finish": "then the stream ends, without a finish_reason or [DONE]",
+    "fault-stall": "then nothing but a keep-alive comment every half second, for ever",
+    "fault-html": "(nothing of it: an HTTP 200 with a page of HTML)",
+}
+"""The failing models, by what they send after the start of an answer."""
+
+PAGE = "<!doctype html><html><head><title>Gateway</title></head><body>Hello: ok</body></html>"
 
 
 def images_in(body: dict[str, Any]) -> int:
@@ -81,12 +97,17 @@ def tool_result(body: dict[str, Any]) -> str | None:
 
 def app(log: Path) -> Starlette:
     async def models(request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+        names = [MODEL, *FAULTS]
+        return JSONResponse(
+            {"object": "list", "data": [{"id": name, "object": "model"} for name in names]}
+        )
 
     async def completions(request: Request) -> Response:
         body = await request.json()
         with log.open("a") as out:
             out.write(json.dumps(body) + "\n")
+        if body.get("model") in FAULTS:
+            return fault(body["model"])
         n = images_in(body)
         thought = ["Looking ", f"at {n} ", "image(s)."]
         answer = ["I see ", f"{n} ", "image(s)."]
@@ -147,6 +168,28 @@ def app(log: Path) -> Starlette:
         usage = {"prompt_tokens": 30, "completion_tokens": 8, "total_tokens": 38}
         yield chunk({}, usage=usage)
         yield "data: [DONE]\n\n"
+
+    def fault(name: str) -> Response:
+        if name == "fault-html":
+            return HTMLResponse(PAGE)
+
+        async def events() -> AsyncIterator[str]:
+            yield chunk({"role": "assistant", "content": ""})
+            yield chunk({"content": "Once "})
+            yield chunk({"content": "upon"})
+            if name == "fault-not-json":
+                yield "data: <p>Once upon a time</p>\n\n"
+            elif name == "fault-wrong-shape":
+                yield f"data: {json.dumps({'id': 'x', 'choices': 'a time'})}\n\n"
+            elif name == "fault-wrong-types":
+                yield chunk({"content": 42})
+            elif name == "fault-stall":
+                while True:  # until the client goes
+                    await asyncio.sleep(0.5)
+                    yield ": keep-alive\n\n"
+            # then the stream ends, as it does at once for fault-no-finish
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
     return Starlette(
         routes=[

@@ -9,13 +9,22 @@ import asyncio
 import sqlite3
 import sys
 import threading
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from openlive.server.redis_store import RedisStore
-from openlive.server.store import SQLiteStore, Store, StoreUnavailable, TokenRecord, TokenUse
+from openlive.server.store import (
+    BUSY_TIMEOUT,
+    SQLiteStore,
+    Store,
+    StoreUnavailable,
+    TokenRecord,
+    TokenUse,
+)
 from tests.services import RedisServer, start_redis
 
 NOW = 1_800_000_000.0
@@ -370,17 +379,118 @@ async def test_redis_that_is_down_says_so_at_once(tmp_path: Path) -> None:
         await RedisStore.open(redis.url)
 
 
-async def test_a_locked_state_file_is_unavailable_not_a_crash(tmp_path: Path) -> None:
-    path = tmp_path / "state.sqlite3"
-    store = await SQLiteStore.open(path)
+# --- a state file that cannot be written ------------------------------------------------
+
+
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Another connection (as another process) holding an exclusive lock on the file."""
     locker = sqlite3.connect(path, isolation_level=None)
     locker.execute("BEGIN EXCLUSIVE")
-    await store._call(store._db.execute, "PRAGMA busy_timeout = 100")  # not 10 s
     try:
-        with pytest.raises(StoreUnavailable, match="state file"):
-            await store.add_token(NAME, record())
+        yield
     finally:
         locker.execute("ROLLBACK")
         locker.close()
-    await store.add_token(NAME, record())  # and it works again once the lock is gone
+
+
+async def waited(call: Awaitable[object]) -> tuple[float, int]:
+    """Await `call`, which must fail with `StoreUnavailable`: how long it took, and how
+    many times a task on the event loop ran meanwhile (every 10 ms)."""
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreUnavailable, match="the state file cannot be used"):
+            await call
+    finally:
+        ticker.cancel()
+    return time.monotonic() - started, ticks
+
+
+async def test_a_locked_file_fails_writes_after_a_short_wait_and_still_reads(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.sqlite3"
+    store = await SQLiteStore.open(path)
+    await store.add_token(NAME, record(3))
+    await store.put_handle("h", '{"v": 1}', NOW + 100, NOW)
+    with locked(path):
+        took, ticks = await waited(store.put_handle("h2", "{}", NOW + 100, NOW))
+        # The write waited for the lock on the store's thread: the loop ran meanwhile.
+        assert BUSY_TIMEOUT - 0.2 < took < BUSY_TIMEOUT + 2
+        assert ticks >= 20, "the event loop did not run while the write waited"
+        # The next writes do not wait again: they fail at once, for a moment.
+        with pytest.raises(StoreUnavailable, match="not tried again yet"):
+            await store.use_token(NAME, NOW)
+        # What is there can still be read: a handle (not marked used), a token.
+        got = await store.get_handle("h", NOW + 5)
+        assert got is not None and (got.snapshot, got.last_used) == ('{"v": 1}', NOW)
+        assert await store.get_handle("h", NOW + 100) is None  # expired, all the same
+        assert (await store.get_token(NAME)).uses_left == 3  # type: ignore[union-attr]
+    await asyncio.sleep(BUSY_TIMEOUT)  # then writes are tried again, and work
+    assert await store.use_token(NAME, NOW) is TokenUse.GRANTED
+    got = await store.get_handle("h", NOW + 6)
+    assert got is not None and got.last_used == NOW + 6
     await store.close()
+
+
+async def test_a_locked_file_opens(tmp_path: Path) -> None:
+    """A server starting while another process holds the file: nothing is written at
+    open, so it starts, and reads."""
+    path = tmp_path / "state.sqlite3"
+    store = await SQLiteStore.open(path)
+    await store.add_token(NAME, record(3))
+    await store.close()
+    with locked(path):
+        store = await SQLiteStore.open(path)
+        assert await store.get_token(NAME) == record(3)
+        await store.close()
+
+
+async def test_a_full_file_fails_writes_and_still_reads(sqlite_store: SQLiteStore) -> None:
+    store = sqlite_store
+    await store.put_handle("h", '{"v": 1}', NOW + 100, NOW)
+    pages = await store._call(lambda: store._db.execute("PRAGMA page_count").fetchone()[0])
+    await store._call(store._db.execute, f"PRAGMA max_page_count = {pages}")  # as if full
+    with pytest.raises(StoreUnavailable, match="full"):
+        await store.put_handle("big", "x" * 100_000, NOW + 100, NOW)
+    got = await store.get_handle("h", NOW + 5)
+    assert got is not None and got.snapshot == '{"v": 1}'
+
+
+async def test_a_file_that_could_only_be_read_is_opened_again_to_write(tmp_path: Path) -> None:
+    """SQLite opens a read-only file for reading only, and its connection stays so: once
+    the file can be written, the store opens it again."""
+    path = tmp_path / "state.sqlite3"
+    store = await SQLiteStore.open(path)
+    await store.put_handle("h", '{"v": 1}', NOW + 100, NOW)
+
+    def reader() -> None:  # what the store would have opened on a read-only file
+        store._db.close()
+        store._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+
+    await store._call(reader)
+    with pytest.raises(StoreUnavailable, match="readonly database"):
+        await store.add_token(NAME, record())
+    got = await store.get_handle("h", NOW + 5)
+    assert got is not None and got.last_used == NOW  # read, not marked
+    await asyncio.sleep(BUSY_TIMEOUT)
+    await store.add_token(NAME, record())
+    assert await store.get_token(NAME) == record()
+    await store.close()
+
+
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+async def test_a_state_file_that_cannot_be_opened_says_so(tmp_path: Path, where: str) -> None:
+    (tmp_path / "file").write_text("")
+    path = tmp_path if where == "a folder" else tmp_path / "file" / "state.sqlite3"
+    with pytest.raises(StoreUnavailable, match=f"the state file {path} cannot be used: "):
+        await SQLiteStore.open(path)

@@ -21,25 +21,46 @@ budget of 0 drops the reasoning it streams anyway.
 Images the user showed go with their message as `image_url` parts holding data URLs,
 which engines serving a vision model take (llama.cpp's server with an mmproj, vLLM,
 Ollama, LM Studio).
+
+An engine that fails mid-answer fails the answer (`LLMError`; the session closes with
+1011), and nothing else:
+
+- an engine that stalls: no chunk for `timeout` seconds, before the first one (the
+  request's answer included) or between two. A keep-alive comment in the stream is not a
+  chunk, so an engine that pings but no longer answers is a stalled one;
+- an engine that answers what is not a chat-completions stream: data that is not JSON, a
+  chunk of the wrong shape (`choices` not a list, text that is not a string, counts that
+  are not integers), or a stream that ends before a choice gave its `finish_reason`
+  (a cut stream, or a page of HTML, which holds no events at all).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncGenerator, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import httpx
 import openai
 from openai import _base_client
 from openai.types.chat import (
+    ChatCompletion,
+    ChatCompletionChunk,
     ChatCompletionContentPartParam,
     ChatCompletionMessageParam,
     ChatCompletionUserMessageParam,
 )
+from openai.types.chat.chat_completion_chunk import (
+    Choice,
+    ChoiceDelta,
+    ChoiceDeltaToolCall,
+    ChoiceDeltaToolCallFunction,
+)
+from openai.types.completion_usage import CompletionUsage
 
 from .base import (
     LLM,
@@ -58,9 +79,14 @@ from .base import (
 )
 from .calling import valid_arguments
 
-__all__ = ["OpenAICompatibleLLM"]
+__all__ = ["DEFAULT_TIMEOUT", "OpenAICompatibleLLM"]
 
 log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds an engine may send nothing (no chunk of the answer) before the answer fails."""
+
+_T = TypeVar("_T")
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:
@@ -166,12 +192,110 @@ class _PartialCall:
     arguments: str = ""
 
 
+@dataclass(slots=True)
+class _Reply:
+    """An answer as its chunks arrive, each checked: what the engine sends is not
+    trusted to have the shape of a chat-completion chunk."""
+
+    url: str
+    thoughts: bool
+    """Whether the reasoning is passed on (not without a thinking budget)."""
+    text: list[str] = field(default_factory=list)
+    calls: dict[int, _PartialCall] = field(default_factory=dict)
+    usage: Usage | None = None
+    thought_deltas: int = 0
+    finish: str | None = None
+    """The finish_reason, once a choice gave one; an answer without one is cut."""
+    chunks: int = 0
+
+    def take(self, chunk: object) -> list[ReplyEvent]:
+        """The events one chunk brings, or an `LLMError` if it is not a chunk."""
+        self.chunks += 1
+        try:
+            if not isinstance(chunk, ChatCompletionChunk):
+                raise TypeError(f"{type(chunk).__name__}, not an object")
+            return self._events(chunk)
+        except (TypeError, ValueError) as exc:
+            raise LLMError(f"{self.url} sent a malformed chunk: {exc}") from exc
+
+    def _events(self, chunk: ChatCompletionChunk) -> list[ReplyEvent]:
+        events: list[ReplyEvent] = []
+        if chunk.usage is not None:
+            self.usage = _usage(chunk.usage)
+        choices: object = chunk.choices
+        if not isinstance(choices, list):
+            raise TypeError("its choices are not a list")
+        for choice in choices:
+            if not isinstance(choice, Choice):
+                raise TypeError("a choice is not an object")
+            delta = choice.delta
+            if delta is not None and not isinstance(delta, ChoiceDelta):
+                raise TypeError("a delta is not an object")
+            if delta is not None:
+                thought = _reasoning(delta)
+                if thought and self.thoughts:
+                    self.thought_deltas += 1  # a delta is about a token
+                    events.append(Thought(thought))
+                if content := _text(delta.content, "content"):
+                    self.text.append(content)
+                    events.append(TextDelta(content))
+                for call in _list(delta.tool_calls, "tool_calls"):
+                    self._call(call)
+            if (finish := _text(choice.finish_reason, "finish_reason")) is not None:
+                self.finish = finish
+        return events
+
+    def _call(self, delta: object) -> None:
+        if not isinstance(delta, ChoiceDeltaToolCall) or not isinstance(delta.index, int):
+            raise TypeError("a tool call is not an object with an index")
+        call = self.calls.setdefault(delta.index, _PartialCall())
+        function: object = delta.function
+        if function is None:
+            return
+        if not isinstance(function, ChoiceDeltaToolCallFunction):
+            raise TypeError("a tool call's function is not an object")
+        call.name += _text(function.name, "a function's name") or ""
+        call.arguments += _text(function.arguments, "a function's arguments") or ""
+
+
+def _text(value: object, what: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{what} is not a string")
+    return value
+
+
+def _list(value: object, what: str) -> list[object]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"{what} is not a list")
+    return value
+
+
+def _usage(usage: object) -> Usage:
+    """The token counts of an engine's `usage`, reasoning apart."""
+    if not isinstance(usage, CompletionUsage):
+        raise TypeError("its usage is not an object")
+    prompt, completion = usage.prompt_tokens, usage.completion_tokens
+    reasoning = getattr(usage.completion_tokens_details, "reasoning_tokens", None) or 0
+    if any(type(n) is not int for n in (prompt, completion, reasoning)):
+        raise TypeError("its token counts are not integers")
+    return Usage(prompt, completion - reasoning, thoughts_tokens=reasoning)
+
+
 class OpenAICompatibleLLM(LLM):
     def __init__(
-        self, base_url: str, model: str, api_key: str | None = None, *, timeout: float = 60.0
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
+        """`timeout`: seconds the engine may send nothing before an answer fails."""
         self.name = model
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         # Images go to the engine, which refuses them if its model cannot see.
         self.capabilities = Capabilities(kv_cache_per_session=False, vision=True)
         self._client = openai.AsyncOpenAI(
@@ -250,12 +374,30 @@ class OpenAICompatibleLLM(LLM):
         """The engine's count for the prompt `messages` make (chat template included),
         from a one-token answer without streaming, or None."""
         try:
-            completion = await self._client.chat.completions.create(
-                model=self.name, messages=messages, max_tokens=1, stream=False
-            )
-        except openai.OpenAIError:
+            async with asyncio.timeout(self.timeout):
+                completion = await self._client.chat.completions.create(
+                    model=self.name, messages=messages, max_tokens=1, stream=False
+                )
+        except (TimeoutError, ValueError):  # silent, or not JSON
             return None
-        return completion.usage.prompt_tokens if completion.usage else None
+        except TRANSPORT_ERRORS:
+            return None
+        # An engine answering anything but a completion (a page of HTML) counts nothing.
+        usage = completion.usage if isinstance(completion, ChatCompletion) else None
+        prompt = usage.prompt_tokens if isinstance(usage, CompletionUsage) else None
+        return prompt if isinstance(prompt, int) else None
+
+    async def _within(self, step: Awaitable[_T]) -> _T:
+        """`step` (a request to the engine, or the next chunk of its stream), or an
+        `LLMError` when the engine sends nothing for `timeout` seconds or sends what is
+        not JSON."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await step
+        except TimeoutError:
+            raise LLMError(f"{self.base_url} sent nothing for {self.timeout:g} s") from None
+        except ValueError as exc:  # JSON, or UTF-8, that does not decode
+            raise LLMError(f"{self.base_url} sent data that is not JSON: {exc}") from exc
 
     async def stream(
         self,
@@ -283,63 +425,46 @@ class OpenAICompatibleLLM(LLM):
         }
         request.update({k: v for k, v in optional.items() if v is not None})
         extra = {"top_k": sampling.top_k} if sampling.top_k is not None else None
-        text: list[str] = []
-        calls: dict[int, _PartialCall] = {}
-        usage: Usage | None = None
-        thoughts = 0
-        finish = "stop"
+        reply = _Reply(self.base_url, thoughts=bool(sampling.thinking_budget))
         try:
-            stream = await self._client.chat.completions.create(**request, extra_body=extra)
+            stream = await self._within(
+                self._client.chat.completions.create(**request, extra_body=extra)
+            )
             self.stats.replies += 1
             self.stats.generating += 1
             try:
                 async with stream:
-                    async for chunk in stream:
-                        if chunk.usage is not None:
-                            details = chunk.usage.completion_tokens_details
-                            reasoning = (details.reasoning_tokens if details else None) or 0
-                            usage = Usage(
-                                prompt_tokens=chunk.usage.prompt_tokens,
-                                response_tokens=chunk.usage.completion_tokens - reasoning,
-                                thoughts_tokens=reasoning,
-                            )
-                        for choice in chunk.choices:
-                            thought = _reasoning(choice.delta) if choice.delta else None
-                            if thought and sampling.thinking_budget:
-                                thoughts += 1  # a delta is about a token
-                                yield Thought(thought)
-                            if choice.delta and choice.delta.content:
+                    chunks = aiter(stream)
+                    while (chunk := await self._within(anext(chunks, None))) is not None:
+                        for event in reply.take(chunk):
+                            if isinstance(event, TextDelta):
                                 self.stats.tokens += 1
-                                text.append(choice.delta.content)
-                                yield TextDelta(choice.delta.content)
-                            for delta in (choice.delta.tool_calls or ()) if choice.delta else ():
-                                call = calls.setdefault(delta.index, _PartialCall())
-                                if delta.function and delta.function.name:
-                                    call.name += delta.function.name
-                                if delta.function and delta.function.arguments:
-                                    call.arguments += delta.function.arguments
-                            if choice.finish_reason:
-                                finish = choice.finish_reason
+                            yield event
             finally:
                 self.stats.generating -= 1
         except openai.APIStatusError as exc:
             raise LLMError(f"{self.base_url} answered {exc.status_code}: {exc.message}") from exc
         except TRANSPORT_ERRORS as exc:
             raise LLMError(f"{self.base_url}: {exc}") from exc
+        if reply.finish is None:
+            kind = stream.response.headers.get("content-type") or "no content type"
+            sent = "" if reply.chunks else f" (not one chunk, as {kind})"
+            raise LLMError(f"{self.base_url} ended its stream before a finish_reason{sent}")
         specs = {f.name: f for f in functions}
-        for _, partial in sorted(calls.items()):
+        for _, partial in sorted(reply.calls.items()):
             yield _function_call(partial, specs)
+        usage = reply.usage
         if usage is None:
             prompt = await self._prompt_tokens(chat)
             if prompt is None:
                 prompt = await self.count_tokens("\n".join(m.content for m in messages))
-            reply = "".join(text)
-            usage = Usage(prompt, await self.count_tokens(reply) if reply else 0)
+            text = "".join(reply.text)
+            usage = Usage(prompt, await self.count_tokens(text) if text else 0)
         yield Usage(
             usage.prompt_tokens,
             usage.response_tokens,
-            finish_reason=finish,
-            thoughts_tokens=usage.thoughts_tokens or thoughts,
+            finish_reason=reply.finish,
+            thoughts_tokens=usage.thoughts_tokens or reply.thought_deltas,
         )
 
 

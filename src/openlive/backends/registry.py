@@ -119,7 +119,7 @@ def build_llm(spec: LLMSpec, scheduler: Scheduler | None = None) -> LLM:
         from .openai_compat import OpenAICompatibleLLM
 
         assert spec.base_url and spec.model
-        return OpenAICompatibleLLM(spec.base_url, spec.model, spec.api_key)
+        return OpenAICompatibleLLM(spec.base_url, spec.model, spec.api_key, timeout=spec.timeout)
     from .embedded import EmbeddedLLM
 
     return EmbeddedLLM(

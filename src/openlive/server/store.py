@@ -12,6 +12,15 @@ resumption handles.
   disk, and calls from one process run one after another. A use of a token is taken
   by a single conditional `UPDATE`, so it is atomic even between processes that share
   the file: of two sessions racing for a token's last use, exactly one gets it.
+- A write waits at most `BUSY_TIMEOUT` for another process's lock on the file. Once a
+  write has failed (locked, disk full, read-only, I/O error), the writes of the next
+  `BUSY_TIMEOUT` seconds fail at once, without trying: a file held locked delays a call
+  by about `BUSY_TIMEOUT` at most, however many are queued, and the first write after
+  that tells whether it is writable again.
+- A file that cannot be written can still be read: resuming a session reads its handle
+  without marking it used (`last_used` says only when a handle was last read).
+- A file that was read-only (SQLite then opens it for reading only) is opened again
+  before the next write is tried, so that it is written once it can be.
 - Tokens and handles are kept as SHA-256 digests. The file holds nothing that could be
   presented to the server.
 - Times are Unix seconds, given by the caller (`now`), so tests can move the clock.
@@ -32,6 +41,7 @@ import functools
 import hashlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +51,7 @@ from typing import Protocol, TypeVar
 from ..protocol.errors import Unavailable
 
 __all__ = [
+    "BUSY_TIMEOUT",
     "STORE_FILE",
     "TOKEN_RETENTION",
     "HandleRecord",
@@ -60,6 +71,11 @@ STORE_FILE = "state.sqlite3"
 TOKEN_RETENTION = 24 * 3600.0
 """How long an expired token is kept, so that a late client hears "expired" rather
 than "not valid"."""
+
+BUSY_TIMEOUT = 1.0
+"""Seconds a write waits for another process's lock on the file (each write holds it for
+a single statement, so a wait this long means the file is held locked), and how long
+writes fail at once after one has failed."""
 
 
 class StoreUnavailable(Unavailable):
@@ -168,9 +184,18 @@ def digest(secret: str) -> str:
 class SQLiteStore:
     """`Store` in one SQLite file, on a thread of its own."""
 
-    def __init__(self, executor: ThreadPoolExecutor, db: sqlite3.Connection) -> None:
+    def __init__(
+        self, executor: ThreadPoolExecutor, db: sqlite3.Connection, path: str = ":memory:"
+    ) -> None:
         self._executor = executor
         self._db = db
+        self._path = path
+        self._failed: tuple[float, str] | None = None
+        """When the last write failed (`time.monotonic()`), and why; None since one
+        succeeded."""
+        self._read_only = False
+        """The last write failed because the file was read-only: the connection is
+        opened again before the next one."""
 
     @classmethod
     async def open(cls, path: Path | str) -> SQLiteStore:
@@ -179,10 +204,13 @@ class SQLiteStore:
         loop = asyncio.get_running_loop()
         try:
             db = await loop.run_in_executor(executor, _connect, str(path))
+        except (sqlite3.Error, OSError) as exc:  # a folder or file that cannot be written
+            executor.shutdown(wait=False)
+            raise StoreUnavailable(f"the state file {path} cannot be used: {exc}") from exc
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(executor, db)
+        return cls(executor, db, str(path))
 
     async def _call(self, fn: Callable[..., _T], *args: object) -> _T:
         loop = asyncio.get_running_loop()
@@ -192,13 +220,43 @@ class SQLiteStore:
             log.warning("the state file cannot be used: %s", exc)
             raise StoreUnavailable(f"the state file cannot be used: {exc}") from exc
 
+    def _write(self, sql: str, parameters: tuple[object, ...]) -> sqlite3.Cursor:
+        """One write statement, on the store's thread; none within `BUSY_TIMEOUT` of a
+        write that failed (the same `OperationalError` at once)."""
+        if self._failed is not None:
+            at, why = self._failed
+            if time.monotonic() - at < BUSY_TIMEOUT:
+                raise sqlite3.OperationalError(f"{why} (a moment ago; not tried again yet)")
+        try:
+            if self._read_only:
+                self._reopen()
+            cursor = self._db.execute(sql, parameters)
+        except sqlite3.OperationalError as exc:
+            self._failed = (time.monotonic(), str(exc))
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
+                self._read_only = True  # (and stays so until it is opened again)
+            raise
+        self._failed = None
+        return cursor
+
+    def _reopen(self) -> None:
+        """A new connection in place of one that could only read, on the store's thread."""
+        try:
+            db = _connect(self._path)
+        except (sqlite3.Error, OSError) as exc:
+            raise sqlite3.OperationalError(f"cannot open it again: {exc}") from exc
+        self._db.close()
+        self._db = db
+        self._read_only = False
+        log.debug("the state file %s is opened again", self._path)
+
     # --- tokens ----------------------------------------------------------------------
 
     async def add_token(self, name: str, record: TokenRecord) -> None:
         await self._call(self._add_token, digest(name), record)
 
     def _add_token(self, digest: str, r: TokenRecord) -> None:
-        self._db.execute(
+        self._write(
             "INSERT INTO auth_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 digest,
@@ -227,7 +285,7 @@ class SQLiteStore:
         return await self._call(self._use_token, digest(name), now)
 
     def _use_token(self, digest: str, now: float) -> TokenUse:
-        taken = self._db.execute(
+        taken = self._write(
             "UPDATE auth_tokens SET uses_left = uses_left - 1 WHERE digest = ? "
             "AND expire_time > ? AND new_session_expire_time > ? "
             "AND (uses_left IS NULL OR uses_left > 0)",
@@ -250,7 +308,7 @@ class SQLiteStore:
         await self._call(self._put_handle, digest(handle), snapshot, expires, now)
 
     def _put_handle(self, digest: str, snapshot: str, expires: float, now: float) -> None:
-        self._db.execute(
+        self._write(
             "INSERT INTO resumption_handles VALUES (?, ?, ?, ?, ?) ON CONFLICT (digest) "
             "DO UPDATE SET snapshot = excluded.snapshot, expires = excluded.expires, "
             "last_used = excluded.last_used",
@@ -261,15 +319,20 @@ class SQLiteStore:
         return await self._call(self._get_handle, digest(handle), now)
 
     def _get_handle(self, digest: str, now: float) -> HandleRecord | None:
-        touched = self._db.execute(
-            "UPDATE resumption_handles SET last_used = ? WHERE digest = ? AND expires > ?",
-            (now, digest, now),
-        ).rowcount
-        if not touched:
+        try:
+            touched = self._write(
+                "UPDATE resumption_handles SET last_used = ? WHERE digest = ? AND expires > ?",
+                (now, digest, now),
+            ).rowcount
+        except sqlite3.OperationalError as exc:  # locked, full, read-only: read it as it is
+            log.warning("a resumption handle is read without marking it used: %s", exc)
+            touched = None
+        if touched == 0:
             return None
         row = self._db.execute(
-            "SELECT snapshot, created, expires, last_used FROM resumption_handles WHERE digest = ?",
-            (digest,),
+            "SELECT snapshot, created, expires, last_used FROM resumption_handles "
+            "WHERE digest = ? AND expires > ?",
+            (digest, now),
         ).fetchone()
         return None if row is None else HandleRecord(*row)
 
@@ -278,7 +341,7 @@ class SQLiteStore:
 
     def _delete_handle(self, digest: str) -> bool:
         return bool(
-            self._db.execute("DELETE FROM resumption_handles WHERE digest = ?", (digest,)).rowcount
+            self._write("DELETE FROM resumption_handles WHERE digest = ?", (digest,)).rowcount
         )
 
     # --- upkeep ----------------------------------------------------------------------
@@ -287,8 +350,8 @@ class SQLiteStore:
         return await self._call(self._purge, before)
 
     def _purge(self, before: float) -> int:
-        tokens = self._db.execute("DELETE FROM auth_tokens WHERE expire_time < ?", (before,))
-        handles = self._db.execute("DELETE FROM resumption_handles WHERE expires < ?", (before,))
+        tokens = self._write("DELETE FROM auth_tokens WHERE expire_time < ?", (before,))
+        handles = self._write("DELETE FROM resumption_handles WHERE expires < ?", (before,))
         return tokens.rowcount + handles.rowcount
 
     async def close(self) -> None:
@@ -302,7 +365,7 @@ def _connect(path: str) -> sqlite3.Connection:
     """Open the file in autocommit mode (each statement commits), WAL, schema in place."""
     if path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+    db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
     try:
         if path != ":memory:":
             db.execute("PRAGMA journal_mode = WAL")
@@ -313,8 +376,9 @@ def _connect(path: str) -> sqlite3.Connection:
                 f"{path} was written by a newer OpenLive (store schema {version}); "
                 "upgrade, or move the file away"
             )
-        db.executescript(_SCHEMA)
-        db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
+        if version < _SCHEMA_VERSION:  # else nothing is written: a locked file opens
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {_SCHEMA_VERSION}")
     except BaseException:
         db.close()
         raise
