@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -146,3 +147,35 @@ async def test_a_cancelled_engine_call_is_waited_for(scheduler: Scheduler) -> No
     with pytest.raises(asyncio.CancelledError):
         await call
     assert finished.is_set(), "the cancelled call ended only once its thread was done"
+
+
+async def test_the_error_of_a_job_whose_caller_left_is_not_reported_as_lost(
+    scheduler: Scheduler,
+) -> None:
+    """A running job's caller is cancelled twice (an answer interrupted, then its
+    session closed), then the job fails: the error goes with the caller, and asyncio
+    reports no exception that was never retrieved."""
+    reported: list[object] = []
+    asyncio.get_running_loop().set_exception_handler(
+        lambda _, context: reported.append(context.get("message"))
+    )
+    started = threading.Event()
+
+    def failing() -> None:
+        started.set()
+        time.sleep(0.2)
+        raise ValueError("the prompt does not fit")
+
+    task = asyncio.create_task(scheduler.run(Priority.FIRST_TOKENS, failing))
+    await asyncio.to_thread(started.wait)
+    task.cancel()
+    await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.wait([task])  # (no traceback kept: it would keep the job's future alive)
+    assert task.cancelled()
+    del task
+    await asyncio.sleep(0.4)  # the job has failed by now
+    await scheduler.run(Priority.FIRST_TOKENS, lambda: None)  # the worker lets it go
+    gc.collect()
+    await asyncio.sleep(0)
+    assert reported == []

@@ -79,9 +79,15 @@ async def _awaited(future: Future[T]) -> T:
     try:
         return await asyncio.shield(wrapped)
     except asyncio.CancelledError:
+        wrapped.add_done_callback(_retrieved)  # the caller is gone, and its job's error too
         if not future.cancel():
             await asyncio.wait([wrapped])
         raise
+
+
+def _retrieved(done: asyncio.Future[Any]) -> None:
+    if not done.cancelled():
+        done.exception()
 
 
 @dataclass(order=True)
