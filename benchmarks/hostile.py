@@ -17,7 +17,9 @@ bystander alone, so that every ratio compares rounds taken side by side:
 
 For each: the bystander's time from its question to `turnComplete`, median and p95,
 and the ratio of the median to the quiet rounds' median. Results go to
-`benchmarks/results/hostile.json`.
+`benchmarks/results/hostile.json`. Each hostile client runs in a process of its own, so
+that its own work (compressing 16 MB messages, sending as fast as it can) does not
+slow the bystander's client; it still shares the machine's two cores with the server.
 
 Usage: .venv/bin/python benchmarks/hostile.py [--turns 8]
 """
@@ -29,11 +31,12 @@ import asyncio
 import base64
 import contextlib
 import json
-import statistics
+import multiprocessing
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,19 +195,37 @@ async def turns(bystander: ClientConnection, count: int) -> list[float]:
     return times
 
 
+@dataclass(frozen=True)
+class Target:
+    """What a hostile client in another process needs of the server: its address."""
+
+    port: int
+
+    def ws_url(self, version: str = "v1beta", key: str | None = "test-key") -> str:
+        path = f"/ws/google.ai.generativelanguage.{version}.GenerativeService.BidiGenerateContent"
+        return f"ws://127.0.0.1:{self.port}{path}" + (f"?key={key}" if key else "")
+
+
+def _attack(name: str, port: int) -> None:
+    """A hostile client's process: `name`'s attack until it is terminated."""
+    asyncio.run(ATTACKS[name](Target(port)))  # type: ignore[arg-type]
+
+
 async def measure(server: Server, count: int) -> dict[str, Any]:
     quiet: list[float] = []
     rounds: dict[str, list[float]] = {}
     async with await opened(server, key="bystander") as bystander:
         await turns(bystander, 2)  # warm
-        for name, attack in ATTACKS.items():
+        for name in ATTACKS:
             quiet += await turns(bystander, count)
-            task = asyncio.create_task(attack(server))
-            await asyncio.sleep(1.0)  # under way
+            hostile = multiprocessing.get_context("spawn").Process(
+                target=_attack, args=(name, server.port), daemon=True
+            )
+            hostile.start()
+            await asyncio.sleep(3.0)  # started and under way
             rounds[name] = await turns(bystander, count)
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            hostile.terminate()
+            hostile.join()
             await asyncio.sleep(2.0)  # the node settles
             print(name, summary(rounds[name]), file=sys.stderr, flush=True)
         quiet += await turns(bystander, count)

@@ -81,27 +81,38 @@ async def answered(session: object) -> str:
     raise AssertionError("the session ended without turnComplete")
 
 
+async def flood(server: Server, messages: int) -> tuple[int, int, str]:
+    """Open a session as "flooder" and send up to `messages` 20 ms audio chunks as fast
+    as the socket takes them; how many were sent before the close, and the close."""
+    silence = base64.b64encode(bytes(640)).decode()  # 20 ms at 16 kHz
+    chunk = json.dumps({"realtimeInput": {"audio": {"data": silence, "mimeType": "audio/pcm"}}})
+    sent = 0
+    async with connect(server.ws_url(key="flooder")) as ws:
+        await ws.send(json.dumps(SETUP))  # (which may be one too many already)
+        with pytest.raises(ConnectionClosed) as closed:
+            assert json.loads(await ws.recv()) == {"setupComplete": {}}
+            for _ in range(messages):
+                await ws.send(chunk)
+                sent += 1
+                await asyncio.sleep(0.001)
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None
+    return sent, closed.value.rcvd.code, closed.value.rcvd.reason
+
+
 async def test_a_flood_of_messages_is_closed_and_harms_no_one(guarded: Server) -> None:
+    reason = "RESOURCE_EXHAUSTED: Too many messages: more than 20 a second."
     async with client(guarded, key="bystander").aio.live.connect(
         model=MODEL, config=CONFIG
     ) as bystander:
-        async with connect(guarded.ws_url(key="flooder")) as ws:
-            await ws.send(json.dumps(SETUP))
-            assert json.loads(await ws.recv()) == {"setupComplete": {}}
-            silence = base64.b64encode(bytes(640)).decode()  # 20 ms at 16 kHz
-            blob = {"data": silence, "mimeType": "audio/pcm;rate=16000"}
-            chunk = json.dumps({"realtimeInput": {"audio": blob}})
-            with pytest.raises(ConnectionClosed) as closed:
-                for _ in range(200):  # 40 (two seconds' worth) pass, then the close
-                    await ws.send(chunk)
-                    await asyncio.sleep(0.001)
-                while True:
-                    await asyncio.wait_for(ws.recv(), 10)
-            assert closed.value.rcvd is not None
-            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
-                1011,
-                "RESOURCE_EXHAUSTED: Too many messages: more than 20 a second.",
-            )
+        sent, code, why = await flood(guarded, 200)  # 40 (two seconds' worth) pass
+        assert (code, why) == (1011, reason)
+        # Connecting again gives no new allowance: the key's next connection takes up
+        # the bucket this one emptied, and is closed within a few messages (or at once).
+        again, code, why = await flood(guarded, 40)
+        assert (code, why) == (1011, reason)
+        assert again < sent
         assert await answered(bystander)
 
 

@@ -10,8 +10,10 @@ import pytest
 from openlive.pipeline.input_rate import (
     AUDIO_BYTES_PER_SECOND,
     DECODE_BYTES_PER_SECOND,
+    MAX_KEYS,
     UNLIMITED,
     InputRate,
+    RateBook,
     RateSettings,
     rate_reason,
 )
@@ -102,3 +104,39 @@ def test_the_audio_of_a_message_is_measured_by_its_rate() -> None:
     assert seconds({"mediaChunks": chunks}) == 3.0  # type: ignore[dict-item]
     assert seconds({"text": "hello"}) == 0.0
     assert seconds({"audio": {"data": one_second, "mimeType": "audio/mp3"}}) == 0.0
+
+
+def test_a_keys_next_connection_takes_up_the_buckets_its_last_one_left() -> None:
+    book = RateBook(RateSettings(messages_per_second=10, bytes_per_second=None))
+    first = book.take("flooder", now=0.0)
+    for _ in range(20):
+        first.admit(now=0.0)
+    with pytest.raises(ResourceExhausted):
+        first.admit(now=0.0)  # closed...
+    book.give_back("flooder", first)
+    again = book.take("flooder", now=0.1)  # ... and back at once: one message's worth
+    again.admit(now=0.1)
+    with pytest.raises(ResourceExhausted):
+        again.admit(now=0.1)
+    other = book.take("someone else", now=0.1)  # other keys start full
+    for _ in range(20):
+        other.admit(now=0.1)
+
+
+def test_each_of_a_keys_connections_keeps_its_own_buckets() -> None:
+    book = RateBook(RateSettings(messages_per_second=10, bytes_per_second=None))
+    one, two = book.take("k", now=0.0), book.take("k", now=0.0)
+    assert one is not two
+    book.give_back("k", one)
+    book.give_back("k", two)
+    assert {id(book.take("k", now=1.0)), id(book.take("k", now=1.0))} == {id(one), id(two)}
+    assert book.take("k", now=1.0) not in (one, two)  # none kept: a full one
+
+
+def test_the_book_keeps_a_bounded_number_of_keys() -> None:
+    book = RateBook(RateSettings())
+    kept = [book.take(f"k{i}", now=0.0) for i in range(MAX_KEYS + 1)]
+    for i, rate in enumerate(kept):
+        book.give_back(f"k{i}", rate)
+    assert book.take("k0", now=0.0) is not kept[0]  # the oldest went
+    assert book.take(f"k{MAX_KEYS}", now=0.0) is kept[MAX_KEYS]

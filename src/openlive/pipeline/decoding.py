@@ -22,20 +22,20 @@ from ..protocol import codec
 from ..protocol.errors import InvalidArgument
 from ..protocol.messages import ClientMessage
 from ..protocol.scan import needs_scan, scan
-from .input_rate import InputRate, RateSettings
+from .input_rate import InputRate
 
 __all__ = ["Decoder"]
 
 
 class Decoder:
-    def __init__(self, rate: RateSettings) -> None:
-        self._rate = InputRate(rate, time.monotonic())
+    def __init__(self, rate: InputRate) -> None:
+        self.rate = rate
 
     async def decode(self, frame: str | bytes) -> tuple[ClientMessage, float]:
         """`frame` as a message, and the seconds to wait before reading the next one.
         Raises `InvalidArgument` as `codec.decode` does, and `ResourceExhausted` for a
         connection over its message rate."""
-        self._rate.admit(time.monotonic())
+        self.rate.admit(time.monotonic())
         spent = 0.0
         started = time.perf_counter()
         try:
@@ -63,7 +63,7 @@ class Decoder:
     ) -> float:
         seconds = spent + time.perf_counter() - started
         audio = audio_seconds(message) if message is not None else 0.0
-        return self._rate.charge(len(frame), seconds, time.monotonic(), audio)
+        return self.rate.charge(len(frame), seconds, time.monotonic(), audio)
 
 
 def audio_seconds(message: ClientMessage) -> float:

@@ -14,6 +14,11 @@
   control makes it wait). Audio is charged at least `AUDIO_BYTES_PER_SECOND` a second
   of it, which holds a connection to four times real time.
 
+The buckets belong to the key, not to the connection: when a connection ends, its
+buckets are kept (`RateBook`), and the key's next connection takes them up where they
+were. A client that reconnects to get a full bucket (a flood closed, a large message
+sent again, a costly setup over and over) gets the one it emptied.
+
 No I/O: the clock is passed in, and `InputRate.charge` says how long to wait.
 """
 
@@ -32,6 +37,7 @@ __all__ = [
     "AUDIO_BYTES_PER_SECOND",
     "DECODE_BYTES_PER_SECOND",
     "InputRate",
+    "RateBook",
     "UNLIMITED",
     "RateSettings",
     "rate_reason",
@@ -68,6 +74,10 @@ class RateSettings:
 
 
 UNLIMITED = RateSettings(messages_per_second=None, bytes_per_second=None)
+
+
+MAX_KEYS = 4096
+"""Keys whose buckets a `RateBook` keeps at most (the oldest kept are dropped first)."""
 
 
 class _Bucket:
@@ -110,3 +120,29 @@ class InputRate:
         cost = max(size, seconds * DECODE_BYTES_PER_SECOND, audio * AUDIO_BYTES_PER_SECOND)
         bucket.level -= cost  # may go below zero:
         return max(0.0, -bucket.level / bucket.rate)  # the debt is waited out before the next
+
+
+class RateBook:
+    """The buckets of the connections that ended, by key, for the key's next ones."""
+
+    def __init__(self, settings: RateSettings) -> None:
+        self.settings = settings
+        self._kept: dict[str, list[InputRate]] = {}
+
+    def take(self, key: str, now: float) -> InputRate:
+        """The buckets for a new connection on `key`: one its last connections left,
+        else full ones."""
+        kept = self._kept.get(key)
+        if not kept:
+            return InputRate(self.settings, now)
+        rate = kept.pop()
+        if not kept:
+            del self._kept[key]
+        return rate
+
+    def give_back(self, key: str, rate: InputRate) -> None:
+        """Keep a connection's buckets once it has ended."""
+        self._kept.setdefault(key, []).append(rate)
+        self._kept[key] = self._kept.pop(key)  # the newest last
+        while len(self._kept) > MAX_KEYS:
+            del self._kept[next(iter(self._kept))]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from ..backends.registry import Backends
 from ..protocol.errors import ConnectionDeadline, InternalError, InvalidArgument, LiveError
@@ -41,6 +42,7 @@ from ..protocol.tokens import SessionGuard
 from ..protocol.turn import Input
 from .context import ChatContext
 from .decoding import Decoder
+from .input_rate import InputRate
 from .lifetime import ConnectionLimits, Lifetime
 from .listener import ListenerEvent
 from .outbox import ClientGone, Outbox, Transport
@@ -67,12 +69,14 @@ class SessionRunner:
         guard: SessionGuard | None = None,
         resumption: ResumptionSettings | None = None,
         limits: ConnectionLimits | None = None,
+        rate: InputRate | None = None,
         api_version: str = "v1beta",
         owner: str = "",
     ) -> None:
         """`api_version`: the one in the connection's path (v1, v1beta or v1alpha);
         `owner`: a fingerprint of the credential the session was opened with (its
-        resumption handles are bound to it)."""
+        resumption handles are bound to it); `rate`: the buckets its input is charged
+        to (else full ones of `limits.rate`)."""
         self._transport = transport
         self._api_version = api_version
         self._backends = backends
@@ -90,7 +94,7 @@ class SessionRunner:
         self._idle.set()
         limits = limits or ConnectionLimits(None, session=None, video_session=None)
         self._lifetime = Lifetime(limits, self._outbox.put, self._idle, self._save)
-        self._decoder = Decoder(limits.rate)
+        self._decoder = Decoder(rate or InputRate(limits.rate, time.monotonic()))
 
     def stop(self, grace: float) -> None:
         """The server is stopping: `goAway`, let a turn in progress finish within

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..backends.registry import Backends
+from ..pipeline.input_rate import InputRate, RateBook
 from ..pipeline.lifetime import ConnectionLimits
 from ..pipeline.outbox import ClientGone
 from ..pipeline.parts import Voice
@@ -70,6 +72,8 @@ class AppState:
     resumption: ResumptionSettings | None = None
     """Where resumption handles are kept; None: sessions cannot be resumed."""
     limits: ConnectionLimits | None = None
+    rates: RateBook | None = None
+    """The input buckets of ended connections, by key, for the next ones."""
     admission: Admission = field(default_factory=lambda: Admission(None))
     origins: OriginPolicy = field(default_factory=OriginPolicy)
     """Which web pages may open sessions, besides the server's own."""
@@ -240,10 +244,14 @@ def create_app(state: AppState) -> Starlette:
             await refuse_session(transport, ResourceExhausted(CAPACITY_REASON))
             return
         key = counted
+        rates = state.rates
+        rate = rates.take(counted, time.monotonic()) if rates is not None else None
         try:
-            await run_session(route, guard, owner, transport)
+            await run_session(route, guard, owner, transport, rate)
         finally:
             give_back()
+            if rates is not None and rate is not None:  # the key's next connection's
+                rates.give_back(counted, rate)
 
     async def refuse_session(transport: _StarletteTransport, error: LiveError) -> None:
         """Close in answer to the first message, as the hosted service does: the Python
@@ -254,7 +262,11 @@ def create_app(state: AppState) -> Starlette:
         await transport.close(error.code, error.reason)
 
     async def run_session(
-        route: LiveRoute, guard: TokenSession | None, owner: str, transport: _StarletteTransport
+        route: LiveRoute,
+        guard: TokenSession | None,
+        owner: str,
+        transport: _StarletteTransport,
+        rate: InputRate | None = None,
     ) -> None:
         runner = SessionRunner(
             transport,
@@ -264,6 +276,7 @@ def create_app(state: AppState) -> Starlette:
             api_version=route.version,
             resumption=state.resumption,
             limits=state.limits,
+            rate=rate,
             owner=owner,
         )
         state.sessions.add(runner)
