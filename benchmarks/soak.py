@@ -28,6 +28,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,8 @@ class Talker:
         self.clips = [u for u in utterances() if 1.0 <= len(u) / 16000 <= 3.0]
         self.handle: str | None = None
         self.action = "setup"
+        self.seen: deque[str] = deque(maxlen=6)
+        """The kinds of the last server messages, for the error reports."""
 
     def setup(self, resume: bool) -> dict[str, Any]:
         generation: dict[str, Any] = {
@@ -112,7 +115,10 @@ class Talker:
                 resume = await self.session(deadline, resume)
             except Exception as exc:  # counted, and the next session starts
                 kind = "voice" if self.voice else "text"
-                self.tally.errors.append(f"{kind} {self.action}: {type(exc).__name__}: {exc}"[:200])
+                seen = ", ".join(self.seen) or "nothing"
+                error = f"{kind} {self.action}: {type(exc).__name__}: {exc} (last seen: {seen})"
+                self.tally.errors.append(error[:300])
+                print("error:", error[:300], file=sys.stderr, flush=True)
                 resume = False
                 await asyncio.sleep(1)
 
@@ -174,6 +180,7 @@ class Talker:
 
     async def next(self, ws: ClientConnection) -> dict[str, Any]:
         message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TURN_TIMEOUT))
+        self.seen.append(_kind(message))
         update = message.get("sessionResumptionUpdate")
         if update and update.get("resumable") and update.get("newHandle"):
             self.handle = update["newHandle"]
@@ -205,6 +212,17 @@ def _audio(pcm: bytes) -> dict[str, Any]:
 def _answer(message: dict[str, Any]) -> bool:
     parts = message.get("serverContent", {}).get("modelTurn", {}).get("parts", [])
     return any(p.get("text") or p.get("inlineData") for p in parts)
+
+
+def _kind(message: dict[str, Any]) -> str:
+    """A server message in a word or two, for the error reports."""
+    content = message.get("serverContent")
+    if content is None:
+        return next(iter(message), "empty")
+    flags = [k for k in ("interrupted", "generationComplete", "turnComplete") if content.get(k)]
+    if "inputTranscription" in content:
+        flags.append(f"heard {content['inputTranscription'].get('text', '')!r}"[:40])
+    return "+".join(flags) or ("modelTurn" if "modelTurn" in content else "serverContent")
 
 
 def _complete(message: dict[str, Any]) -> bool:

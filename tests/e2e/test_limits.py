@@ -135,9 +135,9 @@ async def test_a_key_holds_at_most_its_share_of_the_node(guarded: Server) -> Non
         assert await answered(again)
 
 
-async def sent_then_answered(server: Server, audio: str, count: int) -> float:
+async def sent_then_answered(server: Server, key: str, audio: str, count: int) -> float:
     """Send `count` copies of `audio`, then a question: seconds until its answer ends."""
-    async with connect(server.ws_url(key="uploader")) as ws:
+    async with connect(server.ws_url(key=key)) as ws:
         await ws.send(json.dumps(SETUP))
         assert json.loads(await ws.recv()) == {"setupComplete": {}}
         started = time.monotonic()
@@ -164,10 +164,23 @@ async def test_bytes_over_the_rate_slow_the_sender_down_without_closing_it(
 ) -> None:
     # three messages of 256 KB (half a second at 192 kHz, charged by size): the bucket
     # holds 300 KB, the other 468 KB take 4.7 s at 100 KB/s, and the question waits
-    assert await sent_then_answered(guarded, pcm(0.5, 192_000), 3) >= 4.0
+    assert await sent_then_answered(guarded, "uploader", pcm(0.5, 192_000), 3) >= 4.0
+    # what is owed stays with the key: its next connection's setup waits for it too
+    async with connect(guarded.ws_url(key="uploader")) as ws:
+        await ws.send(json.dumps(SETUP))
+        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        for _ in range(2):  # 512 KB: 2 s and more owed at 100 KB/s, whatever was left
+            await ws.send(pcm(0.5, 192_000))
+        started = time.monotonic()
+    while guarded.metrics().get("openlive_sessions", 0.0) > 0:  # noqa: ASYNC110 (a gauge)
+        await asyncio.sleep(0.05)
+    async with connect(guarded.ws_url(key="uploader")) as ws:
+        await ws.send(json.dumps(SETUP))
+        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        assert time.monotonic() - started >= 1.5  # read once the debt was paid
 
 
 async def test_audio_faster_than_four_times_real_time_is_slowed_to_it(guarded: Server) -> None:
     # two messages of 1.5 s at 16 kHz (64 KB each), charged as 1.5 x 256 KiB each: the
     # 486 KB over the bucket take 4.9 s at 100 KB/s before the question is read
-    assert await sent_then_answered(guarded, pcm(1.5, 16_000), 2) >= 4.0
+    assert await sent_then_answered(guarded, "streamer", pcm(1.5, 16_000), 2) >= 4.0

@@ -31,17 +31,21 @@ class Decoder:
     def __init__(self, rate: InputRate) -> None:
         self.rate = rate
 
-    async def decode(self, frame: str | bytes) -> tuple[ClientMessage, float]:
-        """`frame` as a message, and the seconds to wait before reading the next one.
-        Raises `InvalidArgument` as `codec.decode` does, and `ResourceExhausted` for a
+    async def decode(self, frame: str | bytes) -> ClientMessage:
+        """`frame` as a message, once the connection's byte debt is paid (meanwhile
+        nothing more is read from its socket, which holds the client back). Raises
+        `InvalidArgument` as `codec.decode` does, and `ResourceExhausted` for a
         connection over its message rate."""
+        if (owed := self.rate.owed(time.monotonic())) > 0:
+            await asyncio.sleep(owed)  # a key's new connection pays what its last owed
         self.rate.admit(time.monotonic())
         spent = 0.0
         started = time.perf_counter()
         try:
             if not needs_scan(frame):
                 message = codec.decode(frame)
-                return message, self._charge(frame, started, spent, message)
+                self._charge(frame, started, spent, message)
+                return message
             for _ in scan(frame):
                 spent += time.perf_counter() - started
                 await asyncio.sleep(0)
@@ -49,7 +53,8 @@ class Decoder:
             raw = codec.parse(frame, scanned=True)
             spent += time.perf_counter() - started
             message, cpu = await asyncio.to_thread(_validate, raw)
-            return message, self._charge(frame, time.perf_counter(), spent + cpu, message)
+            self._charge(frame, time.perf_counter(), spent + cpu, message)
+            return message
         except BaseException:
             self._charge(frame, started, spent)  # a refused frame cost the same
             raise

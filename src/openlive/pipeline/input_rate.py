@@ -108,6 +108,13 @@ class InputRate:
                 raise ResourceExhausted(rate_reason(self.settings.messages_per_second))
             self._messages.level -= 1
 
+    def owed(self, now: float) -> float:
+        """Seconds until the byte bucket is out of debt (0.0 when it is not in debt)."""
+        if self._bytes is None:
+            return 0.0
+        self._bytes.refill(now)
+        return max(0.0, -self._bytes.level / self._bytes.rate)
+
     def charge(self, size: int, seconds: float, now: float, audio: float = 0.0) -> float:
         """Charge a message of `size` bytes that took `seconds` to decode and holds
         `audio` seconds of audio: its size, its decoding time at

@@ -154,11 +154,9 @@ class SessionRunner:
         while True:
             if frame is None:
                 raise ClientGone
-            message, delay = await self._decoder.decode(frame)  # or too many: closed
+            message = await self._decoder.decode(frame)  # waits while over the byte rate
             for event in self._session.receive(message):
                 await self._handle(event)
-            if delay:  # over the byte rate: the next message waits (the socket pushes back)
-                await asyncio.sleep(delay)
             frame = await self._transport.receive()
 
     async def _checkpoint(self) -> None:
