@@ -40,6 +40,7 @@ __all__ = [
     "ModelSpec",
     "ServerConfig",
     "VoiceSpec",
+    "DEFAULT_LLM_TIMEOUT",
     "DEFAULT_MAX_SESSIONS",
     "DEFAULT_MESSAGES_PER_SECOND",
     "DEFAULT_BYTES_PER_SECOND",
@@ -56,6 +57,8 @@ DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_SESSIONS = 6
 """Concurrent sessions a node admits by default: what the embedded stack holds on two
 cores with every spoken answer on time (benchmarks/capacity.py)."""
+DEFAULT_LLM_TIMEOUT = 30.0
+"""Seconds an OpenAI-compatible engine may send nothing before its answer fails."""
 DEFAULT_MESSAGES_PER_SECOND = 200.0
 """Client messages a connection may send a second, on average (`--max-messages-per-second`):
 audio in 20 ms chunks is 50 a second."""
@@ -98,7 +101,7 @@ class LLMSpec:
     model: str | None = None
     """openai: the engine's model name."""
     api_key: str | None = None
-    timeout: float = 30.0
+    timeout: float = DEFAULT_LLM_TIMEOUT
     """openai: seconds the engine may send nothing (before the answer's first chunk, or
     between two) before the answer fails."""
 
@@ -118,7 +121,7 @@ class LLMSpec:
         unknown = set(raw) - known
         if unknown:
             raise ValueError(f"unknown llm settings: {', '.join(sorted(unknown))}")
-        timeout = raw.get("timeout", 30.0)
+        timeout = raw.get("timeout", DEFAULT_LLM_TIMEOUT)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise ValueError("llm timeout must be a positive number of seconds")
         given = {k: v for k, v in raw.items() if k not in ("gguf", "timeout")}
@@ -169,7 +172,7 @@ class EngineSpec:
             raise ValueError(f"{where} needs base_url and model")
         if not raw["base_url"].startswith(("http://", "https://")):
             raise ValueError(f"{where}.base_url must be an http:// or https:// URL")
-        timeout = raw.get("timeout", 30.0)
+        timeout = raw.get("timeout", DEFAULT_LLM_TIMEOUT)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise ValueError(f"{where}.timeout must be a positive number of seconds")
         return cls(**{**raw, "base_url": raw["base_url"].rstrip("/"), "timeout": float(timeout)})

@@ -62,6 +62,7 @@ from openai.types.chat.chat_completion_chunk import (
 )
 from openai.types.completion_usage import CompletionUsage
 
+from ..config import DEFAULT_LLM_TIMEOUT
 from .base import (
     LLM,
     Capabilities,
@@ -79,12 +80,10 @@ from .base import (
 )
 from .calling import valid_arguments
 
-__all__ = ["DEFAULT_TIMEOUT", "OpenAICompatibleLLM"]
+__all__ = ["OpenAICompatibleLLM"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 30.0
-"""Seconds an engine may send nothing (no chunk of the answer) before the answer fails."""
 
 _T = TypeVar("_T")
 
@@ -290,7 +289,7 @@ class OpenAICompatibleLLM(LLM):
         model: str,
         api_key: str | None = None,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float = DEFAULT_LLM_TIMEOUT,
     ) -> None:
         """`timeout`: seconds the engine may send nothing before an answer fails."""
         self.name = model
@@ -374,11 +373,12 @@ class OpenAICompatibleLLM(LLM):
         """The engine's count for the prompt `messages` make (chat template included),
         from a one-token answer without streaming, or None."""
         try:
-            async with asyncio.timeout(self.timeout):
-                completion = await self._client.chat.completions.create(
+            completion = await self._within(
+                self._client.chat.completions.create(
                     model=self.name, messages=messages, max_tokens=1, stream=False
                 )
-        except (TimeoutError, ValueError):  # silent, or not JSON
+            )
+        except LLMError:  # silent, or not JSON
             return None
         except TRANSPORT_ERRORS:
             return None

@@ -65,10 +65,10 @@ class Decoder:
         started: float,
         spent: float,
         message: ClientMessage | None = None,
-    ) -> float:
+    ) -> None:
         seconds = spent + time.perf_counter() - started
         audio = audio_seconds(message) if message is not None else 0.0
-        return self.rate.charge(len(frame), seconds, time.monotonic(), audio)
+        self.rate.charge(len(frame), seconds, time.monotonic(), audio)
 
 
 def audio_seconds(message: ClientMessage) -> float:

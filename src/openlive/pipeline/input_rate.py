@@ -8,8 +8,8 @@
   largest size. A message is charged its size, or its decoding time at
   `DECODE_BYTES_PER_SECOND` (20 MB a second) if that is more, so this bounds the share
   of the event loop one connection can take, whatever the shape of what it sends. A
-  connection over it is not closed: its next message is read once the bucket has
-  refilled, so that a client that sends a large image now and then is only slowed,
+  connection over it is not closed: its next message is decoded once the bucket is
+  out of debt, so that a client that sends a large image now and then is only slowed,
   while one that sends them back to back is held to the rate (the socket's flow
   control makes it wait). Audio is charged at least `AUDIO_BYTES_PER_SECOND` a second
   of it, which holds a connection to four times real time.
@@ -19,7 +19,7 @@ buckets are kept (`RateBook`), and the key's next connection takes them up where
 were. A client that reconnects to get a full bucket (a flood closed, a large message
 sent again, a costly setup over and over) gets the one it emptied.
 
-No I/O: the clock is passed in, and `InputRate.charge` says how long to wait.
+No I/O: the clock is passed in, and `InputRate.owed` says how long to wait.
 """
 
 from __future__ import annotations
@@ -90,6 +90,10 @@ class _Bucket:
         self.level = min(self.size, self.level + (now - self._last) * self.rate)
         self._last = now
 
+    def owed(self) -> float:
+        """Seconds until the bucket is out of debt (0.0 when it is not in debt)."""
+        return max(0.0, -self.level / self.rate)
+
 
 class InputRate:
     def __init__(self, settings: RateSettings, now: float) -> None:
@@ -113,7 +117,7 @@ class InputRate:
         if self._bytes is None:
             return 0.0
         self._bytes.refill(now)
-        return max(0.0, -self._bytes.level / self._bytes.rate)
+        return self._bytes.owed()
 
     def charge(self, size: int, seconds: float, now: float, audio: float = 0.0) -> float:
         """Charge a message of `size` bytes that took `seconds` to decode and holds
@@ -125,8 +129,8 @@ class InputRate:
         bucket = self._bytes
         bucket.refill(now)
         cost = max(size, seconds * DECODE_BYTES_PER_SECOND, audio * AUDIO_BYTES_PER_SECOND)
-        bucket.level -= cost  # may go below zero:
-        return max(0.0, -bucket.level / bucket.rate)  # the debt is waited out before the next
+        bucket.level -= cost  # may go below zero: the debt is paid before the next message
+        return bucket.owed()
 
 
 class RateBook:

@@ -3,9 +3,9 @@
 Parsing JSON into Python objects costs about 0.3 µs a value, and validating them up to
 1 µs, with the interpreter held: a 15 MB message of 800,000 small values takes half a
 second to parse, on a thread or not, during which no other session on the node is
-served. So a frame is
-measured before it is parsed, in steps of bounded cost between which the caller may
-let other work run (`scan` is a generator: the pipeline awaits between its steps):
+served. So a frame is measured before it is parsed, in steps of bounded cost between
+which the caller may let other work run (`scan` is a generator: the pipeline awaits
+between its steps):
 
 1. An upper bound on its values, from the characters that can precede one (`,` `:`
    `[`), counted a slice at a time. Base64 media, the bulk of any large frame, has none

@@ -23,7 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ..backends.registry import Backends
-from ..pipeline.input_rate import InputRate, RateBook
+from ..pipeline.input_rate import UNLIMITED, InputRate, RateBook
 from ..pipeline.lifetime import ConnectionLimits
 from ..pipeline.outbox import ClientGone
 from ..pipeline.parts import Voice
@@ -72,8 +72,6 @@ class AppState:
     resumption: ResumptionSettings | None = None
     """Where resumption handles are kept; None: sessions cannot be resumed."""
     limits: ConnectionLimits | None = None
-    rates: RateBook | None = None
-    """The input buckets of ended connections, by key, for the next ones."""
     admission: Admission = field(default_factory=lambda: Admission(None))
     origins: OriginPolicy = field(default_factory=OriginPolicy)
     """Which web pages may open sessions, besides the server's own."""
@@ -120,6 +118,9 @@ class _StarletteTransport:
 
 
 def create_app(state: AppState) -> Starlette:
+    # The input buckets of ended connections, by key, for the key's next connections.
+    rates = RateBook(state.limits.rate if state.limits is not None else UNLIMITED)
+
     async def healthz(request: Request) -> Response:
         admission = state.admission
         status = "draining" if not state.accepting else "full" if admission.full else "ok"
@@ -244,14 +245,12 @@ def create_app(state: AppState) -> Starlette:
             await refuse_session(transport, ResourceExhausted(CAPACITY_REASON))
             return
         key = counted
-        rates = state.rates
-        rate = rates.take(counted, time.monotonic()) if rates is not None else None
+        rate = rates.take(counted, time.monotonic())
         try:
             await run_session(route, guard, owner, transport, rate)
         finally:
             give_back()
-            if rates is not None and rate is not None:  # the key's next connection's
-                rates.give_back(counted, rate)
+            rates.give_back(counted, rate)  # for the key's next connection
 
     async def refuse_session(transport: _StarletteTransport, error: LiveError) -> None:
         """Close in answer to the first message, as the hosted service does: the Python

@@ -22,7 +22,7 @@ from ..backends.catalogue import Catalogue
 from ..backends.registry import Backends, load_voice
 from ..backends.scheduler import Scheduler
 from ..config import ServerConfig
-from ..pipeline.input_rate import RateBook, RateSettings
+from ..pipeline.input_rate import RateSettings
 from ..pipeline.lifetime import ConnectionLimits
 from ..pipeline.parts import Voice
 from ..pipeline.resumption import ResumptionSettings
@@ -77,11 +77,6 @@ async def _serve(config: ServerConfig, store: Store) -> None:
         await warm_up(backends, voice)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     keys = KeyChecker(config.api_keys)
-    rate = RateSettings(
-        config.max_messages_per_second,
-        config.max_input_bytes_per_second,
-        burst_bytes=config.max_message_bytes,
-    )
     state = AppState(
         backends=backends,
         keys=keys,
@@ -96,9 +91,12 @@ async def _serve(config: ServerConfig, store: Store) -> None:
             session=config.session_limit,
             video_session=config.video_session_limit,
             setup=config.setup_timeout,
-            rate=rate,
+            rate=RateSettings(
+                config.max_messages_per_second,
+                config.max_input_bytes_per_second,
+                burst_bytes=config.max_message_bytes,
+            ),
         ),
-        rates=RateBook(rate),
     )
     app = create_app(state)
     servers = [_listener(app, config, config.port)]
