@@ -43,8 +43,6 @@ if str(ROOT) not in sys.path:
 from benchmarks.latency import utterances  # noqa: E402
 from tests.conftest import Server, start_server, stop_server  # noqa: E402
 
-from openlive.audio.pcm import float_to_pcm16  # noqa: E402
-
 MODEL = "models/gemini-live-2.5-flash-preview"
 OUT = ROOT / "benchmarks" / "results" / "soak.json"
 WEATHER = {
@@ -90,7 +88,7 @@ class Talker:
         self.clips = [u for u in utterances() if 1.0 <= len(u) / 16000 <= 3.0]
         self.handle: str | None = None
         self.action = "setup"
-        self.seen: deque[str] = deque(maxlen=6)
+        self.seen: deque[str] = deque(maxlen=8)
         """The kinds of the last server messages, for the error reports."""
 
     def setup(self, resume: bool) -> dict[str, Any]:
@@ -116,9 +114,9 @@ class Talker:
             except Exception as exc:  # counted, and the next session starts
                 kind = "voice" if self.voice else "text"
                 seen = ", ".join(self.seen) or "nothing"
-                error = f"{kind} {self.action}: {type(exc).__name__}: {exc} (last seen: {seen})"
-                self.tally.errors.append(error[:300])
-                print("error:", error[:300], file=sys.stderr, flush=True)
+                error = f"{kind} {self.action} (last seen: {seen}): {type(exc).__name__}: {exc}"
+                self.tally.errors.append(error[:500])
+                print("error:", error[:500], file=sys.stderr, flush=True)
                 resume = False
                 await asyncio.sleep(1)
 
@@ -139,17 +137,14 @@ class Talker:
                 elif action == "barge-in":
                     await self.say(ws)
                     await self.until(ws, lambda m: _answer(m))
-                    await self.turn(ws)  # over the answer
+                    await self.say(ws)  # over the answer
+                    # The first answer ends (interrupted or not), then the second.
+                    await self.until(ws, _complete)
+                    await self.until(ws, _complete)
+                    self.tally.turns += 1
                 elif action == "tool":
                     await ws.send(json.dumps(_text("What is the weather in Paris?")))
-                    call = await self.until(ws, lambda m: "toolCall" in m)
-                    for fc in call["toolCall"]["functionCalls"]:
-                        answer = {
-                            "id": fc.get("id"),
-                            "name": fc["name"],
-                            "response": {"sky": "sun"},
-                        }
-                        await ws.send(json.dumps({"toolResponse": {"functionResponses": [answer]}}))
+                    await self.until(ws, lambda m: "toolCall" in m)  # answered by `until`
                     await self.until(ws, _complete)
                     self.tally.turns += 1
                 elif action == "resume":
@@ -164,10 +159,10 @@ class Talker:
         if not self.voice:
             await ws.send(json.dumps(_text(self.rng.choice(QUESTIONS))))
             return
-        clip = self.rng.choice(self.clips)
-        speech = np.concatenate([clip, np.zeros(16000 * 3 // 5, np.float32)])
+        clip = self.rng.choice(self.clips)  # 16-bit samples
+        speech = np.concatenate([clip, np.zeros(16000 * 3 // 5, np.int16)])
         for offset in range(0, len(speech), 320):  # 20 ms at real time
-            chunk = float_to_pcm16(speech[offset : offset + 320])
+            chunk = speech[offset : offset + 320].astype("<i2").tobytes()
             await ws.send(json.dumps(_audio(chunk)))
             await asyncio.sleep(0.02)
 
@@ -187,9 +182,14 @@ class Talker:
         return message
 
     async def until(self, ws: ClientConnection, done: Any) -> dict[str, Any]:
-        while not done(message := await self.next(ws)):
-            pass
-        return message
+        """Read up to the message `done` accepts, answering any function call on the
+        way (the model may call the tool after any question, spoken ones included)."""
+        while True:
+            message = await self.next(ws)
+            if "toolCall" in message:
+                await _answer_calls(ws, message["toolCall"])
+            if done(message):
+                return message
 
 
 QUESTIONS = [
@@ -198,6 +198,14 @@ QUESTIONS = [
     "Tell me a short fact about the sea.",
     "How many legs does a spider have?",
 ]
+
+
+async def _answer_calls(ws: ClientConnection, call: dict[str, Any]) -> None:
+    answers = [
+        {"id": fc.get("id"), "name": fc["name"], "response": {"sky": "sun"}}
+        for fc in call.get("functionCalls", [])
+    ]
+    await ws.send(json.dumps({"toolResponse": {"functionResponses": answers}}))
 
 
 def _text(text: str) -> dict[str, Any]:
