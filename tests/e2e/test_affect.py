@@ -10,6 +10,7 @@ per character of their transcript)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,11 +98,18 @@ async def answer_to(server: Server, speed: float, gain_db: float, affective: boo
         return await say(session, speech("clone-test.wav", speed, gain_db))
 
 
+async def both(server: Server, affective: bool) -> tuple[Answer, Answer]:
+    """The answers to excited and to calm speech, in two sessions at once (the answers
+    are paced at real time: side by side, the test takes half as long)."""
+    return await asyncio.gather(
+        answer_to(server, 1.25, 6.0, affective), answer_to(server, 0.8, -6.0, affective)
+    )
+
+
 async def test_excited_and_calm_speech_get_answers_delivered_differently(
     server: Server,
 ) -> None:
-    excited = await answer_to(server, 1.25, 6.0, affective=True)
-    calm = await answer_to(server, 0.8, -6.0, affective=True)
+    excited, calm = await both(server, affective=True)
     for answer in (excited, calm):
         assert answer.audio and answer.transcript.strip(), answer
     print(
@@ -115,8 +123,7 @@ async def test_excited_and_calm_speech_get_answers_delivered_differently(
 async def test_without_affective_dialog_the_delivery_does_not_follow_the_voice(
     server: Server,
 ) -> None:
-    excited = await answer_to(server, 1.25, 6.0, affective=False)
-    calm = await answer_to(server, 0.8, -6.0, affective=False)
+    excited, calm = await both(server, affective=False)
     assert excited.pitch == pytest.approx(calm.pitch, rel=0.06)
 
 
