@@ -14,7 +14,7 @@ import pytest
 from openlive.backends.base import ChatMessage, FunctionCall, FunctionResult, Sampling, Usage
 from openlive.pipeline.lifetime import ConnectionLimits
 from openlive.pipeline.outbox import OUTBOX_SIZE
-from openlive.pipeline.resumption import ResumptionSettings
+from openlive.pipeline.resumption import IN_FLIGHT, ResumptionSettings
 from openlive.pipeline.runner import SessionRunner
 from openlive.protocol.resumption import INVALID_HANDLE_REASON, Snapshot
 from tests.fakes import PATIENCE, FakeTransport, Reply, ScriptedLLM, eventually, fake_backends
@@ -166,7 +166,7 @@ async def test_a_handle_after_setup_and_after_each_turn(
     open_session: Opener, store: MemoryStore
 ) -> None:
     first, second = Usage(5, 1), Usage(9, 1)
-    s = open_session(Reply(["Hi."], usage=first), Reply(["Yes."], usage=second))
+    s = open_session(Reply(["Hi."], usage=first), Reply(["Yes."], usage=second), Reply(["Ok."]))
     s.feed(resumable_setup())
     await s.transport.until_sent(2)
     assert s.sent[0] == SETUP_COMPLETE
@@ -188,8 +188,14 @@ async def test_a_handle_after_setup_and_after_each_turn(
     assert s.sent[7:11] == [NOT_RESUMABLE, *answer(second, "Yes.")]
     h2 = handle_in(s.sent[11])
     assert len({h0, h1, h2}) == 3
-    # The session keeps its last two handles; older ones are gone.
-    assert set(store.handles) == {h1, h2}
+    # A client may not have received the newest ones: all are kept for a while,
+    assert set(store.handles) == {h0, h1, h2}
+    # then the newest two, and those superseded less than IN_FLIGHT seconds ago.
+    store.now += IN_FLIGHT
+    s.feed(user_turn("Again?"))
+    await s.transport.until_sent(17)
+    h3 = handle_in(s.sent[16])
+    assert set(store.handles) == {h2, h3}
 
 
 async def test_transparent_mode_counts_client_messages(open_session: Opener) -> None:

@@ -16,10 +16,12 @@ sent.
   checkpoint;
 - `ended()` when the connection ends: its last handle then has `ttl` seconds to live.
 
-Each session keeps its last two handles in the store and deletes older ones, so a
-client that missed the newest update (it was in flight when the connection dropped)
-still resumes from the one before. The handle a session resumed from counts as one of
-its two.
+A client whose connection drops holds the last handle that reached it, which may be
+older than the last one sent: updates still in flight are lost with the connection.
+So each session keeps in the store its newest two handles, and every older one for
+`IN_FLIGHT` seconds after it was superseded (at most `MAX_KEPT` in all); a handle is
+deleted only once no client can still be holding it as its newest. The handle a session
+resumed from counts as one of them.
 
 `snapshot_of` and `restore` convert between the pipeline's chat messages and pending
 calls and the stored layout (`protocol.resumption`). Images in the history (user turns
@@ -67,7 +69,15 @@ DEFAULT_HANDLE_TTL = 2 * 3600.0
 """Seconds a handle stays valid after its session ends (the hosted service's 2 hours)."""
 
 KEPT_HANDLES = 2
-"""Handles a session keeps in the store: the newest and the one before."""
+"""Handles a session always keeps in the store: the newest and the one before."""
+
+IN_FLIGHT = 60.0
+"""Seconds an older handle is kept after a newer one was sent: longer than a dropped
+connection takes to be noticed (the server's keepalive pings time out after 40 s), so
+that the newest handle a client received is still in the store when it resumes."""
+
+MAX_KEPT = 16
+"""At most this many handles per session, however fast its turns go."""
 
 
 class StoredHandle(Protocol):
@@ -109,8 +119,8 @@ class Resumption:
         """The effective setup, kept up to date with context updates; None until the
         session asked for resumption."""
         self._transparent = False
-        self._handles: deque[tuple[str, str]] = deque()
-        """(handle, snapshot JSON) of this session, oldest first."""
+        self._handles: deque[tuple[str, str, float]] = deque()
+        """(handle, snapshot JSON, when it was issued) of this session, oldest first."""
         self._resumable = False
         """What the client was last told."""
 
@@ -138,7 +148,7 @@ class Resumption:
         if snapshot.owner and snapshot.owner != self._owner:
             # Another credential's handle: refused as if unknown, which tells nothing.
             raise InvalidArgument(INVALID_HANDLE_REASON)
-        self._handles.append((handle, record.snapshot))
+        self._handles.append((handle, record.snapshot, now))
         return snapshot
 
     def start(self, setup: Setup) -> None:
@@ -182,13 +192,8 @@ class Resumption:
         except Unavailable:
             log.warning("no resumption handle this turn: the store is unavailable")
             return
-        self._handles.append((handle, text))
-        while len(self._handles) > KEPT_HANDLES:
-            old, _ = self._handles.popleft()
-            try:
-                await store.delete_handle(old)
-            except Unavailable:
-                pass  # it expires by itself
+        self._handles.append((handle, text, now))
+        await self._forget_old(now)
         self._resumable = True
         index = snapshot.last_consumed_client_message_index if self._transparent else None
         await self._send(resumable(handle, index))
@@ -198,11 +203,27 @@ class Resumption:
         if self._settings is None or not self._handles:
             return
         now = self._settings.clock()
+        await self._forget_old(now)
         try:
-            for handle, text in self._handles:
+            for handle, text, _ in self._handles:
                 await self._settings.store.put_handle(handle, text, now + self._settings.ttl, now)
         except Unavailable:
             log.warning("the session's handles keep their earlier expiry: the store is unavailable")
+
+    async def _forget_old(self, now: float) -> None:
+        """Delete the handles no client can hold as its newest any more: beyond the
+        newest `KEPT_HANDLES`, those superseded over `IN_FLIGHT` seconds ago, and any
+        beyond `MAX_KEPT`."""
+        assert self._settings is not None
+        handles = self._handles
+        while len(handles) > KEPT_HANDLES and (
+            len(handles) > MAX_KEPT or handles[1][2] <= now - IN_FLIGHT
+        ):
+            old, _, _ = handles.popleft()
+            try:
+                await self._settings.store.delete_handle(old)
+            except Unavailable:
+                pass  # it expires by itself
 
 
 # --- conversions -------------------------------------------------------------------
