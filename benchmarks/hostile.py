@@ -13,7 +13,10 @@ bystander alone, so that every ratio compares rounds taken side by side:
 * `functions`: setups of 512 function declarations with their schemas, reconnecting;
 * `flood`: a connection sending messages as fast as it can, closed, reconnecting;
 * `idle`: 300 connections opened and left silent;
-* `no reader`: a session that streams audio and asks for answers but never reads.
+* `no reader`: a session that streams audio and asks for answers but never reads;
+* `busy client` (a control): a process that only keeps one core busy and never
+  connects: what a hostile client's own process costs the bystander on these two
+  cores, apart from anything the server does.
 
 For each: the bystander's time from its question to `turnComplete`, median and p95,
 and the ratio of the median to the quiet rounds' median. Results go to
@@ -21,7 +24,7 @@ and the ratio of the median to the quiet rounds' median. Results go to
 that its own work (compressing 16 MB messages, sending as fast as it can) does not
 slow the bystander's client; it still shares the machine's two cores with the server.
 
-Usage: .venv/bin/python benchmarks/hostile.py [--turns 8]
+Usage: .venv/bin/python benchmarks/hostile.py [--turns 8] [--only flood "busy client"]
 """
 
 from __future__ import annotations
@@ -169,6 +172,11 @@ async def no_reader(server: Server) -> None:
             await ws.close()
 
 
+async def busy_client(server: Server) -> None:
+    while True:  # one core, and nothing sent
+        sum(range(100_000))
+
+
 ATTACKS: dict[str, Attack] = {
     "corpus": corpus,
     "media": media,
@@ -178,6 +186,7 @@ ATTACKS: dict[str, Attack] = {
     "flood": flood,
     "idle": idle,
     "no reader": no_reader,
+    "busy client": busy_client,
 }
 
 
@@ -211,19 +220,19 @@ def _attack(name: str, port: int) -> None:
     asyncio.run(ATTACKS[name](Target(port)))  # type: ignore[arg-type]
 
 
-async def measure(server: Server, count: int) -> dict[str, Any]:
+async def measure(server: Server, count: int, only: list[str]) -> dict[str, Any]:
     quiet: list[float] = []
     rounds: dict[str, list[float]] = {}
     async with await opened(server, key="bystander") as bystander:
         await turns(bystander, 2)  # warm
-        for name in ATTACKS:
+        for name in only or ATTACKS:
             quiet += await turns(bystander, count)
             hostile = multiprocessing.get_context("spawn").Process(
                 target=_attack, args=(name, server.port), daemon=True
             )
             hostile.start()
             await asyncio.sleep(3.0)  # started and under way
-            rounds[name] = await turns(bystander, count)
+            rounds.setdefault(name, []).extend(await turns(bystander, count))
             hostile.terminate()
             hostile.join()
             await asyncio.sleep(2.0)  # the node settles
@@ -242,11 +251,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--turns", type=int, default=8, help="bystander turns a round")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument(
+        "--only", nargs="*", choices=list(ATTACKS), default=[], help="these, in this order"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data:
         server = start_server(Path(data))
         try:
-            result = asyncio.run(measure(server, args.turns))
+            result = asyncio.run(measure(server, args.turns, args.only))
         finally:
             stop_server(server)
     args.out.parent.mkdir(parents=True, exist_ok=True)
