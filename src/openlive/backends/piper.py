@@ -51,6 +51,7 @@ from piper.config import PhonemeType
 
 from openlive.audio.pcm import Samples
 from openlive.audio.resample import StreamingResampler
+from openlive.config import STYLE_RANGES
 
 from .voice import OUTPUT_RATE, TTS, Delivery, TTSCapabilities, VoiceModelError
 from .voices import BUILTIN_VOICES, DEFAULT_VOICE, LANGUAGES, VoiceStyle, find_language
@@ -285,6 +286,29 @@ class VoiceEntry:
     style: VoiceStyle
 
 
+def _delivered(style: VoiceStyle, delivery: Delivery) -> VoiceStyle:
+    """`style` changed by `delivery`, kept within the style's bounds; `ValueError` for a
+    delivery far outside them (a factor beyond 0.5 to 3, a formant beyond 0.7 to 1.5)."""
+    if not (
+        0.5 <= delivery.rate <= 3.0
+        and 0.5 <= delivery.pitch <= 3.0
+        and 0.7 <= delivery.formant <= 1.5
+        and abs(delivery.tilt) <= 12.0
+    ):
+        raise ValueError(f"delivery out of range: {delivery}")
+    changed = {
+        "pitch": style.pitch * delivery.pitch,
+        "rate": style.rate * delivery.rate,
+        "tilt": style.tilt + delivery.tilt,
+        "formant": style.formant * delivery.formant,
+    }
+    bounded = {
+        name: min(max(value, STYLE_RANGES[name][0]), STYLE_RANGES[name][1])
+        for name, value in changed.items()
+    }
+    return replace(style, **bounded)
+
+
 class PiperTTS(TTS):
     """The voice names of the server, on Piper models loaded once and shared by every
     session.
@@ -358,16 +382,7 @@ class PiperTTS(TTS):
                 raise ValueError(f"unknown language {language!r}")
             espeak_voice = found.espeak
         if delivery is not None and delivery != Delivery():
-            if not (0.5 <= delivery.rate <= 2.0 and 0.5 <= delivery.pitch <= 2.0):
-                raise ValueError(f"delivery out of range: {delivery}")
-            style = entry.style
-            style = replace(
-                style,
-                pitch=style.pitch * delivery.pitch,
-                rate=style.rate * delivery.rate,
-                tilt=style.tilt + delivery.tilt,
-            )
-            entry = VoiceEntry(entry.model, entry.speaker, style)
+            entry = VoiceEntry(entry.model, entry.speaker, _delivered(entry.style, delivery))
         return self._sentences(text, entry, espeak_voice, length_scale or 1.0)
 
     def _sentences(

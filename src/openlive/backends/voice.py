@@ -27,11 +27,13 @@ __all__ = [
     "TTS",
     "VAD",
     "ASRCapabilities",
+    "ASROptions",
     "Delivery",
     "TTSCapabilities",
     "Transcript",
     "VADStream",
     "VoiceModelError",
+    "Word",
 ]
 
 SAMPLE_RATE: Final = 16000
@@ -95,6 +97,32 @@ class ASRCapabilities:
     language_detection: bool = True
     languages: frozenset[str] = frozenset()
     """The language codes it knows; empty when it does not say."""
+    translates_into: frozenset[str] = frozenset()
+    """The languages (codes such as ``"en"``) that `ASR.translate` gives; empty: none."""
+
+
+@dataclass(frozen=True, slots=True)
+class ASROptions:
+    """What a session asks of recognition beyond the language (`inputAudioTranscription`).
+    The defaults ask nothing more."""
+
+    languages: frozenset[str] = frozenset()
+    """Codes (``"en"``) to detect the language among; empty: any."""
+    vocabulary: tuple[str, ...] = ()
+    """Words and phrases to recognize more readily (names, terms)."""
+    word_times: bool = False
+    """Whether the transcript carries each word's times (`Transcript.words`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a transcript, and when it was said."""
+
+    text: str
+    """As in the transcript's text, with its punctuation; no surrounding spaces."""
+    start: float
+    end: float
+    """Seconds from the start of the audio transcribed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +137,8 @@ class Transcript:
     """The detector's confidence; 1.0 when the language was given."""
     duration: float
     """The length of the audio, in seconds."""
+    words: tuple[Word, ...] = ()
+    """Each word's times, when `ASROptions.word_times` asked for them."""
 
 
 class ASR(abc.ABC):
@@ -120,12 +150,23 @@ class ASR(abc.ABC):
     """Whether its calls wait on an engine elsewhere rather than on this machine's cores."""
 
     @abc.abstractmethod
-    def transcribe(self, samples: Samples, language: str | None = None) -> Transcript:
+    def transcribe(
+        self, samples: Samples, language: str | None = None, options: ASROptions | None = None
+    ) -> Transcript:
         """Transcribe `samples` (mono, `SAMPLE_RATE`).
 
-        `language` is a code such as ``"en"``; None detects it, which costs time. Safe to
-        call from several threads; calls may be serialised inside the model.
+        `language` is a code such as ``"en"``; None detects it (among
+        `options.languages`, if any), which costs time. `options` may also bias the
+        recognition toward a vocabulary and ask for word times; a recognizer that cannot
+        do one of these does without. Safe to call from several threads; calls may be
+        serialised inside the model.
         """
+
+    def translate(self, samples: Samples, language: str | None = None) -> Transcript:
+        """What `samples` say, in the language of `capabilities.translates_into` (the
+        text), with the language spoken (`language`, or detected). Only a recognizer
+        that translates has it."""
+        raise NotImplementedError(f"{self.name} does not translate")
 
 
 # --- TTS ---------------------------------------------------------------------------
@@ -143,8 +184,8 @@ class TTSCapabilities:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """A change to how one answer is spoken, on top of its voice (affective dialog).
-    The defaults change nothing."""
+    """A change to how speech is spoken, on top of its voice: an answer's (affective
+    dialog), or a session's (a voice derived from a sample). The defaults change nothing."""
 
     rate: float = 1.0
     """The factor on the speaking rate: above 1 is faster."""
@@ -152,6 +193,19 @@ class Delivery:
     """The factor on the pitch (the formants stay: the same speaker, raising their voice)."""
     tilt: float = 0.0
     """dB per octave added to the voice's spectral tilt: positive is brighter."""
+    formant: float = 1.0
+    """The factor on the formant frequencies (the vocal tract): above 1 is shorter."""
+
+    def then(self, other: Delivery | None) -> Delivery:
+        """This change with `other` on top of it."""
+        if other is None:
+            return self
+        return Delivery(
+            rate=self.rate * other.rate,
+            pitch=self.pitch * other.pitch,
+            tilt=self.tilt + other.tilt,
+            formant=self.formant * other.formant,
+        )
 
 
 class TTS(abc.ABC):

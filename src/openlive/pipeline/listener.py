@@ -6,7 +6,9 @@ cheap). `Listener.run` scores 32 ms frames with the VAD on the voice scheduler, 
 the `TurnDetector`, and hands each finished utterance to the session's `Recognition`.
 What it hears goes to the runner as `VoiceStarted` (the user began to speak: time to
 stop talking), `VoiceEnded` (they stopped), `UserSpeaking` (an interim transcript) and
-`UserSpoke` (a turn's transcript).
+`UserSpoke` (a turn's transcript). The first two carry where in the input audio the
+speech began and ended (its first voiced frame, and the first silent one after it), for
+`voiceActivity`; each frame's score is kept with the audio, for the words' times.
 
 Audio that stops arriving counts as silence after `silence_duration_ms` of wall-clock
 time, so a whole recording sent as one message ends its turn as a real-time stream would.
@@ -34,15 +36,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..backends.registry import VoiceModels
 from ..backends.scheduler import Scheduler
 from ..backends.vad_batch import VADBatcher
+from ..backends.voice import ASROptions
 from ..protocol.messages import Blob
-from .intake import RATE, AudioIntake
+from .intake import FRAME, RATE, AudioIntake
 from .recognition import INTERIM_STEP, Recognition, UserSpeaking, UserSpoke, Utterance
 from .timing import VoiceStats
 from .turns import (
-    FRAME_MS,
     PauseEnded,
     PauseStarted,
     SpeechEnded,
@@ -53,7 +57,6 @@ from .turns import (
 
 __all__ = ["Listener", "ListenerEvent", "UserSpeaking", "UserSpoke", "VoiceEnded", "VoiceStarted"]
 
-FRAME = RATE * FRAME_MS // 1000
 LEADING = RATE // 5
 """Audio kept before an utterance's speech: Whisper does better with a lead-in."""
 TRAILING = 2 * FRAME
@@ -62,12 +65,16 @@ TRAILING = 2 * FRAME
 
 @dataclass(frozen=True, slots=True)
 class VoiceStarted:
-    pass
+    offset: float = 0.0
+    """Seconds into the input audio where the speech began."""
 
 
 @dataclass(frozen=True, slots=True)
 class VoiceEnded:
     """The user's speech ended (its transcript, if any words, follows as `UserSpoke`)."""
+
+    offset: float = 0.0
+    """Seconds into the input audio where the speech ended."""
 
 
 ListenerEvent = VoiceStarted | VoiceEnded | UserSpeaking | UserSpoke
@@ -83,17 +90,23 @@ class Listener:
         automatic: bool,
         language: str | None,
         emit: Callable[[ListenerEvent], Awaitable[None]],
+        options: ASROptions | None = None,
         speculate: bool = True,
         interim: bool = False,
         all_input: bool = False,
         stats: VoiceStats | None = None,
         affect: bool = False,
         vad: VADBatcher | None = None,
+        translate_into: str | None = None,
+        detect_each_turn: bool = False,
     ) -> None:
         """`all_input` (``turnCoverage: TURN_INCLUDES_ALL_INPUT``): a turn's audio starts
         where the previous turn's ended, silence included, rather than just before its
         speech. `affect`: measure each turn's prosody (affective dialog). `vad`: the
-        batcher shared by the sessions (else one of its own)."""
+        batcher shared by the sessions (else one of its own). `language` is the
+        recognizer's code of the session's language (None: detected), `options` what
+        else the session asks of recognition. `translate_into` and `detect_each_turn`:
+        a translation session's (`Recognition`)."""
         self._detector = detector
         self._automatic = automatic
         self._speculate = speculate
@@ -111,6 +124,11 @@ class Listener:
             emit=emit,
             stats=stats or VoiceStats(),
             affect=affect,
+            options=options,
+            silence=detector.settings.end_threshold,
+            speech=detector.settings.start_threshold,
+            translate_into=translate_into,
+            detect_each_turn=detect_each_turn,
         )
         self._scored = 0
         """Absolute index of the next sample to score (always a frame boundary)."""
@@ -186,6 +204,7 @@ class Listener:
             return
         frames = ring.window(start, start + count * FRAME).reshape(count, FRAME)
         probabilities = await self._batcher.score(self._vad, frames)
+        self._intake.score(start // FRAME, np.asarray(probabilities, dtype=np.float32))
         self._scored = start + count * FRAME
         for probability in probabilities:
             await self._events(self._detector.push(probability))
@@ -213,7 +232,7 @@ class Listener:
                 case SpeechStarted(frame):
                     self._speech_start = frame
                     self._recognition.stop_interim()
-                    await self._emit(VoiceStarted())
+                    await self._emit(VoiceStarted(frame * FRAME / RATE))
                 case PauseStarted(frame):
                     if self._speculate:
                         self._pause = self._utterance(self._speech_start * FRAME, frame * FRAME)
@@ -221,7 +240,7 @@ class Listener:
                     self._drop_pause()
                 case SpeechEnded(start, end):
                     self._recognition.stop_interim()
-                    await self._emit(VoiceEnded())
+                    await self._emit(VoiceEnded(end * FRAME / RATE))
                     self._decide(self._utterance(start * FRAME, end * FRAME))
 
     def _decide(self, utterance: Utterance | None) -> None:

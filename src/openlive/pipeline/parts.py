@@ -15,6 +15,7 @@ from ..backends.base import Conversation
 from ..backends.registry import Backends, VoiceModels
 from ..backends.scheduler import Scheduler
 from ..backends.vad_batch import VADBatcher
+from ..backends.voice import ASROptions
 from .affect import AffectTracker
 from .compression import SlidingWindow
 from .listener import Listener, ListenerEvent
@@ -70,7 +71,12 @@ def equip(
     return SessionParts(
         plan=plan,
         conversation=llm.conversation(),
-        frames=Frames(llm.capabilities.vision, entry.name, plan.config.generation.media_resolution),
+        frames=Frames(
+            llm.capabilities.vision,
+            entry.name,
+            plan.config.generation.media_resolution,
+            activity_only=not plan.listening.all_video,
+        ),
         window=SlidingWindow(*plan.window, llm.count_tokens) if plan.window else None,
         voice=models,
         listener=_listener(plan, voice, models, heard) if voice and models else None,
@@ -85,17 +91,27 @@ def _listener(
     heard: Callable[[ListenerEvent], Awaitable[None]],
 ) -> Listener:
     listening = plan.listening
+    into = plan.translation.recognizer_target if plan.translation else None
+    if into not in models.asr.capabilities.translates_into:
+        into = None  # the LLM translates
     return Listener(
         models,
         voice.scheduler,
         TurnDetector(listening.turns),
         automatic=listening.automatic,
-        language=plan.language.whisper if plan.language else None,
+        language=listening.languages.fixed,
         emit=heard,
+        options=ASROptions(
+            languages=listening.languages.among,
+            vocabulary=listening.vocabulary,
+            word_times=listening.word_times,
+        ),
         speculate=voice.speculate,
         interim=listening.transcribe,
         all_input=listening.all_input,
         stats=voice.stats,
         affect=plan.features.affective_dialog,
         vad=voice.vad,
+        translate_into=into,
+        detect_each_turn=plan.translation is not None,
     )

@@ -11,12 +11,16 @@ that needs the model happens here, so that the runner only carries the plan out.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Final
 
+from ..audio.pcm import Samples
 from ..backends.base import Sampling
 from ..backends.catalogue import Catalogue, CatalogueEntry
+from ..backends.voice import Delivery
 from ..backends.voices import Language
 from ..protocol.errors import InvalidArgument
+from ..protocol.listening import transcription_options
 from ..protocol.messages import (
     ActivityHandling,
     EndSensitivity,
@@ -26,14 +30,30 @@ from ..protocol.messages import (
     StartSensitivity,
     Tool,
     TurnCoverage,
+    VoiceConfig,
 )
 from ..protocol.session import SessionConfig, validate_setup
 from .compression import window_limits
 from .features import Features, resolve
+from .languages import RecognitionLanguages, recognition_languages
+from .replica import sample_of
 from .tools import Functions
+from .translation import Translation
+from .translation import resolve as resolve_translation
 from .turns import TurnSettings
 
-__all__ = ["Listening", "SessionPlan", "plan_session"]
+__all__ = ["COVERAGE", "Listening", "SessionPlan", "plan_session"]
+
+COVERAGE: Final[dict[TurnCoverage | None, tuple[bool, bool]]] = {
+    None: (False, False),
+    TurnCoverage.TURN_COVERAGE_UNSPECIFIED: (False, False),
+    TurnCoverage.TURN_INCLUDES_ONLY_ACTIVITY: (False, False),
+    TurnCoverage.TURN_INCLUDES_ALL_INPUT: (True, True),
+    TurnCoverage.TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO: (False, True),
+}
+"""What a spoken turn holds by `turnCoverage`: (all the audio since the previous turn,
+all the video frames since the previous turn); each False means only what came during
+the user's activity."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +68,21 @@ class Listening:
     """Whether the user's activity interrupts an answer (`activityHandling`)."""
     all_input: bool = False
     """`turnCoverage`: a turn holds all the audio since the last one, not just speech."""
+    all_video: bool = False
+    """`turnCoverage`: a spoken turn holds all the frames since the last one, not just
+    those sent during its activity."""
     transcribe: bool = False
     """`inputAudioTranscription`."""
+    languages: RecognitionLanguages = RecognitionLanguages()
+    """The language recognition is fixed to or detects among (`languageCodes`, else
+    `speechConfig.languageCode`), and the `languageCode` each transcript reports."""
+    vocabulary: tuple[str, ...] = ()
+    """`inputAudioTranscription.customVocabulary`: recognized more readily."""
+    word_times: bool = False
+    """`inputAudioTranscription.wordTimestamp`: transcripts carry each word's offsets."""
+    voice_activity: bool = False
+    """Send `voiceActivity` when automatic activity detection hears speech start and
+    end (the models whose hosted counterparts send it: `CatalogueEntry.voice_activity`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +110,20 @@ class SessionPlan:
     """`outputAudioTranscription`."""
     window: tuple[int, int] | None = None
     """`contextWindowCompression`: (triggerTokens, targetTokens); None: no window."""
+    translation: Translation | None = None
+    """`translationConfig`: each user turn is answered by its translation."""
+    voice_sample: Samples | None = field(default=None, compare=False, repr=False)
+    """`replicatedVoiceConfig`: the sample (16 kHz) the voice is derived from."""
+    delivery: Delivery | None = None
+    """The voice derived from the sample (`replica.replicate`); None: the voice as it is."""
+
+    @property
+    def speech_language(self) -> str | None:
+        """The ``languageCode`` answers are spoken in: a translation's target, else
+        `speechConfig.languageCode`'s; None: the voice's own language."""
+        if self.translation is not None:
+            return self.translation.target.code
+        return self.language.code if self.language else None
 
     def with_tools(self, tools: Iterable[Tool]) -> SessionPlan:
         """The plan after a `contextUpdate` that replaces the tools."""
@@ -93,8 +140,12 @@ def plan_session(
     entry.check_modality(config.modality)
     features = resolve(entry, setup, api_version)
     speech = config.generation.speech_config
-    chosen = speech.voice_config.prebuilt_voice_config if speech and speech.voice_config else None
-    voice = entry.check_voice(chosen.voice_name) if chosen and chosen.voice_name else None
+    voice_config = speech.voice_config if speech else None
+    voice = _voice_name(voice_config, entry)
+    replicated = voice_config.replicated_voice_config if voice_config else None
+    translation = resolve_translation(
+        config.generation.translation_config, embedded_llm=entry.llm.kind == "embedded"
+    )
     language = entry.check_language(speech.language_code if speech else None)
     speak = config.modality is Modality.AUDIO
     if speak and not can_speak:
@@ -107,13 +158,39 @@ def plan_session(
         features=features,
         sampling=sampling,
         functions=functions,
-        listening=_listening(setup),
+        listening=_hearing(setup, entry, language, _listening(setup)),
         speak=speak,
         voice=voice,
         language=language,
         transcribe_output=setup.output_audio_transcription is not None,
         window=window_limits(setup.context_window_compression, entry.input_token_limit),
+        translation=translation,
+        voice_sample=sample_of(replicated) if replicated is not None else None,
     )
+
+
+def _voice_name(config: VoiceConfig | None, entry: CatalogueEntry) -> str | None:
+    """The voice a `voiceConfig` names (`prebuiltVoiceConfig.voiceName`, or `voice`),
+    checked against the model; None for its default or a replicated voice.
+    `InvalidArgument` where it sets more than one of the three."""
+    if config is None:
+        return None
+    prebuilt = config.prebuilt_voice_config
+    named = [
+        name
+        for name, value in (
+            ("prebuilt_voice_config", prebuilt),
+            ("replicated_voice_config", config.replicated_voice_config),
+            ("voice", config.voice),
+        )
+        if value is not None
+    ]
+    if len(named) > 1:
+        raise InvalidArgument(
+            f"speech_config.voice_config sets {' and '.join(named)}: set only one of them."
+        )
+    name = prebuilt.voice_name if prebuilt is not None else config.voice
+    return entry.check_voice(name) if name else None
 
 
 def sampling_of(generation: GenerationConfig) -> Sampling:
@@ -147,6 +224,23 @@ def _listening(setup: Setup) -> Listening:
         interrupts=not (
             rt is not None and rt.activity_handling is ActivityHandling.NO_INTERRUPTION
         ),
-        all_input=rt is not None and rt.turn_coverage is TurnCoverage.TURN_INCLUDES_ALL_INPUT,
+        all_input=COVERAGE[rt.turn_coverage if rt else None][0],
+        all_video=COVERAGE[rt.turn_coverage if rt else None][1],
         transcribe=setup.input_audio_transcription is not None,
+    )
+
+
+def _hearing(
+    setup: Setup, entry: CatalogueEntry, language: Language | None, listening: Listening
+) -> Listening:
+    """`listening` with what `inputAudioTranscription` asks of recognition (1007 for a
+    language it cannot take) and whether the model sends `voiceActivity`."""
+    options = transcription_options(setup.input_audio_transcription)
+    speech = (language.code, language.whisper) if language else None
+    return replace(
+        listening,
+        languages=recognition_languages(options.languages, speech),
+        vocabulary=options.vocabulary,
+        word_times=options.word_timestamps,
+        voice_activity=entry.voice_activity and listening.automatic,
     )

@@ -9,6 +9,10 @@ as `UserSpeaking`, at the lowest priority, one at a time.
 
 The first transcript whose language is clear fixes the session's language, when the
 setup gave none: detection is slow, and on a word or two, unreliable.
+
+A transcript's words, when the session asked for their times, are given in seconds of
+the session's input audio, fitted to the runs of speech the VAD heard in the turn
+(`word_times.py`): the recognizer's times are wrong at the edges of speech.
 """
 
 from __future__ import annotations
@@ -17,15 +21,18 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from ..audio.pcm import Samples
 from ..backends.registry import VoiceModels
 from ..backends.scheduler import Priority, Scheduler, Ticket
-from ..backends.voice import Transcript
+from ..backends.voice import ASROptions, Transcript, Word
 from .affect import Prosody, measure, warm_up
-from .intake import RATE, AudioIntake
+from .intake import FRAME, RATE, AudioIntake
 from .timing import TurnTiming, VoiceStats
+from .word_times import fit_words, speech_runs
 
 __all__ = [
     "INTERIM_STEP",
@@ -55,6 +62,9 @@ class UserSpoke:
     timing: TurnTiming
     prosody: Prosody | None = None
     """The turn's prosody, for affective dialog (measured only when it is on)."""
+    translation: str | None = None
+    """What was said, translated by the recognizer (a translation session's, when the
+    language spoken is not the target); None: not translated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +104,23 @@ class Recognition:
         emit: Callable[[UserSpoke | UserSpeaking], Awaitable[None]],
         stats: VoiceStats,
         affect: bool = False,
+        options: ASROptions | None = None,
+        speech: float = 0.5,
+        silence: float = 0.35,
+        translate_into: str | None = None,
+        detect_each_turn: bool = False,
     ) -> None:
-        """`affect`: measure each turn's prosody (affective dialog)."""
+        """`affect`: measure each turn's prosody (affective dialog). `options`: what the
+        session asks of recognition besides the language. `speech` and `silence`: the
+        VAD scores that begin and end a run of speech (the turn detector's), for fitting
+        words to it. `translate_into`:
+        translate each turn into this language (a recognizer's code) too, when it is
+        spoken in another. `detect_each_turn`: never keep a detected language (a
+        translation session's speakers may take turns in two languages)."""
+        self._translate_into = translate_into
+        self._keep_language = not detect_each_turn
+        self._options = options or ASROptions()
+        self._thresholds = (speech, silence)
         self.language = language
         """The session's language (a Whisper code), None until it is known."""
         self._voice = voice
@@ -161,7 +186,7 @@ class Recognition:
         self.interim_end = 0
 
     async def _report_interim(self, start: int, end: int) -> None:
-        transcript = await self._transcribe(start, end, Priority.INTERIM)
+        transcript = await self._transcribe(start, end, Priority.INTERIM, words=False)
         if transcript.text:
             await self._emit(UserSpeaking(transcript.text))
 
@@ -174,14 +199,58 @@ class Recognition:
         end: int,
         priority: Priority = Priority.RECOGNITION,
         ticket: Ticket | None = None,
+        *,
+        words: bool = True,
     ) -> Transcript:
-        audio = self._audio(start, end)
+        """Samples [start, end) transcribed; its words (if asked for, and `words`) in
+        seconds of the input audio."""
+        first = max(start, end - MAX_UTTERANCE_S * RATE, self._intake.ring.position)
+        audio = self._intake.window(first, end)
         if len(audio) < MIN_SAMPLES:
             return Transcript("", self.language or "", 0.0, len(audio) / RATE)
         asr = self._voice.asr
-        return await self._scheduler.run_for(
-            asr, priority, asr.transcribe, audio, self.language, ticket=ticket
+        options = self._options if words else replace(self._options, word_times=False)
+        transcript = await self._scheduler.run_for(
+            asr, priority, asr.transcribe, audio, self.language, options, ticket=ticket
         )
+        at = first / RATE
+        return replace(
+            transcript,
+            words=tuple(
+                Word(w.text, at + max(0.0, w.start), at + max(0.0, w.start, w.end))
+                for w in transcript.words
+            ),
+        )
+
+    def _fitted(self, transcript: Transcript, utterance: Utterance) -> Transcript:
+        """`transcript`'s words moved onto the speech the VAD heard in `utterance`
+        (as they are where it heard nothing: automatic activity detection is off)."""
+        if not transcript.words:
+            return transcript
+        first, end = utterance.start // FRAME, -(-utterance.end // FRAME)
+        scores = self._intake.scores(first, end)
+        if np.isnan(scores).all():
+            return transcript
+        speech, silence = self._thresholds
+        runs = speech_runs(
+            np.nan_to_num(scores).tolist(),
+            first * FRAME / RATE,
+            FRAME / RATE,
+            speech=speech,
+            silence=silence,
+        )
+        return replace(transcript, words=fit_words(transcript.words, runs))
+
+    async def _translate(self, utterance: Utterance, language: str) -> str | None:
+        """The turn's translation, where it is not in the target language already."""
+        if language == self._translate_into:
+            return None
+        asr = self._voice.asr
+        audio = self._audio(utterance.start, utterance.end)
+        translated = await self._scheduler.run_for(
+            asr, Priority.RECOGNITION, asr.translate, audio, language or None
+        )
+        return translated.text
 
     async def _recognize(self) -> None:
         while True:
@@ -192,12 +261,20 @@ class Recognition:
                 self._stats.speculations_used += 1
             else:
                 transcript = await self._transcribe(utterance.start, utterance.end)
+            transcript = self._fitted(transcript, utterance)
             prosody = None
             if self._affect and transcript.text:
                 audio = self._audio(utterance.start, utterance.end)
                 prosody = await self._scheduler.run(Priority.RECOGNITION, measure, audio)
+            translation = None
+            if self._translate_into and transcript.text:
+                translation = await self._translate(utterance, transcript.language)
             recognized = time.monotonic()
-            if self.language is None and transcript.language_probability >= LANGUAGE_CONFIDENCE:
+            if (
+                self._keep_language
+                and self.language is None
+                and transcript.language_probability >= LANGUAGE_CONFIDENCE
+            ):
                 self.language = transcript.language
             if transcript.text:
                 timing = TurnTiming(
@@ -206,4 +283,6 @@ class Recognition:
                     recognized=recognized,
                     speculative=guess is not None,
                 )
-                await self._emit(UserSpoke(transcript, transcript.duration, timing, prosody))
+                await self._emit(
+                    UserSpoke(transcript, transcript.duration, timing, prosody, translation)
+                )

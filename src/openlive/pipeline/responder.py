@@ -10,7 +10,11 @@ ended), and once it has ended the input held during it goes into the history.
 One answer is a model turn: the reply (`TextResponse`, or `SpeechResponse` when the
 session speaks) and the rounds of function calls on its way. BLOCKING calls hold it
 open until the client answers them; NON_BLOCKING calls end it, and their results come
-back as input of their own.
+back as input of their own. A call the model makes wrongly (an engine's model calling
+what is not declared) ends it too, with `MALFORMED_FUNCTION_CALL`.
+
+Every `turnComplete` says how its turn ended (`Ending`) and whether another answer
+follows (`TurnProtocol.answer_follows`).
 """
 
 from __future__ import annotations
@@ -20,13 +24,17 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from ..backends.base import ChatMessage, ContextOverflow, FunctionSpec, LLMError
+from ..backends.base import ChatMessage, ContextOverflow, FunctionSpec, LLMError, MalformedCall
+from ..backends.voice import Transcript
 from ..protocol.errors import InternalError, InvalidArgument
+from ..protocol.listening import input_transcription, voice_activity
+from ..protocol.messages import ServerMessage
 from ..protocol.session import LiveSession
 from ..protocol.turn import (
     Action,
     Append,
     CompleteTurn,
+    Ending,
     Input,
     Interrupt,
     StartAnswer,
@@ -42,6 +50,7 @@ from .response import Send, TextResponse
 from .speech import SpeechResponse
 from .timing import TurnTiming
 from .tools import PendingCalls, wire_calls
+from .translation import Translation
 
 __all__ = ["MAX_CALL_ROUNDS", "Responder"]
 
@@ -58,6 +67,8 @@ class _Cue:
     timing: TurnTiming | None = None
     mood: Mood | None = None
     """How the user sounded (affective dialog)."""
+    verbatim: str | None = None
+    """The answer, already written (a translation session's): None, the model writes it."""
 
 
 class Responder:
@@ -107,22 +118,52 @@ class Responder:
         """What the listener reports: the user began or stopped speaking, or a turn."""
         plan = self.parts.plan
         match event:
-            case VoiceStarted():
+            case VoiceStarted(offset):
+                if plan.listening.voice_activity:
+                    await self._send(voice_activity(True, offset))
+                self.parts.frames.activity_started()
                 await self.take(Input.SPEECH_STARTED)
-            case VoiceEnded():
+            case VoiceEnded(offset):
+                if plan.listening.voice_activity:
+                    await self._send(voice_activity(False, offset))
                 await self.take(Input.SPEECH_ENDED)
             case UserSpeaking(text):
                 if plan.listening.transcribe:
                     await self._send(self._session.interim_input_transcription(text))
             case UserSpoke(transcript, _, timing, prosody):
                 if plan.listening.transcribe:
-                    await self._send(self._session.input_transcription(transcript.text))
+                    await self._send(self._transcription(transcript))
+                if plan.translation is not None:
+                    await self._translate(plan.translation, event)
+                    return
                 if plan.features.proactive_audio and not self._for_me(transcript.text):
                     await self.take(Input.IGNORED_TURN)
                     return
                 affect = self.parts.affect
                 mood = affect.observe(prosody) if affect and prosody else None
                 await self.user_text(Input.SPOKEN_TURN, transcript.text, _Cue(timing, mood))
+
+    async def _translate(self, translation: Translation, spoke: UserSpoke) -> None:
+        """A spoken turn of a translation session: answered by its translation, spoken
+        back as heard, or (the target language without echo) not at all."""
+        heard = spoke.transcript
+        answer = translation.spoken(heard.language, heard.text, spoke.translation)
+        if answer == "":
+            await self.take(Input.IGNORED_TURN)
+            return
+        await self.user_text(Input.SPOKEN_TURN, heard.text, _Cue(spoke.timing, verbatim=answer))
+
+    def _transcription(self, transcript: Transcript) -> ServerMessage:
+        """`inputTranscription` of a spoken turn: its text, its language as the session
+        names it, and its words' offsets if they were asked for."""
+        listening = self.parts.plan.listening
+        return input_transcription(
+            transcript.text,
+            language_code=listening.languages.tag(transcript.language) or None,
+            words=[(w.text, w.start, w.end) for w in transcript.words]
+            if listening.word_times
+            else None,
+        )
 
     def _for_me(self, text: str) -> bool:
         """Proactive audio: whether a spoken turn is addressed to the model."""
@@ -142,7 +183,13 @@ class Responder:
             case Interrupt(calls):
                 await self._interrupt(calls)
             case CompleteTurn():
-                await self._send(self._session.turn_complete())
+                await self._turn_complete(Ending.NOT_ADDRESSED)
+
+    async def _turn_complete(self, ending: Ending, more: bool | None = None) -> None:
+        """A bare `turnComplete` (without usage) for a turn that ended so; `more`:
+        whether another answer follows (by default, as the protocol says now)."""
+        more = self.turns.answer_follows if more is None else more
+        await self._send(self._session.turn_complete(ending=ending, more=more))
 
     async def _interrupt(self, calls: bool) -> None:
         """Stop the answer, tell the client, and wait for its task to end."""
@@ -151,11 +198,12 @@ class Responder:
         # Tell the client first: a cancelled answer sends nothing more, and waiting for
         # its models to stop (a sentence being synthesized, say) would delay the news.
         waited_for = self._calls.blocking_ids if calls else []
+        more = self.turns.answer_follows  # known now: by the time it is sent, it may run
         task.cancel()
         if waited_for:
             await self._send(self._session.tool_call_cancellation(waited_for))
         await self._send(self._session.interrupted())
-        await self._send(self._session.turn_complete())
+        await self._turn_complete(Ending.INTERRUPTED, more)
         await asyncio.wait([task])
         self._ended(task)
         self._calls.cancel(waited_for)
@@ -226,6 +274,10 @@ class Responder:
                 context.append_model(response.text)
             if window is not None and response.usage is not None:
                 window.observe(response.usage, context.turns)
+            if isinstance(response.error, MalformedCall):
+                log.info("the model's function call is malformed: %s", response.error)
+                await self._turn_complete(Ending.MALFORMED_CALL)
+                return None
             if response.error is not None or not response.calls:
                 return response.error
             calls = self._calls.issue(response.calls, plan.functions)
@@ -233,7 +285,7 @@ class Responder:
             await self._send(self._session.tool_call(wire_calls(calls)))
             waiting = [c.id for c in calls if c.name in plan.functions.blocking]
             if not waiting:
-                await self._send(self._session.turn_complete())
+                await self._turn_complete(Ending.CALLS_RUNNING)
                 return None
             await self.take(Input.CALLS_BLOCKING)
             results = await self._calls.wait(waiting)
@@ -246,27 +298,34 @@ class Responder:
         self, cue: _Cue, functions: Sequence[FunctionSpec]
     ) -> TextResponse | SpeechResponse:
         parts, plan = self.parts, self.parts.plan
-        context = self._context
-        if note := instruction(cue.mood):  # affective dialog: this answer only
+        context, conversation, sampling = self._context, parts.conversation, plan.sampling
+        if plan.translation is not None:  # the last user turn's translation, no calls
+            conversation, context, sampling = plan.translation.turn(
+                conversation, context, sampling, cue.verbatim
+            )
+            functions = ()
+        elif note := instruction(cue.mood):  # affective dialog: this answer only
             system = f"{context.system_instruction}\n\n{note}".strip()
             context = ChatContext(system, context.turns)
         thoughts = plan.features.include_thoughts
         if not plan.speak:
             return TextResponse(
                 self._session,
-                parts.conversation,
+                conversation,
                 context,
-                plan.sampling,
+                sampling,
                 self._send,
                 functions,
                 thoughts=thoughts,
+                more=self._answer_follows,
             )
         assert self._voice is not None and parts.voice is not None
+        mood = delivery(cue.mood)
         return SpeechResponse(
             self._session,
-            parts.conversation,
+            conversation,
             context,
-            plan.sampling,
+            sampling,
             self._send,
             parts.voice.tts,
             self._voice.scheduler,
@@ -275,6 +334,10 @@ class Responder:
             functions=functions,
             thoughts=thoughts,
             voice=plan.voice,
-            language=plan.language.code if plan.language else None,
-            delivery=delivery(cue.mood),
+            language=plan.speech_language,
+            delivery=plan.delivery.then(mood) if plan.delivery else mood,
+            more=self._answer_follows,
         )
+
+    def _answer_follows(self) -> bool:
+        return self.turns.answer_follows

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 
 from ..backends.registry import Backends
 from ..protocol.errors import ConnectionDeadline, InternalError, InvalidArgument, LiveError
@@ -48,9 +49,10 @@ from .listener import ListenerEvent
 from .outbox import ClientGone, Outbox, Transport
 from .parts import Voice, equip
 from .plan import SessionPlan, plan_session
+from .replica import replicate
 from .responder import Responder
 from .resumption import Resumption, ResumptionSettings, restore, snapshot_of
-from .tools import PendingCalls, scheduling
+from .tools import PendingCalls, result_media, scheduling
 
 __all__ = ["SessionRunner"]
 
@@ -72,11 +74,14 @@ class SessionRunner:
         rate: InputRate | None = None,
         api_version: str = "v1beta",
         owner: str = "",
+        session_id: str | None = None,
     ) -> None:
         """`api_version`: the one in the connection's path (v1, v1beta or v1alpha);
         `owner`: a fingerprint of the credential the session was opened with (its
         resumption handles are bound to it); `rate`: the buckets its input is charged
-        to (else full ones of `limits.rate`)."""
+        to (else full ones of `limits.rate`); `session_id`: the id of a new session
+        (`setupComplete.sessionId`; a random UUID by default). A resumed session keeps
+        the id of the session it resumes."""
         self._transport = transport
         self._api_version = api_version
         self._backends = backends
@@ -84,6 +89,7 @@ class SessionRunner:
         self._guard = guard
         """Set for a session on an ephemeral token: it applies the token's locks."""
         self._session = LiveSession()
+        self._session_id = session_id or str(uuid.uuid4())
         self._outbox = Outbox(transport)
         self._context = ChatContext()
         self._calls = PendingCalls()
@@ -172,6 +178,7 @@ class SessionRunner:
             self._session.client_message_index,
             elapsed=self._lifetime.elapsed,
             video=self._lifetime.video_seen,
+            session_id=self._session_id,
         )
         await self._resumption.checkpoint(snapshot)
 
@@ -214,6 +221,7 @@ class SessionRunner:
                 if parts.listener is not None:
                     parts.listener.audio_stream_end()
             case ActivityStarted():
+                parts.frames.activity_started()
                 await answers.take(Input.SPEECH_STARTED)
                 if parts.listener is not None:
                     parts.listener.activity_start()
@@ -234,14 +242,15 @@ class SessionRunner:
                     await self._checkpoint()
 
     async def _function_response(self, response: FunctionResponse) -> None:
-        taken = self._calls.answer(response)
+        media = result_media(response, self._answers.parts.frames.image)
+        taken = self._calls.answer(response, media)
         if taken is None:
-            return  # a late answer to a cancelled call
-        result, blocking = taken
-        if blocking:
+            return  # a late answer to a call cancelled or finished
+        if taken.blocking:
             return  # the model turn waiting for it takes it
         kind = RESULTS.get(scheduling(response), Input.IDLE_RESULT)
-        await self._answers.take(kind, self._context.result(result))
+        result = () if taken.result is None else (self._context.result(taken.result),)
+        await self._answers.take(kind, *result)
 
     async def _setup(self, setup: Setup) -> None:
         if self._guard is not None:
@@ -253,6 +262,8 @@ class SessionRunner:
         plan = plan_session(
             setup, self._backends.catalogue, self._api_version, can_speak=self._voice is not None
         )
+        if self._voice is not None:
+            plan = await replicate(plan, self._voice)  # a voice from a sample, if any
         self._responder = responder = Responder(
             self._session,
             equip(plan, self._backends, self._voice, self._heard),
@@ -273,12 +284,16 @@ class SessionRunner:
             self._context.turns, pending = restore(snapshot)
             self._calls.restore(pending)
             self._lifetime.resumed(snapshot.elapsed)
+            self._session_id = snapshot.session_id or self._session_id
         if responder.parts.window is None:  # without compression, sessions are limited
             self._lifetime.uncompressed()
         if snapshot is not None and snapshot.video:
             self._lifetime.saw_video()
         self._resumption.start(setup)
-        await self._outbox.put(self._session.complete_setup(plan.config))
+        resumed = snapshot is not None
+        await self._outbox.put(
+            self._session.complete_setup(plan.config, self._session_id, resumed=resumed)
+        )
         await self._checkpoint()
 
     async def _heard(self, event: ListenerEvent) -> None:

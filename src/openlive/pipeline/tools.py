@@ -9,8 +9,13 @@ them: nothing on a local server can serve them.
 `PendingCalls` gives each call its id, remembers which the model turn waits for
 (BLOCKING, the default) and which run on while the conversation goes on
 (NON_BLOCKING), and sorts each `FunctionResponse` into: the answer to a pending call, a
-late answer to a call already cancelled (dropped quietly, as the API says), or an
-answer to no call at all (1007).
+late answer to a call already cancelled or finished (dropped quietly, as the API says),
+or an answer to no call at all (1007). A NON_BLOCKING call whose response has
+`willContinue` stays pending: each of its responses is a result, until one without it
+(an empty last one only ends the call).
+
+`result_media` reads the `parts` of a response: text (`text/*`, JSON) and, for a model
+that can see, images; anything else is refused with a 1007 that says why.
 """
 
 from __future__ import annotations
@@ -20,17 +25,25 @@ import itertools
 import re
 import secrets
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ..backends.base import FunctionCall, FunctionResult, FunctionSpec
+from ..backends.base import FunctionCall, FunctionResult, FunctionSpec, Image
 from ..protocol.codec import MAX_FUNCTIONS, TOO_MANY_FUNCTIONS
 from ..protocol.errors import InvalidArgument
-from ..protocol.messages import Behavior, FunctionResponse, Scheduling, Tool
+from ..protocol.messages import Behavior, Blob, FunctionResponse, Scheduling, Tool
 from ..protocol.messages import FunctionCall as WireCall
+from .vision import IMAGE_TYPES
 
-__all__ = ["BUILTIN_TOOLS", "Functions", "PendingCalls", "to_json_schema"]
+__all__ = [
+    "BUILTIN_TOOLS",
+    "Functions",
+    "PendingCalls",
+    "Taken",
+    "result_media",
+    "to_json_schema",
+]
 
 FUNCTION_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,127}")
 """The SDKs' rule for a function's name: a letter or `_`, then letters, digits, `_`,
@@ -47,6 +60,8 @@ BUILTIN_TOOLS = (
     "retrieval",
     "enterprise_web_search",
     "mcp_servers",
+    "parallel_ai_search",
+    "exa_ai_search",
 )
 
 _TYPES = {"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"}
@@ -152,6 +167,17 @@ class Functions:
 class _Pending:
     call: FunctionCall
     blocking: bool
+    continued: bool = False
+    """A response said more would come (`willContinue`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Taken:
+    """A response to a pending call: its result (None for the empty last response of a
+    call that continued, which only ends it), and whether the call was BLOCKING."""
+
+    result: FunctionResult | None
+    blocking: bool
 
 
 @dataclass(slots=True)
@@ -160,6 +186,7 @@ class PendingCalls:
 
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _cancelled: deque[str] = field(default_factory=lambda: deque(maxlen=256))
+    """Calls cancelled or finished: responses that still come for them are dropped."""
     _results: dict[str, FunctionResult] = field(default_factory=dict)
     _answered: asyncio.Event = field(default_factory=asyncio.Event)
     _prefix: str = field(default_factory=lambda: f"fc-{secrets.token_hex(4)}-")
@@ -198,21 +225,35 @@ class PendingCalls:
         self._results = {i: r for i, r in self._results.items() if i not in cancelled}
         return cancelled
 
-    def answer(self, response: FunctionResponse) -> tuple[FunctionResult, bool] | None:
-        """Take one response: its result and whether its call was BLOCKING, or None for
-        a late answer to a cancelled call. Raises InvalidArgument for an unknown id."""
+    def answer(
+        self, response: FunctionResponse, media: tuple[str, tuple[Image, ...]] = ("", ())
+    ) -> Taken | None:
+        """Take one response, with the text and images of its parts (`result_media`);
+        None for a late answer to a call cancelled or finished. Raises InvalidArgument
+        for an unknown id. `willContinue` keeps a NON_BLOCKING call pending."""
         call_id = response.id or ""
-        pending = self._pending.pop(call_id, None)
+        pending = self._pending.get(call_id)
         if pending is None:
             if call_id in self._cancelled:
                 return None
             shown = call_id or "(none)"
             raise InvalidArgument(f"Function response id {shown} matches no pending call.")
-        result = FunctionResult(call_id, pending.call.name, dict(response.response or {}))
+        text, images = media
+        result = FunctionResult(
+            call_id, pending.call.name, dict(response.response or {}), text, images
+        )
         if pending.blocking:
+            del self._pending[call_id]
             self._results[call_id] = result
             self._answered.set()
-        return result, pending.blocking
+            return Taken(result, blocking=True)
+        if response.will_continue:
+            pending.continued = True
+            return Taken(result, blocking=False)
+        del self._pending[call_id]
+        self._cancelled.append(call_id)  # finished: what still comes is not considered
+        empty = not (response.response or text or images)
+        return Taken(None if pending.continued and empty else result, blocking=False)
 
     async def wait(self, ids: Sequence[str]) -> list[FunctionResult]:
         """The results of these blocking calls, in order, once all are answered."""
@@ -233,6 +274,41 @@ def scheduling(response: FunctionResponse) -> Scheduling:
         return Scheduling(inner) if isinstance(inner, str) else Scheduling.WHEN_IDLE
     except ValueError:
         raise InvalidArgument(f"Unknown scheduling {inner!r} in a function response.") from None
+
+
+TEXT_TYPES = ("text/", "application/json")
+"""The MIME types of function response parts read as UTF-8 text (a prefix of each)."""
+
+
+def result_media(
+    response: FunctionResponse, image: Callable[[Blob], Image]
+) -> tuple[str, tuple[Image, ...]]:
+    """The text and the images of a response's `parts`. `image` checks an image (and
+    refuses it for a model that cannot see). `fileData` and other types are refused."""
+    texts: list[str] = []
+    images: list[Image] = []
+    for part in response.parts or ():
+        if part.file_data is not None:
+            raise InvalidArgument(
+                "fileData in a function response is not supported: this server fetches no "
+                "files; send the data as inlineData."
+            )
+        if part.inline_data is None:
+            continue
+        blob = part.inline_data
+        mime = (blob.mime_type or "").split(";")[0].strip().lower()
+        if mime.startswith(TEXT_TYPES):
+            try:
+                texts.append(blob.data.decode("utf-8"))
+            except UnicodeDecodeError:
+                raise InvalidArgument(
+                    f"The {mime} data of a function response part is not valid UTF-8."
+                ) from None
+        elif mime in IMAGE_TYPES or mime == "image/jpg":
+            images.append(image(blob))  # refused if the model cannot see
+        else:
+            raise InvalidArgument(f"Unsupported MIME type: {(blob.mime_type or '(none)')[:60]}")
+    return "\n".join(texts), tuple(images)
 
 
 def wire_calls(calls: Sequence[FunctionCall]) -> list[WireCall]:

@@ -43,13 +43,16 @@ __all__ = [
     "FunctionCall",
     "FunctionDeclaration",
     "FunctionResponse",
+    "FunctionResponsePart",
     "GenerationConfig",
     "GoAway",
+    "InteractionStatus",
     "Modality",
     "ModalityTokenCount",
     "Part",
     "RealtimeInput",
     "RealtimeInputConfig",
+    "ReplicatedVoiceConfig",
     "ServerContent",
     "ServerMessage",
     "SessionResumptionConfig",
@@ -64,8 +67,13 @@ __all__ = [
     "ToolCallCancellation",
     "ToolResponse",
     "Transcription",
+    "TranslationConfig",
+    "TurnCompleteReason",
     "TurnCoverage",
     "UsageMetadata",
+    "VoiceActivity",
+    "VoiceActivityType",
+    "WordInfo",
 ]
 
 
@@ -190,6 +198,55 @@ class ThinkingLevel(enum.StrEnum):
     XHIGH = "XHIGH"
 
 
+class TurnCompleteReason(enum.StrEnum):
+    """Why a turn ended (`serverContent.turnCompleteReason`): the SDKs' values."""
+
+    TURN_COMPLETE_REASON_UNSPECIFIED = "TURN_COMPLETE_REASON_UNSPECIFIED"
+    MALFORMED_FUNCTION_CALL = "MALFORMED_FUNCTION_CALL"
+    RESPONSE_REJECTED = "RESPONSE_REJECTED"
+    NEED_MORE_INPUT = "NEED_MORE_INPUT"
+    PROHIBITED_INPUT_CONTENT = "PROHIBITED_INPUT_CONTENT"
+    IMAGE_PROHIBITED_INPUT_CONTENT = "IMAGE_PROHIBITED_INPUT_CONTENT"
+    INPUT_TEXT_CONTAIN_PROMINENT_PERSON_PROHIBITED = (
+        "INPUT_TEXT_CONTAIN_PROMINENT_PERSON_PROHIBITED"
+    )
+    INPUT_IMAGE_CELEBRITY = "INPUT_IMAGE_CELEBRITY"
+    INPUT_IMAGE_PHOTO_REALISTIC_CHILD_PROHIBITED = "INPUT_IMAGE_PHOTO_REALISTIC_CHILD_PROHIBITED"
+    INPUT_TEXT_NCII_PROHIBITED = "INPUT_TEXT_NCII_PROHIBITED"
+    INPUT_OTHER = "INPUT_OTHER"
+    INPUT_IP_PROHIBITED = "INPUT_IP_PROHIBITED"
+    BLOCKLIST = "BLOCKLIST"
+    UNSAFE_PROMPT_FOR_IMAGE_GENERATION = "UNSAFE_PROMPT_FOR_IMAGE_GENERATION"
+    GENERATED_IMAGE_SAFETY = "GENERATED_IMAGE_SAFETY"
+    GENERATED_CONTENT_SAFETY = "GENERATED_CONTENT_SAFETY"
+    GENERATED_AUDIO_SAFETY = "GENERATED_AUDIO_SAFETY"
+    GENERATED_VIDEO_SAFETY = "GENERATED_VIDEO_SAFETY"
+    GENERATED_CONTENT_PROHIBITED = "GENERATED_CONTENT_PROHIBITED"
+    GENERATED_CONTENT_BLOCKLIST = "GENERATED_CONTENT_BLOCKLIST"
+    GENERATED_IMAGE_PROHIBITED = "GENERATED_IMAGE_PROHIBITED"
+    GENERATED_IMAGE_CELEBRITY = "GENERATED_IMAGE_CELEBRITY"
+    GENERATED_IMAGE_PROMINENT_PEOPLE_DETECTED_BY_REWRITER = (
+        "GENERATED_IMAGE_PROMINENT_PEOPLE_DETECTED_BY_REWRITER"
+    )
+    GENERATED_IMAGE_IDENTIFIABLE_PEOPLE = "GENERATED_IMAGE_IDENTIFIABLE_PEOPLE"
+    GENERATED_IMAGE_MINORS = "GENERATED_IMAGE_MINORS"
+    OUTPUT_IMAGE_IP_PROHIBITED = "OUTPUT_IMAGE_IP_PROHIBITED"
+    GENERATED_OTHER = "GENERATED_OTHER"
+    MAX_REGENERATION_REACHED = "MAX_REGENERATION_REACHED"
+
+
+class InteractionStatus(enum.StrEnum):
+    """What the session is doing as a turn completes (`serverContent.interactionStatus`)."""
+
+    INTERACTION_STATUS_UNSPECIFIED = "INTERACTION_STATUS_UNSPECIFIED"
+    IN_PROGRESS = "IN_PROGRESS"
+    """More model output follows: the server is still working on input it has."""
+    REQUIRES_ACTION = "REQUIRES_ACTION"
+    """Deprecated in the SDKs in favour of IDLE; never sent."""
+    IDLE = "IDLE"
+    """Everything received has been dealt with."""
+
+
 # --- content -----------------------------------------------------------------------
 
 
@@ -211,23 +268,38 @@ class FunctionCall(WireModel):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
+class FunctionResponsePart(WireModel):
+    """Media that is part of a function's result."""
+
+    inline_data: Blob | None = None
+    file_data: FileData | None = None
+    media_processing: Any = None
+    media_resolution: Any = None
+    video_metadata: dict[str, Any] | None = None
+    document_metadata: dict[str, Any] | None = None
+    spreadsheet_metadata: dict[str, Any] | None = None
+    audio_metadata: dict[str, Any] | None = None
+
+
 class FunctionResponse(WireModel):
     id: str | None = None
     name: str | None = None
     response: dict[str, Any] | None = None
     will_continue: bool | None = None
     scheduling: Scheduling | None = None
-    parts: list[dict[str, Any]] | None = None
+    parts: list[FunctionResponsePart] | None = None
 
 
 class ExecutableCode(WireModel):
     language: str | None = None
     code: str | None = None
+    id: str | None = None
 
 
 class CodeExecutionResult(WireModel):
     outcome: str | None = None
     output: str | None = None
+    id: str | None = None
 
 
 class Part(WireModel):
@@ -273,10 +345,24 @@ class PrebuiltVoiceConfig(WireModel):
     voice_name: str | None = None
 
 
+class VoiceConsentSignature(WireModel):
+    signature: str | None = None
+
+
+class ReplicatedVoiceConfig(WireModel):
+    """A voice made from a sample of a speaker (`audio/wav`, 16-bit)."""
+
+    mime_type: str | None = None
+    voice_sample_audio: Base64Bytes | None = None
+    consent_audio: Base64Bytes | None = None
+    voice_consent_signature: VoiceConsentSignature | None = None
+
+
 class VoiceConfig(WireModel):
     prebuilt_voice_config: PrebuiltVoiceConfig | None = None
-    replicated_voice_config: dict[str, Any] | None = None
-    voice: dict[str, Any] | None = None
+    replicated_voice_config: ReplicatedVoiceConfig | None = None
+    voice: str | None = None
+    """A speaker identifier: taken as a voice name, like `prebuiltVoiceConfig.voiceName`."""
 
 
 class SpeechConfig(WireModel):
@@ -289,6 +375,13 @@ class ThinkingConfig(WireModel):
     include_thoughts: bool | None = None
     thinking_budget: int | None = None
     thinking_level: ThinkingLevel | None = None
+
+
+class TranslationConfig(WireModel):
+    """Speech-to-speech translation: each user turn is answered by its translation."""
+
+    target_language_code: str | None = None
+    echo_target_language: bool | None = None
 
 
 class GenerationConfig(WireModel):
@@ -306,7 +399,7 @@ class GenerationConfig(WireModel):
     speech_config: SpeechConfig | None = None
     thinking_config: ThinkingConfig | None = None
     enable_affective_dialog: bool | None = None
-    translation_config: dict[str, Any] | None = None
+    translation_config: TranslationConfig | None = None
     # Fields of GenerationConfig that the Live API does not support: parsed so that
     # their use gets a clear refusal rather than "unknown field".
     response_logprobs: bool | None = None
@@ -350,6 +443,8 @@ class Tool(WireModel):
     retrieval: dict[str, Any] | None = None
     enterprise_web_search: dict[str, Any] | None = None
     mcp_servers: list[dict[str, Any]] | None = None
+    parallel_ai_search: dict[str, Any] | None = None
+    exa_ai_search: dict[str, Any] | None = None
 
 
 class SessionResumptionConfig(WireModel):
@@ -366,9 +461,19 @@ class ContextWindowCompression(WireModel):
     sliding_window: SlidingWindow | None = None
 
 
+class LanguageHints(WireModel):
+    language_codes: list[str] | None = None
+
+
 class AudioTranscriptionConfig(WireModel):
     language_codes: list[str] | None = None
-    custom_vocabulary: list[Any] | None = None
+    language_auto: dict[str, Any] | None = None
+    """Deprecated in the SDKs: detection is the default."""
+    language_hints: LanguageHints | None = None
+    """Deprecated in the SDKs for `language_codes`."""
+    custom_vocabulary: list[str] | None = None
+    adaptation_phrases: list[str] | None = None
+    """Deprecated in the SDKs for `custom_vocabulary`."""
     word_timestamp: bool | None = None
     diarization: Any = None
     mode: str | None = None
@@ -473,10 +578,20 @@ class SetupComplete(WireModel):
     session_id: str | None = None
 
 
+class WordInfo(WireModel):
+    word: str | None = None
+    start_offset: str | None = None
+    end_offset: str | None = None
+    """Durations ("1.234s") into the connection's input audio."""
+
+
 class Transcription(WireModel):
     text: str | None = None
     finished: bool | None = None
     language_code: str | None = None
+    words: list[WordInfo] | None = None
+    start_offset: str | None = None
+    end_offset: str | None = None
 
 
 class ServerContent(WireModel):
@@ -487,8 +602,9 @@ class ServerContent(WireModel):
     input_transcription: Transcription | None = None
     output_transcription: Transcription | None = None
     waiting_for_input: bool | None = None
-    turn_complete_reason: str | None = None
+    turn_complete_reason: TurnCompleteReason | None = None
     interim_input_transcription: Transcription | None = None
+    interaction_status: InteractionStatus | None = None
 
 
 class ToolCall(WireModel):
@@ -526,6 +642,18 @@ class UsageMetadata(WireModel):
     response_tokens_details: list[ModalityTokenCount] | None = None
 
 
+class VoiceActivityType(enum.StrEnum):
+    TYPE_UNSPECIFIED = "TYPE_UNSPECIFIED"
+    ACTIVITY_START = "ACTIVITY_START"
+    ACTIVITY_END = "ACTIVITY_END"
+
+
+class VoiceActivity(WireModel):
+    type: VoiceActivityType | None = None
+    audio_offset: str | None = None
+    """A duration ("1.234s") into the connection's input audio."""
+
+
 class ServerMessage(WireModel):
     """The server envelope: one of the message fields, optionally with usageMetadata."""
 
@@ -535,4 +663,5 @@ class ServerMessage(WireModel):
     tool_call_cancellation: ToolCallCancellation | None = None
     go_away: GoAway | None = None
     session_resumption_update: SessionResumptionUpdate | None = None
+    voice_activity: VoiceActivity | None = None
     usage_metadata: UsageMetadata | None = None
