@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from openlive.backends.base import ChatMessage, FunctionCall, FunctionResult, FunctionSpec, LLMError
+from openlive.backends.base import (
+    ChatMessage,
+    FunctionCall,
+    FunctionResult,
+    FunctionSpec,
+    MalformedCall,
+)
 from openlive.backends.calling import choose_functions, render_history, valid_arguments
 from openlive.backends.openai_compat import _function_call, _PartialCall
 from openlive.pipeline.tools import Functions, to_json_schema
@@ -121,6 +127,18 @@ def test_a_history_with_calls_reads_as_plain_chat() -> None:
     assert "get_weather returned: 3" in rendered[2]["content"]
 
 
+def test_the_text_of_a_results_parts_is_read_with_it() -> None:
+    def note(response: dict[str, object], text: str) -> str:
+        result = FunctionResult("c1", "get_weather", response, text)
+        [rendered] = render_history([ChatMessage("tool", text, result=result)])
+        return rendered["content"]
+
+    assert note({}, "rain later").startswith("The function get_weather returned: rain later.")
+    assert note({"output": 3}, "rain later").startswith(
+        "The function get_weather returned: 3. It also returned: rain later"
+    )
+
+
 def test_an_engines_call_is_checked() -> None:
     specs = {"get_weather": WEATHER}
     assert _function_call(_PartialCall("get_weather", '{"city": "Oslo"}'), specs) == FunctionCall(
@@ -131,5 +149,5 @@ def test_an_engines_call_is_checked() -> None:
         _PartialCall("get_weather", '{"city": '),
         _PartialCall("get_weather", '{"town": "Oslo"}'),
     ):
-        with pytest.raises(LLMError):
+        with pytest.raises(MalformedCall):  # the turn ends, not the session
             _function_call(partial, specs)

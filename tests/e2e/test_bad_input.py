@@ -48,7 +48,7 @@ def after(setup: dict[str, object]) -> How:
     async def send(server: Server, frame: str | bytes) -> tuple[int, str]:
         async with connect(server.ws_url()) as ws:
             await ws.send(json.dumps(setup))
-            assert json.loads(await ws.recv()) == {"setupComplete": {}}
+            assert json.loads(await ws.recv()).keys() == {"setupComplete"}
             await ws.send(frame)
             return await close_of(ws)
 
@@ -75,7 +75,7 @@ async def resuming(server: Server, frame: str | bytes) -> tuple[int, str]:
     with that handle on a new connection; the close."""
     async with connect(server.ws_url()) as ws:
         await ws.send(json.dumps({"setup": {**SETUP["setup"], "sessionResumption": {}}}))
-        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        assert json.loads(await ws.recv()).keys() == {"setupComplete"}
         update = json.loads(await ws.recv())["sessionResumptionUpdate"]
     setup = json.loads(frame)
     setup["setup"]["sessionResumption"] = {"handle": update["newHandle"]}
@@ -89,7 +89,7 @@ async def answering_a_call(server: Server, frame: str | bytes) -> tuple[int, str
     setup = {"setup": {**SETUP["setup"], "tools": [{"functionDeclarations": [declaration]}]}}
     async with connect(server.ws_url()) as ws:
         await ws.send(json.dumps(setup))
-        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        assert json.loads(await ws.recv()).keys() == {"setupComplete"}
         question = {"role": "user", "parts": [{"text": "What's the weather in Oslo?"}]}
         await ws.send(json.dumps({"clientContent": {"turns": [question], "turnComplete": True}}))
         while "toolCall" not in (message := json.loads(await ws.recv())):
@@ -970,7 +970,7 @@ async def test_missing_key_closes_with_1008(server: Server) -> None:
 async def test_doubled_slashes_and_prefixes_are_routed(server: Server, path: str) -> None:
     async with connect(f"ws://127.0.0.1:{server.port}{path}?key=k") as ws:
         await ws.send(json.dumps(SETUP))
-        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        assert json.loads(await ws.recv()).keys() == {"setupComplete"}
 
 
 async def test_unknown_path_is_not_found(server: Server) -> None:

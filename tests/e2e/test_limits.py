@@ -90,7 +90,7 @@ async def flood(server: Server, messages: int) -> tuple[int, int, str]:
     async with connect(server.ws_url(key="flooder")) as ws:
         await ws.send(json.dumps(SETUP))  # (which may be one too many already)
         with pytest.raises(ConnectionClosed) as closed:
-            assert json.loads(await ws.recv()) == {"setupComplete": {}}
+            assert json.loads(await ws.recv()).keys() == {"setupComplete"}
             for _ in range(messages):
                 await ws.send(chunk)
                 sent += 1
@@ -139,7 +139,7 @@ async def sent_then_answered(server: Server, key: str, audio: str, count: int) -
     """Send `count` copies of `audio`, then a question: seconds until its answer ends."""
     async with connect(server.ws_url(key=key)) as ws:
         await ws.send(json.dumps(SETUP))
-        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        assert json.loads(await ws.recv()).keys() == {"setupComplete"}
         started = time.monotonic()
         for _ in range(count):
             await ws.send(audio)
@@ -168,7 +168,7 @@ async def test_bytes_over_the_rate_slow_the_sender_down_without_closing_it(
     # what is owed stays with the key: its next connection's setup waits for it too
     async with connect(guarded.ws_url(key="uploader")) as ws:
         await ws.send(json.dumps(SETUP))
-        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        assert json.loads(await ws.recv()).keys() == {"setupComplete"}
         for _ in range(2):  # 512 KB: 2 s and more owed at 100 KB/s, whatever was left
             await ws.send(pcm(0.5, 192_000))
         started = time.monotonic()
@@ -176,7 +176,7 @@ async def test_bytes_over_the_rate_slow_the_sender_down_without_closing_it(
         await asyncio.sleep(0.05)
     async with connect(guarded.ws_url(key="uploader")) as ws:
         await ws.send(json.dumps(SETUP))
-        assert json.loads(await ws.recv()) == {"setupComplete": {}}
+        assert json.loads(await ws.recv()).keys() == {"setupComplete"}
         assert time.monotonic() - started >= 1.5  # read once the debt was paid
 
 

@@ -262,7 +262,7 @@ async def test_a_token_works_only_on_the_constrained_method(keyed_server: Server
     assert await first_reply(as_a_key) == refused
     # none of those took the use
     constrained = ws_path(keyed_server, "BidiGenerateContentConstrained", f"?access_token={token}")
-    assert json.loads(await first_reply(constrained)) == {"setupComplete": {}}
+    assert json.loads(await first_reply(constrained)).keys() == {"setupComplete"}
 
 
 async def test_unknown_token_and_api_key_on_the_constrained_method(keyed_server: Server) -> None:
@@ -270,7 +270,7 @@ async def test_unknown_token_and_api_key_on_the_constrained_method(keyed_server:
     unknown = {"Authorization": "Token auth_tokens/0123"}
     assert await first_reply(constrained, unknown) == (1008, "Token is not valid.")
     with_key = ws_path(keyed_server, "BidiGenerateContentConstrained", "?key=right-key")
-    assert json.loads(await first_reply(with_key)) == {"setupComplete": {}}
+    assert json.loads(await first_reply(with_key)).keys() == {"setupComplete"}
 
 
 # --- persistence -------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from openlive.protocol.messages import Tool
 from tests.fakes import Reply
 
 from .test_runner import (
+    TURN_COMPLETE,
     Json,
     Opener,
     answer,
@@ -145,7 +146,7 @@ async def test_a_non_blocking_call_ends_the_turn_and_its_answer_starts_one(
     s.feed(user_turn("Weather in Paris?"))
     await s.transport.until_sent(3)
     [call] = calls_in(s.sent)
-    assert s.sent[2] == {"serverContent": {"turnComplete": True}}
+    assert s.sent[2] == TURN_COMPLETE
 
     s.feed(tool_response(call["id"], SUNNY))  # WHEN_IDLE by default
     await s.transport.until_sent(6)

@@ -67,12 +67,30 @@ def test_every_field_of_a_full_setup_lands_in_the_plan() -> None:
         automatic=False,
         interrupts=False,
         all_input=True,
+        all_video=True,
         transcribe=True,
     )
     assert (p.sampling.temperature, p.sampling.max_tokens) == (0.5, 10)
     assert [s.name for s in p.functions.specs] == ["get_weather"]
     assert not p.functions.blocking
     assert (p.transcribe_output, p.window) == (True, (400, 200))
+
+
+@pytest.mark.parametrize(
+    ("coverage", "audio", "video"),
+    [
+        (None, False, False),
+        ("TURN_INCLUDES_ONLY_ACTIVITY", False, False),
+        ("TURN_INCLUDES_ALL_INPUT", True, True),
+        ("TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO", False, True),
+    ],
+)
+def test_turn_coverage_says_what_a_turn_holds_of_audio_and_video(
+    coverage: str | None, audio: bool, video: bool
+) -> None:
+    config = {"turnCoverage": coverage} if coverage else {}
+    listening = plan(realtimeInputConfig=config).listening
+    assert (listening.all_input, listening.all_video) == (audio, video)
 
 
 def test_a_window_without_limits_takes_the_protocols_defaults() -> None:

@@ -22,6 +22,7 @@ from tests.fakes import PATIENCE, FakeTransport, Reply, ScriptedLLM, eventually,
 from .test_runner import (
     GENERATION_COMPLETE,
     INTERRUPTED,
+    SESSION_ID,
     SETUP_COMPLETE,
     TURN_COMPLETE,
     Json,
@@ -98,13 +99,21 @@ async def open_session(store: MemoryStore) -> AsyncIterator[Opener]:
     sessions: list[Session] = []
 
     def opener(
-        *script: Reply, limits: ConnectionLimits | None = None, owner: str = "key-a"
+        *script: Reply,
+        limits: ConnectionLimits | None = None,
+        owner: str = "key-a",
+        session_id: str = SESSION_ID,
     ) -> Session:
         llm = ScriptedLLM(*script)
         transport = FakeTransport()
         settings = ResumptionSettings(store, ttl=TTL, clock=lambda: store.now)
         runner = SessionRunner(
-            transport, fake_backends(llm), resumption=settings, limits=limits, owner=owner
+            transport,
+            fake_backends(llm),
+            resumption=settings,
+            limits=limits,
+            owner=owner,
+            session_id=session_id,
         )
         task = asyncio.create_task(runner.run(), name="session under test")
         session = Session(transport, llm, runner, task)
@@ -270,8 +279,9 @@ async def test_a_resumed_session_continues_the_conversation(
     s.feed(None)
     await s.ended()
 
-    # The new setup names only the model and the handle: the rest is the old session's.
-    r = open_session(Reply(["Ada."], usage=second))
+    # The new setup names only the model and the handle: the rest is the old session's,
+    # its id included (this connection would otherwise have been a new session).
+    r = open_session(Reply(["Ada."], usage=second), session_id="a-new-session")
     r.feed(
         {
             "setup": {
@@ -505,7 +515,7 @@ async def test_setup_in_time_lifts_the_setup_deadline(open_session: Opener) -> N
     s.feed(resumable_setup())
     await asyncio.sleep(0.4)  # past the setup deadline, with the session open
     assert s.transport.closed is None
-    assert s.sent[0] == {"setupComplete": {}}
+    assert s.sent[0] == SETUP_COMPLETE
 
 
 def go_aways(sent: list[Json]) -> list[Json]:

@@ -35,19 +35,25 @@ Json = dict[str, Any]
 
 # --- server messages, as the client decodes them ---------------------------------------
 
-SETUP_COMPLETE: Json = {"setupComplete": {}}
+SESSION_ID = "session-under-test"
+SETUP_COMPLETE: Json = {"setupComplete": {"sessionId": SESSION_ID}}
 GENERATION_COMPLETE: Json = {"serverContent": {"generationComplete": True}}
 INTERRUPTED: Json = {"serverContent": {"interrupted": True}}
-TURN_COMPLETE: Json = {"serverContent": {"turnComplete": True}}
+DONE: Json = {"turnComplete": True, "waitingForInput": True, "interactionStatus": "IDLE"}
+"""The serverContent of a turn after which the session waits for the user."""
+TURN_COMPLETE: Json = {"serverContent": DONE}
+TURN_GOES_ON: Json = {"serverContent": {"turnComplete": True, "interactionStatus": "IN_PROGRESS"}}
+"""A bare turnComplete after which another answer follows."""
 
 
 def text(delta: str) -> Json:
     return {"serverContent": {"modelTurn": {"role": "model", "parts": [{"text": delta}]}}}
 
 
-def turn_complete(prompt: int, response: int) -> Json:
+def turn_complete(prompt: int, response: int, *, more: bool = False) -> Json:
+    """turnComplete with usage; `more`: another answer follows it."""
     return {
-        "serverContent": {"turnComplete": True},
+        "serverContent": TURN_GOES_ON["serverContent"] if more else DONE,
         "usageMetadata": {
             "promptTokenCount": prompt,
             "responseTokenCount": response,
@@ -58,12 +64,13 @@ def turn_complete(prompt: int, response: int) -> Json:
     }
 
 
-def answer(usage: Usage, *deltas: str) -> list[Json]:
-    """A whole model turn: its text parts, generationComplete, turnComplete with usage."""
+def answer(usage: Usage, *deltas: str, more: bool = False) -> list[Json]:
+    """A whole model turn: its text parts, generationComplete, turnComplete with usage
+    (`more`: another answer follows it)."""
     return [
         *(text(d) for d in deltas),
         GENERATION_COMPLETE,
-        turn_complete(usage.prompt_tokens, usage.response_tokens),
+        turn_complete(usage.prompt_tokens, usage.response_tokens, more=more),
     ]
 
 
@@ -161,7 +168,7 @@ async def live() -> AsyncIterator[Opener]:
         before = asyncio.all_tasks()
         llm = ScriptedLLM(*script)
         transport = FakeTransport()
-        runner = SessionRunner(transport, fake_backends(llm))
+        runner = SessionRunner(transport, fake_backends(llm), session_id=SESSION_ID)
         task = asyncio.create_task(runner.run(), name="session under test")
         session = Live(transport, llm, task, before)
         sessions.append(session)
@@ -255,6 +262,35 @@ async def test_an_incomplete_turn_adds_context_without_an_answer(live: Opener) -
     assert call.sampling == Sampling(temperature=0.3, max_tokens=50)
 
 
+async def test_initial_history_is_taken_without_an_answer(live: Opener) -> None:
+    """historyConfig.initialHistoryInClientContent: the clientContent before the first
+    real turn, its own turnComplete included, is history; the next turn is answered."""
+    usage = Usage(20, 2)
+    s = live(Reply(["Ada", "."], usage=usage))
+    await s.start(setup(historyConfig={"initialHistoryInClientContent": True}))
+    s.feed(user_turn("My name is Ada.", turn_complete=False))
+    s.feed(
+        {
+            "clientContent": {
+                "turns": [{"role": "model", "parts": [{"text": "Nice to meet you."}]}],
+                "turnComplete": True,
+            }
+        }
+    )
+    await s.transport.until_read()
+    await settle()
+    assert s.llm.calls == [] and s.sent == [SETUP_COMPLETE]
+
+    s.feed(realtime_text("What is my name?"))
+    await s.transport.until_sent(5)
+    assert s.sent == [SETUP_COMPLETE, *answer(usage, "Ada", ".")]
+    assert s.llm.calls[0].messages == [
+        user("My name is Ada."),
+        assistant("Nice to meet you."),
+        user("What is my name?"),
+    ]
+
+
 # --- 3. interruption --------------------------------------------------------------------
 
 
@@ -280,7 +316,7 @@ async def test_new_input_interrupts_the_reply(live: Opener, interruption: Json) 
         text("Once "),
         text("upon "),
         INTERRUPTED,
-        TURN_COMPLETE,
+        TURN_GOES_ON,
         *answer(usage, "OK."),
     ]
     assert first.cancelled
@@ -290,6 +326,20 @@ async def test_new_input_interrupts_the_reply(live: Opener, interruption: Json) 
         assistant("Once upon "),
         user("Stop."),
     ]
+
+
+async def test_an_answer_stopped_by_the_users_activity_waits_for_them(live: Opener) -> None:
+    """Interrupted by the start of the user's activity, nothing follows yet: the model
+    waits for the user (as it does after a turn that asks for nothing more)."""
+    s = live(Reply(["Once ", "upon ", "a time"], pause_before=2))
+    manual = {"automaticActivityDetection": {"disabled": True}}
+    await s.start(setup(realtimeInputConfig=manual))
+    s.feed(user_turn("Tell me a story."))
+    await s.transport.until_sent(3)
+    s.feed({"realtimeInput": {"activityStart": {}}})
+    await s.transport.until_sent(5)
+    assert s.sent[3:] == [INTERRUPTED, TURN_COMPLETE]
+    assert s.llm.calls[0].cancelled
 
 
 async def test_an_interrupted_turn_keeps_only_what_was_sent(live: Opener) -> None:
@@ -312,7 +362,7 @@ async def test_an_interrupted_turn_keeps_only_what_was_sent(live: Opener) -> Non
     got = model_texts(s.sent[: s.sent.index(INTERRUPTED)])
     assert len(got) < len(first.produced), "nothing was generated beyond what was sent"
     assert got == first.produced[: len(got)]
-    assert s.sent[1 + len(got) :] == [INTERRUPTED, TURN_COMPLETE, *answer(usage, "OK.")]
+    assert s.sent[1 + len(got) :] == [INTERRUPTED, TURN_GOES_ON, *answer(usage, "OK.")]
     assert second.messages == [user("Count."), assistant("".join(got)), user("Stop.")]
 
 
@@ -364,7 +414,7 @@ async def test_no_interruption_answers_after_the_reply(live: Opener) -> None:
     await s.transport.until_sent(8)
     assert s.sent == [
         SETUP_COMPLETE,
-        *answer(first, "First ", "answer."),
+        *answer(first, "First ", "answer.", more=True),
         *answer(second, "Second."),
     ]
     assert s.llm.calls[0].finished

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from openlive.backends.base import ChatMessage, Image
-from openlive.backends.openai_compat import _chat_message
-from openlive.pipeline.vision import MAX_FRAMES, Frames, image_of, media_tokens
+from openlive.backends.base import ChatMessage, FunctionCall, FunctionResult, Image
+from openlive.backends.openai_compat import _chat_message, _chat_messages
+from openlive.pipeline.vision import ACTIVITY_LEAD, MAX_FRAMES, Frames, image_of, media_tokens
 from openlive.protocol.errors import InvalidArgument
 from openlive.protocol.messages import Blob, Content, MediaResolution, Part
 
@@ -115,3 +115,53 @@ def test_an_engine_gets_images_as_data_urls_after_the_text() -> None:
         ],
     }
     assert _chat_message(ChatMessage("user", "plain")) == {"role": "user", "content": "plain"}
+
+
+def test_a_spoken_turn_takes_only_the_frames_of_its_activity() -> None:
+    """turnCoverage TURN_INCLUDES_ONLY_ACTIVITY (the default): the frames sent well before
+    the user began to speak are not the turn's."""
+    clock = Clock()
+    frames = Frames(can_see=True, model="m", clock=clock, activity_only=True)
+    for second in (0.0, 1.0, 2.0):
+        clock.now = 100.0 + second
+        frames.video(frame(JPEG + bytes([int(second)])))
+    clock.now = 102.0 + ACTIVITY_LEAD / 2  # speech heard half a lead after the last frame
+    frames.activity_started()
+    clock.now = 103.0
+    frames.video(frame(JPEG + b"\x03"))
+    assert [f.data[-1] for f in frames.take()] == [2, 3]
+    assert frames.dropped == 2
+
+
+def test_all_video_keeps_every_frame_since_the_previous_turn() -> None:
+    """TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO and TURN_INCLUDES_ALL_INPUT."""
+    clock = Clock()
+    frames = Frames(can_see=True, model="m", clock=clock, activity_only=False)
+    for second in (0.0, 1.0, 2.0):
+        clock.now = 100.0 + second
+        frames.video(frame())
+    clock.now = 110.0
+    frames.activity_started()
+    assert len(frames.take()) == 3 and frames.dropped == 0
+
+
+def test_the_images_of_function_results_follow_the_results_of_their_round() -> None:
+    """A tool message holds text only: a round's images come after all its results."""
+    calls = (FunctionCall("look", {}, "c1"), FunctionCall("find", {}, "c2"))
+    png = Image("image/png", PNG)
+    messages = [
+        ChatMessage("user", "Look."),
+        ChatMessage("assistant", "", calls=calls),
+        ChatMessage("tool", "a red door", result=FunctionResult("c1", "look", {}), images=(png,)),
+        ChatMessage("tool", "", result=FunctionResult("c2", "find", {"found": True})),
+        ChatMessage("assistant", "Red."),
+    ]
+    chat = _chat_messages(messages)
+    assert [m["role"] for m in chat] == ["user", "assistant", "tool", "tool", "user", "assistant"]
+    assert chat[2]["content"] == "{}\na red door"
+    assert chat[3]["content"] == '{"found": true}'
+    data = base64.b64encode(PNG).decode()
+    assert chat[4]["content"] == [
+        {"type": "text", "text": "Images returned by look:"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
+    ]

@@ -42,7 +42,7 @@ SNAPSHOT = Snapshot(
     history=(
         HistoryEntry("user", "Weather in Paris? Ünïcode too."),
         HistoryEntry("assistant", "", calls=(CALL,)),
-        HistoryEntry("tool", "", result=ResultRecord("fc-1", "get_weather", {"output": "sun"})),
+        HistoryEntry("tool", "warm", result=ResultRecord("fc-1", "get_weather", {"output": "sun"})),
         HistoryEntry("assistant", "Sunny."),
     ),
     pending=(PendingCallRecord(CallRecord("fc-2", "get_weather", {"city": "Rome"}), False),),
@@ -50,6 +50,7 @@ SNAPSHOT = Snapshot(
     elapsed=312.5,
     video=True,
     owner="0123456789abcdef",
+    session_id="5f0c9a1e-6f1d-4c39-9f43-2a7b9b1f8e10",
 )
 
 
@@ -62,13 +63,16 @@ def test_a_snapshot_survives_its_json() -> None:
     assert raw["lastConsumedClientMessageIndex"] == 7
     assert (raw["elapsedSeconds"], raw["video"]) == (312.5, True)
     assert raw["owner"] == "0123456789abcdef"
+    assert raw["sessionId"] == "5f0c9a1e-6f1d-4c39-9f43-2a7b9b1f8e10"
+    assert raw["history"][2]["text"] == "warm", "a result keeps the text of its parts"
 
 
-def test_a_snapshot_of_older_code_has_no_clock_and_no_owner() -> None:
+def test_a_snapshot_of_older_code_has_no_clock_no_owner_and_no_id() -> None:
     raw = json.loads(SNAPSHOT.encode())
-    del raw["elapsedSeconds"], raw["video"], raw["owner"]
+    del raw["elapsedSeconds"], raw["video"], raw["owner"], raw["sessionId"]
     decoded = Snapshot.decode(json.dumps(raw))
     assert (decoded.elapsed, decoded.video, decoded.owner) == (0.0, False, "")
+    assert decoded.session_id == "", "the resumed session gets a new id"
 
 
 def test_an_empty_history_survives_too() -> None:

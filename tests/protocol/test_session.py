@@ -17,6 +17,7 @@ from openlive.protocol.session import (
     TurnUsage,
     validate_setup,
 )
+from openlive.protocol.turn import Ending
 
 
 def _msg(obj: dict[str, object]):  # type: ignore[no-untyped-def]
@@ -28,8 +29,8 @@ def _active(setup: dict[str, object] | None = None) -> LiveSession:
     body = setup or {"model": "models/m", "generationConfig": {"responseModalities": ["TEXT"]}}
     [event] = session.receive(_msg({"setup": body}))
     assert isinstance(event, SetupRequested)
-    first = session.complete_setup(validate_setup(event.setup))
-    assert json.loads(codec.encode(first)) == {"setupComplete": {}}
+    first = session.complete_setup(validate_setup(event.setup), "s-1")
+    assert json.loads(codec.encode(first)) == {"setupComplete": {"sessionId": "s-1"}}
     return session
 
 
@@ -216,7 +217,11 @@ def test_turn_complete_carries_usage_by_modality() -> None:
         TurnUsage(prompt={Modality.TEXT: 12}, response={Modality.TEXT: 5})
     )
     assert json.loads(codec.encode(message)) == {
-        "serverContent": {"turnComplete": True},
+        "serverContent": {
+            "turnComplete": True,
+            "waitingForInput": True,
+            "interactionStatus": "IDLE",
+        },
         "usageMetadata": {
             "promptTokenCount": 12,
             "responseTokenCount": 5,
@@ -230,3 +235,88 @@ def test_turn_complete_carries_usage_by_modality() -> None:
 def test_server_content_before_setup_complete_is_a_programming_error() -> None:
     with pytest.raises(RuntimeError):
         LiveSession().model_text("hi")
+
+
+def test_a_session_without_an_id_sends_an_empty_setup_complete() -> None:
+    session = LiveSession()
+    [event] = session.receive(_msg({"setup": {"model": "m"}}))
+    assert isinstance(event, SetupRequested)
+    first = session.complete_setup(validate_setup(event.setup))
+    assert json.loads(codec.encode(first)) == {"setupComplete": {}}
+
+
+def test_turn_complete_says_why_and_what_follows() -> None:
+    session = _active()
+    malformed = session.turn_complete(ending=Ending.MALFORMED_CALL)
+    assert json.loads(codec.encode(malformed)) == {
+        "serverContent": {
+            "turnComplete": True,
+            "turnCompleteReason": "MALFORMED_FUNCTION_CALL",
+            "waitingForInput": True,
+            "interactionStatus": "IDLE",
+        }
+    }
+    interrupted = session.turn_complete(ending=Ending.INTERRUPTED, more=True)
+    assert json.loads(codec.encode(interrupted)) == {
+        "serverContent": {"turnComplete": True, "interactionStatus": "IN_PROGRESS"}
+    }
+
+
+# --- historyConfig.initialHistoryInClientContent --------------------------------------------
+
+HISTORY_SETUP: dict[str, object] = {
+    "model": "m",
+    "historyConfig": {"initialHistoryInClientContent": True},
+}
+
+
+def _content(text: str, turn_complete: bool | None) -> dict[str, object]:
+    body: dict[str, object] = {"turns": [{"role": "user", "parts": [{"text": text}]}]}
+    if turn_complete is not None:
+        body["turnComplete"] = turn_complete
+    return {"clientContent": body}
+
+
+def _asks(session: LiveSession, message: dict[str, object]) -> bool:
+    [event] = session.receive(_msg(message))
+    assert isinstance(event, ContentAppended)
+    return event.turn_complete
+
+
+def test_initial_history_asks_for_no_answer_until_its_turn_complete() -> None:
+    session = _active(HISTORY_SETUP)
+    assert session.initial_history
+    assert not _asks(session, _content("I am Ada.", False))
+    assert not _asks(session, _content("I like tea.", None)), "left out means true: it ends"
+    assert not session.initial_history
+    assert _asks(session, _content("Who am I?", None)), "the first real turn is answered"
+
+
+def test_other_messages_leave_the_initial_history_open() -> None:
+    session = _active(HISTORY_SETUP)
+    assert session.receive(_msg({"realtimeInput": {"text": "hi"}})) == [TextReceived("hi")]
+    assert session.initial_history
+    assert not _asks(session, _content("history", True))
+    assert not session.initial_history
+
+
+def test_without_the_config_or_on_resumption_there_is_no_initial_history() -> None:
+    assert not _active().initial_history
+    resumed = LiveSession()
+    [event] = resumed.receive(_msg({"setup": HISTORY_SETUP}))
+    assert isinstance(event, SetupRequested)
+    resumed.complete_setup(validate_setup(event.setup), "s-1", resumed=True)
+    assert not resumed.initial_history
+    off = _active({**HISTORY_SETUP, "historyConfig": {"initialHistoryInClientContent": False}})
+    assert _asks(off, _content("hi", True))
+
+
+def test_a_function_response_part_must_hold_data() -> None:
+    session = _active()
+    response = {"id": "c1", "name": "f", "response": {}, "parts": [{"inlineData": {}}, {}]}
+    with pytest.raises(InvalidArgument) as refused:
+        session.receive(_msg({"toolResponse": {"functionResponses": [response]}}))
+    assert refused.value.reason == (
+        "Invalid value at 'tool_response.function_responses[0].parts[1]': a part must hold "
+        "inline_data or file_data."
+    )

@@ -3,14 +3,19 @@ input held during an answer, with plain calls (no event loop)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from openlive.protocol.messages import InteractionStatus, TurnCompleteReason
 from openlive.protocol.turn import (
+    REASONS,
     RULES,
     TRANSITIONS,
     Answer,
     Append,
     CompleteTurn,
+    Ending,
     Input,
     Interrupt,
     Interrupts,
@@ -18,6 +23,7 @@ from openlive.protocol.turn import (
     StartAnswer,
     TurnProtocol,
     TurnState,
+    turn_end,
 )
 
 S = TurnState
@@ -168,3 +174,67 @@ def test_the_user_speaking_and_stopping() -> None:
 def test_every_input_has_a_rule_or_is_a_move_of_the_answer() -> None:
     progress = {Input.ANSWER_STARTED, Input.CALLS_BLOCKING, Input.CALLS_ANSWERED}
     assert set(RULES) | progress | {Input.ANSWER_ENDED} == set(Input)
+
+
+# --- how a turn ends ---------------------------------------------------------------------
+
+
+def test_another_answer_follows_only_when_held_input_asked_for_one() -> None:
+    turns = at(S.ANSWERING, interrupts=False)
+    assert not turns.answer_follows
+    turns.receive(Input.SILENT_RESULT, ["r"])
+    assert not turns.answer_follows, "a silent result asks for nothing"
+    turns.receive(Input.TEXT, ["t"])
+    assert turns.answer_follows
+    turns.receive(Input.ANSWER_ENDED)
+    assert turns.state is S.ANSWER_PENDING and turns.answer_follows
+
+
+def test_an_interrupting_turn_is_followed_by_its_answer_but_speech_is_not() -> None:
+    turns = at(S.ANSWERING)
+    turns.receive(Input.CONTENT_TURN, ["u"])
+    assert turns.answer_follows, "known when the interruption's turnComplete is sent"
+    turns = at(S.ANSWERING)
+    turns.receive(Input.SPEECH_STARTED)
+    assert not turns.answer_follows, "the user is still speaking: the model waits"
+
+
+def test_an_idle_floor_expects_nothing() -> None:
+    for state in (S.IDLE, S.USER_SPEAKING):
+        assert not at(state).answer_follows
+
+
+def test_the_reason_of_each_ending_is_an_sdk_value_or_none() -> None:
+    assert set(REASONS) == set(Ending)
+    assert REASONS[Ending.NOT_ADDRESSED] is TurnCompleteReason.NEED_MORE_INPUT
+    assert REASONS[Ending.MALFORMED_CALL] is TurnCompleteReason.MALFORMED_FUNCTION_CALL
+    for ending in (Ending.ANSWERED, Ending.INTERRUPTED, Ending.CALLS_RUNNING):
+        assert REASONS[ending] is None
+
+
+@pytest.mark.parametrize("ending", list(Ending))
+def test_a_turn_with_nothing_after_it_waits_for_the_user(ending: Ending) -> None:
+    content = turn_end(ending, more=False).to_wire()
+    reason = REASONS[ending]
+    assert content == {
+        "turnComplete": True,
+        "waitingForInput": True,
+        "interactionStatus": "IDLE",
+        **({"turnCompleteReason": reason.value} if reason else {}),
+    }
+
+
+def test_a_turn_followed_by_another_answer_is_in_progress() -> None:
+    content = turn_end(Ending.INTERRUPTED, more=True)
+    assert content.interaction_status is InteractionStatus.IN_PROGRESS
+    assert content.waiting_for_input is None, "false is left out, as proto3 JSON does"
+    assert content.to_wire() == {"turnComplete": True, "interactionStatus": "IN_PROGRESS"}
+
+
+def test_protocol_md_gives_the_reason_of_each_ending() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
+    rows = [line for line in docs.read_text(encoding="utf-8").splitlines() if line.startswith("|")]
+    for ending, reason in REASONS.items():
+        [row] = [r for r in rows if r.startswith(f"| {ending.value}")]
+        shown = row.rstrip(" |").rsplit("|", 1)[1].strip()
+        assert shown == (f"`{reason.value}`" if reason else "left out"), ending

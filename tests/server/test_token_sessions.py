@@ -73,7 +73,9 @@ async def session(
 ) -> tuple[FakeTransport, ScriptedLLM, asyncio.Task[None]]:
     llm = ScriptedLLM(*script)
     transport = FakeTransport()
-    runner = SessionRunner(transport, fake_backends(llm), guard=guard, resumption=resumption)
+    runner = SessionRunner(
+        transport, fake_backends(llm), guard=guard, resumption=resumption, session_id="s-1"
+    )
     return transport, llm, asyncio.create_task(runner.run())
 
 
@@ -133,7 +135,7 @@ async def test_one_use_one_session(env: Fixture) -> None:
     transport, _, task = await session(first)
     transport.feed(setup())
     await transport.until_sent(1)
-    assert transport.sent == [{"setupComplete": {}}]
+    assert transport.sent == [{"setupComplete": {"sessionId": "s-1"}}]
     assert await refused(second) == (1011, "Token has been used too many times")
     assert await ended(transport, task) is None
 
@@ -172,7 +174,7 @@ async def test_resuming_takes_no_use_and_ignores_new_session_expire_time(env: Fi
         transport, _, task = await session(await env.tokens.admit(name), resumption=resumption)
         transport.feed(setup(sessionResumption={"handle": "handle-1"}))
         await transport.until_sent(2)
-        assert transport.sent[0] == {"setupComplete": {}}
+        assert transport.sent[0] == {"setupComplete": {"sessionId": "s-1"}}
         assert transport.sent[1]["sessionResumptionUpdate"]["resumable"] is True
         await ended(transport, task)
     unknown_handle = setup(sessionResumption={"handle": "made-up"})

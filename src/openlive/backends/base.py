@@ -27,6 +27,7 @@ __all__ = [
     "Conversation",
     "LLMError",
     "LLMStats",
+    "MalformedCall",
     "ReplyEvent",
     "Sampling",
     "TextDelta",
@@ -58,11 +59,15 @@ class FunctionCall:
 
 @dataclass(frozen=True, slots=True)
 class FunctionResult:
-    """What a call returned (the `response` object of a `FunctionResponse`)."""
+    """What a call returned (the `response` object of a `FunctionResponse`), and the
+    text and images of its `parts`, which its history message holds (`ChatMessage`'s
+    `content` and `images`)."""
 
     id: str
     name: str
     response: dict[str, Any]
+    text: str = ""
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +144,12 @@ ReplyEvent = TextDelta | Thought | FunctionCall | Usage
 
 class LLMError(Exception):
     """A backend failed (the engine is unreachable, answered an error, or crashed)."""
+
+
+class MalformedCall(LLMError):
+    """The model called a function that is not declared, or with arguments that are not
+    JSON or do not fit the function's schema: its turn ends (`MALFORMED_FUNCTION_CALL`),
+    the session goes on."""
 
 
 class ContextOverflow(LLMError):

@@ -89,7 +89,8 @@ def valid_arguments(spec: FunctionSpec, args: Any) -> bool:
 
 def render_history(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
     """The history as plain chat-template messages, for a model with no tool syntax:
-    calls become a line of the assistant's, results a user-side note to answer from."""
+    calls become a line of the assistant's, results a user-side note to answer from
+    (with the text of the result's parts, the message's `content`)."""
     rendered = []
     for m in messages:
         if m.calls:
@@ -98,10 +99,12 @@ def render_history(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
         elif m.result is not None:
             result = m.result.response
             shown = result.get("output", result) if "error" not in result else result
+            said = json.dumps(shown) if shown or not m.content else m.content
+            also = f" It also returned: {m.content}" if m.content and said != m.content else ""
             rendered.append(
                 {
                     "role": "user",
-                    "content": f"The function {m.result.name} returned: {json.dumps(shown)}."
+                    "content": f"The function {m.result.name} returned: {said}.{also}"
                     " Answer my question using this result.",
                 }
             )

@@ -20,7 +20,12 @@ budget of 0 drops the reasoning it streams anyway.
 
 Images the user showed go with their message as `image_url` parts holding data URLs,
 which engines serving a vision model take (llama.cpp's server with an mmproj, vLLM,
-Ollama, LM Studio).
+Ollama, LM Studio). A function's result is a `tool` message: its `response` as JSON,
+then the text of its parts; the images of its parts follow the results of that round
+as a user message (a `tool` message holds text only).
+
+A call the engine's model makes to a function that is not declared, or with arguments
+that do not fit the schema, ends the turn (`MalformedCall`), not the session.
 
 An engine that fails mid-answer fails the answer (`LLMError`; the session closes with
 1011), and nothing else:
@@ -72,6 +77,7 @@ from .base import (
     FunctionSpec,
     LLMError,
     LLMStats,
+    MalformedCall,
     ReplyEvent,
     Sampling,
     TextDelta,
@@ -152,11 +158,35 @@ def _chat_message(message: ChatMessage) -> ChatCompletionMessageParam:
             return {"role": "assistant", "content": message.content}
         case "tool":
             assert message.result is not None
+            content = json.dumps(message.result.response)
             return {
                 "role": "tool",
                 "tool_call_id": message.result.id,
-                "content": json.dumps(message.result.response),
+                "content": f"{content}\n{message.content}" if message.content else content,
             }
+
+
+def _chat_messages(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:
+    """The history as the engine takes it. The images of a round's results follow its
+    `tool` messages, in a user message: nothing may come between a call and its result."""
+    chat: list[ChatCompletionMessageParam] = []
+    shown: list[ChatMessage] = []
+    for message in messages:
+        if shown and message.role != "tool":
+            chat.append(_results_images(shown))
+            shown = []
+        chat.append(_chat_message(message))
+        if message.role == "tool" and message.images:
+            shown.append(message)
+    if shown:
+        chat.append(_results_images(shown))
+    return chat
+
+
+def _results_images(results: Sequence[ChatMessage]) -> ChatCompletionUserMessageParam:
+    names = ", ".join(dict.fromkeys(m.result.name for m in results if m.result is not None))
+    images = tuple(image for m in results for image in m.images)
+    return _user_with_images(ChatMessage("user", f"Images returned by {names}:", images=images))
 
 
 def _user_with_images(message: ChatMessage) -> ChatCompletionUserMessageParam:
@@ -405,7 +435,7 @@ class OpenAICompatibleLLM(LLM):
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
     ) -> AsyncGenerator[ReplyEvent, None]:
-        chat = [_chat_message(m) for m in messages]
+        chat = _chat_messages(messages)
         request: dict[str, Any] = {
             "model": self.name,
             "messages": chat,
@@ -494,11 +524,11 @@ def _function_call(partial: _PartialCall, specs: dict[str, FunctionSpec]) -> Fun
     """A finished tool call, checked: the engine's model is not held to the schema."""
     spec = specs.get(partial.name)
     if spec is None:
-        raise LLMError(f"the model called {partial.name!r}, which is not declared")
+        raise MalformedCall(f"the model called {partial.name!r}, which is not declared")
     try:
         args = json.loads(partial.arguments or "{}")
     except ValueError as exc:
-        raise LLMError(f"the model's arguments for {spec.name} are not JSON") from exc
+        raise MalformedCall(f"the model's arguments for {spec.name} are not JSON") from exc
     if not valid_arguments(spec, args):
-        raise LLMError(f"the model's arguments for {spec.name} do not match its schema")
+        raise MalformedCall(f"the model's arguments for {spec.name} do not match its schema")
     return FunctionCall(spec.name, args)

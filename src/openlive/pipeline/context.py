@@ -58,7 +58,8 @@ class ChatContext:
 
     @staticmethod
     def result(result: FunctionResult) -> ChatMessage:
-        return ChatMessage("tool", "", result=result)
+        """A function's result, with the text and images of its parts."""
+        return ChatMessage("tool", result.text, result=result, images=result.images)
 
     def messages(self) -> list[ChatMessage]:
         """The whole conversation, system instruction first, ready for the LLM."""

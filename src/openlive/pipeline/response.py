@@ -37,6 +37,10 @@ __all__ = ["ModelResponse", "Send", "TextResponse"]
 Send = Callable[[ServerMessage], Awaitable[None]]
 
 
+def _nothing_follows() -> bool:
+    return False
+
+
 class ModelResponse:
     """One answer to the context as it stands: what text and spoken answers share."""
 
@@ -50,8 +54,10 @@ class ModelResponse:
         functions: Sequence[FunctionSpec] = (),
         *,
         thoughts: bool = False,
+        more: Callable[[], bool] = _nothing_follows,
     ) -> None:
-        """`thoughts`: send the model's reasoning as thought parts."""
+        """`thoughts`: send the model's reasoning as thought parts. `more`: whether
+        another answer follows this one (asked when it completes)."""
         self._session = session
         self._conversation = conversation
         self._context = context
@@ -59,6 +65,7 @@ class ModelResponse:
         self._send = send
         self._functions = functions
         self._thoughts = thoughts
+        self._more = more
         self._media: dict[Modality, int] = {}
         """Prompt tokens of the images the answer was asked with, by modality."""
         self.calls: list[FunctionCall] = []
@@ -95,7 +102,8 @@ class ModelResponse:
         prompt = {Modality.TEXT: usage.prompt_tokens, **self._media}
         await self._send(
             self._session.turn_complete(
-                TurnUsage(prompt=prompt, response=response, thoughts=usage.thoughts_tokens)
+                TurnUsage(prompt=prompt, response=response, thoughts=usage.thoughts_tokens),
+                more=self._more(),
             )
         )
 
@@ -113,9 +121,10 @@ class TextResponse(ModelResponse):
         functions: Sequence[FunctionSpec] = (),
         *,
         thoughts: bool = False,
+        more: Callable[[], bool] = _nothing_follows,
     ) -> None:
         super().__init__(
-            session, conversation, context, sampling, send, functions, thoughts=thoughts
+            session, conversation, context, sampling, send, functions, thoughts=thoughts, more=more
         )
         self.sent: list[str] = []
         """The text the client has been given."""

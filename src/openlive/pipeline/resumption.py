@@ -245,6 +245,7 @@ def snapshot_of(
     *,
     elapsed: float = 0.0,
     video: bool = False,
+    session_id: str = "",
 ) -> Snapshot:
     history = tuple(
         HistoryEntry(
@@ -265,6 +266,7 @@ def snapshot_of(
         last_consumed_client_message_index=max(0, last_consumed),
         elapsed=elapsed,
         video=video,
+        session_id=session_id,
     )
 
 

@@ -24,7 +24,7 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,12 +103,14 @@ class SpeechResponse(ModelResponse):
         language: str | None = None,
         thoughts: bool = False,
         delivery: Delivery | None = None,
+        more: Callable[[], bool] = lambda: False,
     ) -> None:
         """`voice` and `language` are the TTS's: a voice name and a ``languageCode``,
         None for its defaults. `thoughts`: send the model's reasoning as thought parts.
-        `delivery`: how this answer is spoken (affective dialog), None as the voice is."""
+        `delivery`: how this answer is spoken (affective dialog), None as the voice is.
+        `more`: whether another answer follows this one (asked when it completes)."""
         super().__init__(
-            session, conversation, context, sampling, send, functions, thoughts=thoughts
+            session, conversation, context, sampling, send, functions, thoughts=thoughts, more=more
         )
         self._delivery = delivery
         self._tts = tts

@@ -2,10 +2,13 @@
 
 The Live API takes video as a stream of JPEG or PNG frames (`realtimeInput.video`, or
 the deprecated `mediaChunks`), of which at most one per second is used, and images as
-`inlineData` parts of `clientContent` turns. A backend that can see
-(`Capabilities.vision`: an OpenAI-compatible engine serving a vision model) gets them
+`inlineData` parts of `clientContent` turns and of function results. A backend that can
+see (`Capabilities.vision`: an OpenAI-compatible engine serving a vision model) gets them
 with the user's next message; the frames that arrive between two user turns are kept,
-one per second at most and the newest `MAX_FRAMES`. A backend that cannot (the
+one per second at most and the newest `MAX_FRAMES`. With `turnCoverage`
+TURN_INCLUDES_ONLY_ACTIVITY (the default), a spoken turn takes only the frames sent
+during the user's activity: those that came more than `ACTIVITY_LEAD` seconds before
+its start was heard are dropped then. A backend that cannot (the
 embedded SmolLM2) refuses the first one with a 1007 that says so: no small captioning or
 vision model ships in a PyPI package for it to use (docs/models.md, "Images and video").
 
@@ -25,6 +28,7 @@ from ..protocol.errors import InvalidArgument
 from ..protocol.messages import Blob, Content, MediaResolution, Modality
 
 __all__ = [
+    "ACTIVITY_LEAD",
     "FRAME_INTERVAL",
     "IMAGE_TYPES",
     "MAX_FRAMES",
@@ -39,6 +43,10 @@ FRAME_INTERVAL = 1.0
 
 MAX_FRAMES = 4
 """Frames kept for the next user message; older ones are dropped."""
+
+ACTIVITY_LEAD = 1.0
+"""Seconds before the start of the user's activity was heard from which its frames
+count: speech is detected a little after it begins, and a frame comes once a second."""
 
 IMAGE_TYPES: dict[str, tuple[bytes, ...]] = {
     "image/jpeg": (b"\xff\xd8\xff",),
@@ -92,7 +100,9 @@ class Frames:
     model: str
     resolution: MediaResolution | None = None
     clock: Callable[[], float] = time.monotonic
-    _pending: deque[Image] = field(default_factory=lambda: deque(maxlen=MAX_FRAMES))
+    activity_only: bool = False
+    """A spoken turn takes only the frames of its activity (`turnCoverage`)."""
+    _pending: deque[tuple[float, Image]] = field(default_factory=lambda: deque(maxlen=MAX_FRAMES))
     _last: float | None = None
     dropped: int = 0
     """Frames not used: closer than `FRAME_INTERVAL` to the last, or pushed out."""
@@ -115,13 +125,29 @@ class Frames:
         self._last = now
         if len(self._pending) == MAX_FRAMES:
             self.dropped += 1
-        self._pending.append(image)
+        self._pending.append((now, image))
+
+    def activity_started(self) -> None:
+        """The user began to speak: with `activity_only`, the frames from before their
+        activity are not the turn's."""
+        if not self.activity_only:
+            return
+        since = self.clock() - ACTIVITY_LEAD
+        while self._pending and self._pending[0][0] < since:
+            self._pending.popleft()
+            self.dropped += 1
 
     def take(self) -> tuple[Image, ...]:
         """The frames for the user message being added; none are kept after."""
-        frames = tuple(self._pending)
+        frames = tuple(image for _, image in self._pending)
         self._pending.clear()
         return frames
+
+    def image(self, blob: Blob) -> Image:
+        """An inline image (of a turn or a function's result), checked; refused when the
+        model cannot see."""
+        self._refuse_unless_seeing()
+        return image_of(blob, video=False, tokens=tokens_per_image(self.resolution))
 
     def images_of(self, contents: Sequence[Content]) -> list[tuple[Image, ...]]:
         """The images of each `clientContent` turn, checked (refused when the model
@@ -132,9 +158,7 @@ class Frames:
             images = []
             for part in content.parts:
                 if part.inline_data is not None:
-                    self._refuse_unless_seeing()
-                    tokens = tokens_per_image(self.resolution)
-                    images.append(image_of(part.inline_data, video=False, tokens=tokens))
+                    images.append(self.image(part.inline_data))
             out.append(tuple(images))
         users = [i for i, content in enumerate(contents) if content.role != "model"]
         if users and self._pending:

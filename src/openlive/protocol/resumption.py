@@ -4,7 +4,8 @@ resuming setup combines with the one it resumes, and the server messages involve
 A **snapshot** is what a new connection needs to continue a session: the effective
 setup (after an ephemeral token's locks, with the system instruction and tools of any
 `contextUpdate` since), the conversation history, the NON_BLOCKING calls still waiting
-for an answer, and the index of the last client message whose effect it holds. It is
+for an answer, the index of the last client message whose effect it holds, and the
+session's id (`setupComplete.sessionId`, which the resumed session keeps). It is
 plain JSON with a version number, so that a store can keep it across restarts and a
 newer server can refuse (or later convert) an older layout.
 
@@ -117,6 +118,9 @@ class Snapshot:
     owner: str = ""
     """A fingerprint of the credential of the session that took it: only a session on
     the same credential may resume it ("": taken before owners were recorded)."""
+    session_id: str = ""
+    """The session's `setupComplete.sessionId` ("": taken before ids were recorded; the
+    resumed session then gets a new one)."""
     version: int = field(default=SNAPSHOT_VERSION)
 
     def encode(self) -> str:
@@ -131,6 +135,7 @@ class Snapshot:
                 "elapsedSeconds": self.elapsed,
                 "video": self.video,
                 "owner": self.owner,
+                "sessionId": self.session_id,
             },
             separators=(",", ":"),
             ensure_ascii=False,
@@ -159,6 +164,7 @@ class Snapshot:
                 raise SnapshotError("elapsedSeconds must be a duration")
             video = _bool(raw.get("video", False))
             owner = _str(raw.get("owner", ""))
+            session_id = _str(raw.get("sessionId", ""))
             return cls(
                 Setup.model_validate(raw["setup"]),
                 history,
@@ -167,6 +173,7 @@ class Snapshot:
                 float(elapsed),
                 video,
                 owner=owner,
+                session_id=session_id,
             )
         except SnapshotError:
             raise

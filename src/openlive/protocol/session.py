@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Final
 
 from .errors import InvalidArgument, LiveError
 from .events import (
@@ -40,14 +39,12 @@ from .messages import (
     Content,
     ContextUpdate,
     FunctionCall,
-    GenerationConfig,
     Modality,
     ModalityTokenCount,
     Part,
     RealtimeInput,
     ServerContent,
     ServerMessage,
-    Setup,
     SetupComplete,
     ToolCall,
     ToolCallCancellation,
@@ -55,6 +52,8 @@ from .messages import (
     Transcription,
     UsageMetadata,
 )
+from .setup import SessionConfig, validate_setup
+from .turn import Ending, turn_end
 
 __all__ = [
     "TRANSITIONS",
@@ -82,111 +81,6 @@ TRANSITIONS: dict[tuple[SessionState, str], SessionState] = {
     (SessionState.ACTIVE, "context_update"): SessionState.ACTIVE,
 }
 """Every legal (state, message or action) pair and the state it leads to."""
-
-
-@dataclass(frozen=True, slots=True)
-class SessionConfig:
-    """What a valid `setup` asks for, resolved to plain values and defaults."""
-
-    model: str
-    """The model id without its `models/` prefix."""
-    modality: Modality
-    system_instruction: str
-    generation: GenerationConfig
-    setup: Setup
-
-
-def validate_setup(setup: Setup) -> SessionConfig:
-    """Check the parts of `setup` that do not depend on the model; resolve defaults."""
-    model = setup.model.strip()
-    for prefix in ("models/", "tunedModels/"):
-        model = model.removeprefix(prefix)
-    if not model:
-        raise InvalidArgument("setup.model is required.")
-    generation = setup.generation_config or GenerationConfig()
-    modalities = generation.response_modalities or [Modality.AUDIO]
-    if len(modalities) != 1 or modalities[0] not in (Modality.TEXT, Modality.AUDIO):
-        names = ", ".join(m.value for m in modalities)
-        raise InvalidArgument(
-            f"The requested combination of response modalities ({names}) is not supported "
-            "by the model."
-        )
-    for name in GenerationConfig.UNSUPPORTED_IN_LIVE:
-        if getattr(generation, name) is not None:
-            raise InvalidArgument(f"generation_config.{name} is not supported in the Live API.")
-    _check_range(generation.temperature, "temperature", 0.0, 2.0)
-    _check_range(generation.top_p, "top_p", 0.0, 1.0)
-    _check_range(generation.top_k, "top_k", 1, INT32_MAX)
-    _check_range(generation.max_output_tokens, "max_output_tokens", 1, INT32_MAX)
-    _check_range(generation.candidate_count, "candidate_count", 1, 1)
-    _check_range(generation.presence_penalty, "presence_penalty", -2.0, 2.0)
-    _check_range(generation.frequency_penalty, "frequency_penalty", -2.0, 2.0)
-    _check_range(generation.seed, "seed", INT32_MIN, INT32_MAX)
-    stops = generation.stop_sequences
-    if stops is not None and len(stops) > MAX_STOP_SEQUENCES:
-        raise InvalidArgument(
-            f"generation_config.stop_sequences must hold at most {MAX_STOP_SEQUENCES} "
-            f"sequences, got {len(stops)}."
-        )
-    speech = generation.speech_config
-    if speech is not None and speech.multi_speaker_voice_config is not None:
-        raise InvalidArgument("multi_speaker_voice_config is not supported in the Live API.")
-    _check_activity_detection(setup)
-    system = setup.system_instruction.text if setup.system_instruction else ""
-    return SessionConfig(
-        model=model,
-        modality=modalities[0],
-        system_instruction=system,
-        generation=generation,
-        setup=setup,
-    )
-
-
-INT32_MIN: Final = -(2**31)
-INT32_MAX: Final = 2**31 - 1
-"""The range of the wire's int32 fields (`seed`, `maxOutputTokens`, `topK`): what the
-hosted service's parser reads, and what the backends can be handed."""
-
-MAX_STOP_SEQUENCES: Final = 5
-"""The most `stopSequences` (the Gemini API's documented limit). Each is looked for after
-every token the model writes, on the thread that every session shares."""
-
-
-def _check_range(
-    value: float | None,
-    name: str,
-    low: float,
-    high: float,
-    within: str = "generation_config",
-) -> None:
-    if value is not None and not low <= value <= high:
-        raise InvalidArgument(
-            f"{within}.{name} must be between {_number(low)} and {_number(high)}, "
-            f"got {_number(value)}."
-        )
-
-
-def _number(value: float) -> str:
-    """A number as a reason shows it: whole if it is an integer (3.0 is "3", 2**31 is
-    "2147483648"), else as `%g` writes it ("0.5", "inf", "1e+300")."""
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        value = int(value)
-    return str(value) if isinstance(value, int) else f"{value:g}"
-
-
-MAX_ACTIVITY_MS: Final = 60_000
-"""The longest `prefixPaddingMs` or `silenceDurationMs` (a minute): OpenLive's bound,
-the hosted one is not on record."""
-
-
-def _check_activity_detection(setup: Setup) -> None:
-    config = setup.realtime_input_config
-    detection = config.automatic_activity_detection if config else None
-    if detection is None:
-        return
-    within = "realtime_input_config.automatic_activity_detection"
-    for name in ("prefix_padding_ms", "silence_duration_ms"):
-        _check_range(getattr(detection, name), name, 0, MAX_ACTIVITY_MS, within)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +117,9 @@ class LiveSession:
         self.config: SessionConfig | None = None
         self.client_message_index = -1
         """Index of the last client message accepted (the first is 0)."""
+        self.initial_history = False
+        """`historyConfig.initialHistoryInClientContent`: `clientContent` is history,
+        answered by nothing, until one with `turnComplete: true` ends it."""
 
     # --- client to server ----------------------------------------------------------
 
@@ -261,8 +158,7 @@ class LiveSession:
             raise InvalidArgument("setup may be sent only once, as the first message.")
         raise InvalidArgument(f"{kind} is not allowed while the session is {self.state.value}.")
 
-    @staticmethod
-    def _client_content(content: ClientContent) -> list[Event]:
+    def _client_content(self, content: ClientContent) -> list[Event]:
         turns = tuple(content.turns or ())
         for t, turn in enumerate(turns):
             if turn.role not in (None, "user", "model"):
@@ -274,6 +170,9 @@ class LiveSession:
                         "required oneof field 'data' must have one initialized field."
                     )
         turn_complete = True if content.turn_complete is None else content.turn_complete
+        if self.initial_history:
+            self.initial_history = not turn_complete
+            return [ContentAppended(turns, turn_complete=False)]
         return [ContentAppended(turns, turn_complete)]
 
     def _realtime_input(self, realtime: RealtimeInput) -> list[Event]:
@@ -316,7 +215,15 @@ class LiveSession:
 
     @staticmethod
     def _tool_response(response: ToolResponse) -> list[Event]:
-        return [ToolResponsesReceived(tuple(response.function_responses or ()))]
+        responses = tuple(response.function_responses or ())
+        for r, function_response in enumerate(responses):
+            for i, part in enumerate(function_response.parts or ()):
+                if part.inline_data is None and part.file_data is None:
+                    raise InvalidArgument(
+                        f"Invalid value at 'tool_response.function_responses[{r}].parts[{i}]"
+                        "': a part must hold inline_data or file_data."
+                    )
+        return [ToolResponsesReceived(responses)]
 
     @staticmethod
     def _context_update(update: ContextUpdate) -> list[Event]:
@@ -325,11 +232,18 @@ class LiveSession:
 
     # --- server to client ----------------------------------------------------------
 
-    def complete_setup(self, config: SessionConfig) -> ServerMessage:
-        """Accept the setup; return `setupComplete`, the first server message."""
+    def complete_setup(
+        self, config: SessionConfig, session_id: str = "", *, resumed: bool = False
+    ) -> ServerMessage:
+        """Accept the setup; return `setupComplete`, the first server message, with the
+        session's id ("": none). A `resumed` session has its history already: it takes
+        no initial history."""
         self._advance("complete_setup")
         self.config = config
-        return ServerMessage(setup_complete=SetupComplete())
+        history = config.setup.history_config
+        self.initial_history = bool(history and history.initial_history_in_client_content)
+        self.initial_history &= not resumed
+        return ServerMessage(setup_complete=SetupComplete(session_id=session_id or None))
 
     def close(self) -> None:
         self.state = SessionState.CLOSED
@@ -376,8 +290,15 @@ class LiveSession:
     def generation_complete(self) -> ServerMessage:
         return self._content(ServerContent(generation_complete=True))
 
-    def turn_complete(self, usage: TurnUsage | None = None) -> ServerMessage:
-        return self._content(ServerContent(turn_complete=True), usage)
+    def turn_complete(
+        self,
+        usage: TurnUsage | None = None,
+        *,
+        ending: Ending = Ending.ANSWERED,
+        more: bool = False,
+    ) -> ServerMessage:
+        """`turnComplete` of a turn that ended so (`more`: another answer follows)."""
+        return self._content(turn_end(ending, more=more), usage)
 
     def interrupted(self) -> ServerMessage:
         return self._content(ServerContent(interrupted=True))

@@ -47,7 +47,7 @@ from .codec import describe_error
 from .errors import InvalidArgument
 from .events import ContextUpdated
 from .messages import GenerationConfig, Setup, WireModel
-from .session import INT32_MAX
+from .setup import INT32_MAX
 
 __all__ = [
     "DEFAULT_EXPIRE_SECONDS",

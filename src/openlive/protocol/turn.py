@@ -25,6 +25,11 @@ Moves that make no sense in the current state are caught here: an interruption w
 open answer, or a proactive turn's bare `turnComplete` while an answer is open, do
 nothing; a pipeline move out of order (an answer started twice, a call answered when
 none is waited for) raises `RuntimeError`, as a bug.
+
+How a turn ends is told with its `turnComplete` (`turn_end`): the reason of each
+`Ending` (`REASONS`), and whether another answer follows (`answer_follows`): if one
+does, the session is still at work (`interactionStatus` IN_PROGRESS); if not, it is
+`IDLE` and waits for the user (`waitingForInput`).
 """
 
 from __future__ import annotations
@@ -34,13 +39,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
+from .messages import InteractionStatus, ServerContent, TurnCompleteReason
+
 __all__ = [
+    "REASONS",
     "RULES",
     "TRANSITIONS",
     "Action",
     "Answer",
     "Append",
     "CompleteTurn",
+    "Ending",
     "Input",
     "Interrupt",
     "Interrupts",
@@ -49,6 +58,7 @@ __all__ = [
     "StartAnswer",
     "TurnProtocol",
     "TurnState",
+    "turn_end",
 ]
 
 M = TypeVar("M")
@@ -201,6 +211,46 @@ _OWN_MOVE: Final = {
 """The inputs that are a move of their own besides what their rule makes of them."""
 
 
+class Ending(enum.Enum):
+    """How a model turn ended, each told by its `turnComplete`."""
+
+    ANSWERED = "answered"
+    """The answer ran to its end (its last token, a stop sequence, or maxOutputTokens)."""
+    INTERRUPTED = "interrupted"
+    """Stopped by the user, a client message or a result (`interrupted` came first)."""
+    CALLS_RUNNING = "NON_BLOCKING calls sent"
+    """The turn ended with its `toolCall`: the calls run while the conversation goes on."""
+    NOT_ADDRESSED = "not addressed to the model"
+    """Proactive audio left a spoken turn unanswered."""
+    MALFORMED_CALL = "malformed function call"
+    """The model called a function that is not declared, or with arguments that do not
+    fit its schema (an OpenAI-compatible engine's model: the embedded one cannot)."""
+
+
+REASONS: Final[dict[Ending, TurnCompleteReason | None]] = {
+    Ending.ANSWERED: None,
+    Ending.INTERRUPTED: None,
+    Ending.CALLS_RUNNING: None,
+    Ending.NOT_ADDRESSED: TurnCompleteReason.NEED_MORE_INPUT,
+    Ending.MALFORMED_CALL: TurnCompleteReason.MALFORMED_FUNCTION_CALL,
+}
+"""The `turnCompleteReason` of each ending. None leaves it out, as proto3 JSON leaves
+out an enum's default (UNSPECIFIED): the SDKs' enum has no value for an ordinary end, an
+interruption, maxOutputTokens or calls left running, and none is made up here."""
+
+
+def turn_end(ending: Ending, *, more: bool) -> ServerContent:
+    """The `turnComplete` of a turn that ended so. `more`: another answer follows (input
+    that came during this one asked for it), so the session is still at work; else it is
+    idle and waits for the user."""
+    return ServerContent(
+        turn_complete=True,
+        turn_complete_reason=REASONS[ending],
+        waiting_for_input=None if more else True,
+        interaction_status=InteractionStatus.IN_PROGRESS if more else InteractionStatus.IDLE,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Interrupt:
     """Stop the answer: `toolCallCancellation` for the calls it waits for (when
@@ -245,6 +295,12 @@ class TurnProtocol(Generic[M]):
     def idle(self) -> bool:
         """No answer runs or waits to run."""
         return self.state in (TurnState.IDLE, TurnState.USER_SPEAKING)
+
+    @property
+    def answer_follows(self) -> bool:
+        """Another answer is due: input held during the open answer asked for one, or
+        one is about to start."""
+        return self._follow_up or self.state is TurnState.ANSWER_PENDING
 
     def receive(self, what: Input, messages: Sequence[M] = ()) -> list[Action[M]]:
         """Take one input and the messages it brings; return what to do, in order."""
