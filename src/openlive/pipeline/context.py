@@ -9,7 +9,16 @@ from ..backends.base import ChatMessage, FunctionCall, FunctionResult, Image
 from ..protocol.errors import InvalidArgument
 from ..protocol.messages import Content
 
-__all__ = ["ChatContext"]
+__all__ = ["MAX_HISTORY_CHARS", "MAX_HISTORY_TURNS", "ChatContext"]
+
+MAX_HISTORY_CHARS = 4_000_000
+"""The most text a session's history keeps: many times what the largest context window
+of a Live model (128k tokens, about 500,000 characters) holds. Older turns are dropped,
+as the model drops them from its prompt anyway; this bounds a session's memory whatever
+a client sends (at the default byte rate, a client could otherwise add 3.6 GB an hour)."""
+
+MAX_HISTORY_TURNS = 10_000
+"""The most turns a session's history keeps, for the same reason."""
 
 
 @dataclass(slots=True)
@@ -44,17 +53,30 @@ class ChatContext:
         return messages
 
     def append_user(self, text: str) -> None:
-        self.turns.append(ChatMessage("user", text))
+        self.append(ChatMessage("user", text))
 
     def append_model(self, text: str) -> None:
         if text:
-            self.turns.append(ChatMessage("assistant", text))
+            self.append(ChatMessage("assistant", text))
 
     def append_calls(self, calls: list[FunctionCall]) -> None:
-        self.turns.append(ChatMessage("assistant", "", calls=tuple(calls)))
+        self.append(ChatMessage("assistant", "", calls=tuple(calls)))
 
     def append(self, message: ChatMessage) -> None:
-        self.turns.append(message)
+        """Add a turn; the oldest ones go past `MAX_HISTORY_CHARS` or
+        `MAX_HISTORY_TURNS` (with a function result left without its call)."""
+        turns = self.turns
+        turns.append(message)
+        chars = sum(len(m.content) for m in turns)
+        drop = 0
+        while drop < len(turns) - 1 and (
+            chars > MAX_HISTORY_CHARS or len(turns) - drop > MAX_HISTORY_TURNS
+        ):
+            chars -= len(turns[drop].content)
+            drop += 1
+        while 0 < drop < len(turns) - 1 and turns[drop].role == "tool":
+            drop += 1  # a result whose call is gone
+        del turns[:drop]
 
     @staticmethod
     def result(result: FunctionResult) -> ChatMessage:

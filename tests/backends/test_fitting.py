@@ -1,0 +1,59 @@
+"""Fitting a conversation into the context: the newest turns that fit, found without
+rendering what cannot fit."""
+
+from __future__ import annotations
+
+import pytest
+
+from openlive.backends.base import ChatMessage, ContextOverflow
+from openlive.backends.fitting import fit_prompt
+
+
+class Renderer:
+    """A prompt of one token per byte of content, and a tally of what was rendered."""
+
+    def __init__(self) -> None:
+        self.rendered: list[int] = []
+
+    def __call__(self, messages: list[ChatMessage]) -> list[int]:
+        tokens = [b for m in messages for b in m.content.encode()]
+        self.rendered.append(len(tokens))
+        return tokens
+
+
+def conversation(*sizes: int, system: int = 0) -> list[ChatMessage]:
+    head = [ChatMessage("system", "s" * system)] if system else []
+    roles = ("user", "assistant")
+    return head + [ChatMessage(roles[i % 2], str(i % 10) * n) for i, n in enumerate(sizes)]
+
+
+def test_a_conversation_that_fits_is_rendered_once_whole() -> None:
+    render = Renderer()
+    assert len(fit_prompt(conversation(10, 20, 30, system=5), 100, render, 1)) == 65
+    assert render.rendered == [65]
+
+
+def test_the_oldest_turns_go_and_the_system_message_stays() -> None:
+    messages = conversation(40, 40, 40, 40, system=5)
+    prompt = fit_prompt(messages, 90, Renderer(), 1)
+    assert bytes(prompt) == b"s" * 5 + b"2" * 40 + b"3" * 40
+
+
+def test_what_cannot_fit_is_not_rendered() -> None:
+    # 1,000 turns of 1,000 bytes, room for 3,000 tokens of at most 2 bytes each: only
+    # the newest 6 turns' worth of text can matter, and a few renders find the cut.
+    render = Renderer()
+    prompt = fit_prompt(conversation(*[1000] * 1000), 3000, render, 2)
+    assert len(prompt) == 3000
+    assert max(render.rendered) <= 6000
+    assert len(render.rendered) <= 5
+
+
+def test_a_last_turn_too_long_alone_overflows() -> None:
+    with pytest.raises(ContextOverflow, match=r"\(500\) exceeds .* \(100\)"):
+        fit_prompt(conversation(10, 500), 100, Renderer(), 1)
+
+
+def test_the_newest_turn_is_kept_even_when_the_budget_is_passed_by_it_alone() -> None:
+    prompt = fit_prompt(conversation(300, 50), 100, Renderer(), 1)
+    assert len(prompt) == 50
