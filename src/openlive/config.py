@@ -192,6 +192,8 @@ class ModelSpec:
     """Its recognizer as a service (instead of `whisper`)."""
     speech: EngineSpec | None = None
     """Its synthesizer as a service (None: the server's voices)."""
+    voice_activity: bool = False
+    """Whether its sessions are sent `voiceActivity` messages."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +338,9 @@ def load_toml(path: Path) -> tuple[LLMSpec | None, tuple[ModelSpec, ...]]:
         llm_table = table.pop("llm", None)
         description = table.pop("description", "")
         whisper = table.pop("whisper", None)
+        voice_activity = table.pop("voice_activity", False)
+        if not isinstance(voice_activity, bool):
+            raise ValueError(f"{path}: models.{name}.voice_activity must be true or false")
         engines = {
             key: EngineSpec.from_dict(table.pop(key), f"{path}: models.{name}.{key}")
             for key in ("transcription", "speech")
@@ -352,6 +357,7 @@ def load_toml(path: Path) -> tuple[LLMSpec | None, tuple[ModelSpec, ...]]:
                 llm=LLMSpec.from_dict(llm_table) if llm_table else None,
                 description=description,
                 whisper=Path(whisper).expanduser() if whisper else None,
+                voice_activity=voice_activity,
                 **engines,
             )
         )

@@ -15,7 +15,9 @@ import pytest
 from google.genai import errors
 
 from openlive.audio.pcm import pcm16_to_float
-from openlive.backends.openai_audio import wav_bytes
+from openlive.backends.openai_audio import EngineASR, wav_bytes
+from openlive.backends.voice import ASROptions
+from openlive.config import EngineSpec
 
 from ..conftest import SPEECH, Server, free_port, start_server, stop_server
 from .live import MODEL, ask, client
@@ -70,6 +72,18 @@ def test_a_node_transcribes_with_the_openai_client(server: Server) -> None:
         verbose.language == "en"
         and abs(verbose.duration - _seconds(SPEECH / "clone-test.wav")) < 0.01
     )
+
+
+def test_an_engine_recognizer_passes_a_session_s_options_to_a_node(server: Server) -> None:
+    """`EngineASR` sends the vocabulary as `prompt` and asks for word timestamps; the
+    node's recognizer takes both, and its words come back in order, inside the audio."""
+    audio = pcm16_to_float(pcm("clone-test.wav"))
+    asr = EngineASR(EngineSpec(f"{server.http}/v1", "whisper-1", api_key="test-key"))
+    heard = asr.transcribe(audio, "en", ASROptions(vocabulary=("America",), word_times=True))
+    assert wer(CLONE, heard.text) <= 0.3, heard.text
+    assert [w.text for w in heard.words] == heard.text.split(), heard.words
+    times = [t for w in heard.words for t in (w.start, w.end)]
+    assert times == sorted(times) and times[-1] <= len(audio) / 16000 + 0.01
 
 
 def test_a_node_speaks_streamed_pcm_that_it_hears_back(server: Server) -> None:

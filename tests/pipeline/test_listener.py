@@ -17,7 +17,15 @@ import pytest
 from openlive.audio.pcm import Samples, float_to_pcm16
 from openlive.backends.registry import VoiceModels
 from openlive.backends.scheduler import Scheduler
-from openlive.backends.voice import ASR, TTS, VAD, ASRCapabilities, Transcript, VADStream
+from openlive.backends.voice import (
+    ASR,
+    TTS,
+    VAD,
+    ASRCapabilities,
+    ASROptions,
+    Transcript,
+    VADStream,
+)
 from openlive.pipeline.listener import (
     Listener,
     ListenerEvent,
@@ -66,7 +74,9 @@ class DescribingASR(ASR):
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def transcribe(self, samples: Samples, language: str | None = None) -> Transcript:
+    def transcribe(
+        self, samples: Samples, language: str | None = None, options: ASROptions | None = None
+    ) -> Transcript:
         self.calls.append(len(samples))
         loud = np.abs(samples[: len(samples) // FRAME * FRAME].reshape(-1, FRAME)).mean(1) > 0.05
         bursts = int(np.sum(loud[1:] & ~loud[:-1]) + loud[0])
@@ -171,7 +181,8 @@ async def test_speech_after_a_short_pause_drops_the_speculation(ear: Ear) -> Non
     await eventually(lambda: len(ear.spoken) == 1)
     # One turn, transcribed from both bursts: the guess of the first alone was dropped.
     assert ear.spoken[0].transcript.text == "2 bursts"
-    assert [e for e in ear.events if isinstance(e, VoiceStarted)] == [VoiceStarted()]
+    # one start of speech, where it began (after 320 ms of quiet)
+    assert [e for e in ear.events if isinstance(e, VoiceStarted)] == [VoiceStarted(0.32)]
     assert ear.asr.calls[0] < ear.asr.calls[-1]
     assert (ear.stats.speculations, ear.stats.speculations_used) == (2, 1)
 

@@ -10,6 +10,7 @@ import pytest
 from openlive.backends.base import Sampling
 from openlive.backends.catalogue import Catalogue
 from openlive.config import LLMSpec
+from openlive.pipeline.languages import RecognitionLanguages
 from openlive.pipeline.plan import Listening, SessionPlan, plan_session
 from openlive.pipeline.turns import TurnSettings
 from openlive.protocol.errors import LiveError
@@ -69,6 +70,7 @@ def test_every_field_of_a_full_setup_lands_in_the_plan() -> None:
         all_input=True,
         all_video=True,
         transcribe=True,
+        languages=RecognitionLanguages(fixed="de", tags=(("de", "de-DE"),)),
     )
     assert (p.sampling.temperature, p.sampling.max_tokens) == (0.5, 10)
     assert [s.name for s in p.functions.specs] == ["get_weather"]

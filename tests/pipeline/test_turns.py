@@ -86,3 +86,16 @@ def test_settings_from_the_setup() -> None:
 
 def test_audio_stream_end_flushes_a_turn_in_progress() -> None:
     assert run(SPEECH * 10) == [SpeechStarted(0), SpeechEnded(0, 10)]
+
+
+def test_the_speech_starts_where_the_frames_rose_above_the_end_threshold() -> None:
+    """A soft onset (scored between the two thresholds) is part of the speech it leads
+    to, as the frames above the end threshold after it are: the start is placed with
+    the same hysteresis as the end. A rise that falls back below it first is not."""
+    soft = [0.4, 0.45]
+    assert run(SILENCE * 5 + soft + SPEECH * 10 + SILENCE * 20)[0] == SpeechStarted(5)
+    broken = [0.4, 0.2, 0.45]
+    assert run(SILENCE * 5 + broken + SPEECH * 10 + SILENCE * 20)[0] == SpeechStarted(7)
+    # a rise that never reaches the start threshold is forgotten by the next turn
+    script = SILENCE * 3 + [0.4] * 4 + SILENCE * 3 + SPEECH * 10 + SILENCE * 20
+    assert run(script)[0] == SpeechStarted(10)

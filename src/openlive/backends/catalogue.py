@@ -20,7 +20,7 @@ from ..protocol.errors import InvalidArgument, NotFound
 from ..protocol.messages import Modality
 from .voices import HALF_CASCADE_VOICES, NATIVE_AUDIO_VOICES, Language, find_language
 
-__all__ = ["BUILTIN_MODELS", "Catalogue", "CatalogueEntry"]
+__all__ = ["BUILTIN_MODELS", "VOICE_ACTIVITY_MODELS", "Catalogue", "CatalogueEntry"]
 
 _CLASS_MODALITIES: dict[ModelClass, frozenset[Modality]] = {
     "half-cascade": frozenset({Modality.TEXT, Modality.AUDIO}),
@@ -59,6 +59,11 @@ BUILTIN_MODELS: dict[str, tuple[ModelClass, str]] = {
     ),
 }
 
+VOICE_ACTIVITY_MODELS: frozenset[str] = frozenset({"gemini-3.1-flash-live-preview"})
+"""The built-in models that send `voiceActivity` messages, as their hosted counterparts
+do (the 2.x models do not: a client written for them need not expect a message without
+`serverContent` while the user speaks)."""
+
 
 _CLASS_VOICES: dict[ModelClass, tuple[str, ...]] = {
     "half-cascade": HALF_CASCADE_VOICES,
@@ -80,6 +85,8 @@ class CatalogueEntry:
     """The model's own recognizer: a Whisper folder or an engine (None: the server's)."""
     speech: EngineSpec | None = None
     """The model's own speech engine (None: the server's voices)."""
+    voice_activity: bool = False
+    """Whether its sessions are sent `voiceActivity` as speech starts and ends."""
 
     @property
     def voices(self) -> tuple[str, ...]:
@@ -162,6 +169,7 @@ class Catalogue:
                 description=f"{display}, served by OpenLive ({_describe(default_llm)}).",
                 llm=default_llm,
                 extra_voices=extra,
+                voice_activity=name in VOICE_ACTIVITY_MODELS,
             )
         for spec in user_models:
             llm = spec.llm or default_llm
@@ -174,6 +182,7 @@ class Catalogue:
                 extra_voices=extra,
                 recognizer=spec.transcription or spec.whisper,
                 speech=spec.speech,
+                voice_activity=spec.voice_activity,
             )
 
     def __iter__(self):  # type: ignore[no-untyped-def]

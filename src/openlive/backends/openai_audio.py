@@ -1,7 +1,9 @@
 """Recognition and speech on engines speaking the OpenAI audio API.
 
 `EngineASR` sends each utterance to ``POST {base_url}/audio/transcriptions`` (a WAV
-upload, ``verbose_json`` for the language); `EngineTTS` asks ``POST
+upload, ``verbose_json`` for the language; a session's vocabulary as the ``prompt``, and
+``timestamp_granularities`` of ``word`` when it asks for word times; the API takes one
+language, so an engine detects freely among several); `EngineTTS` asks ``POST
 {base_url}/audio/speech`` for raw 24 kHz PCM (``response_format="pcm"``, the OpenAI
 API's rate and the Live API's) and reads it as the engine streams it. Any engine that
 speaks those two routes will do: another OpenLive node (`server/audio_api.py`), or an
@@ -29,7 +31,17 @@ from openlive.audio.pcm import OUTPUT_RATE, Samples, float_to_pcm16, pcm16_to_fl
 from ..config import EngineSpec
 from ..protocol.errors import Unavailable
 from .openai_compat import TRANSPORT_ERRORS
-from .voice import ASR, SAMPLE_RATE, TTS, ASRCapabilities, Delivery, Transcript, TTSCapabilities
+from .voice import (
+    ASR,
+    SAMPLE_RATE,
+    TTS,
+    ASRCapabilities,
+    ASROptions,
+    Delivery,
+    Transcript,
+    TTSCapabilities,
+    Word,
+)
 from .voices import BUILTIN_VOICES, DEFAULT_VOICE
 
 __all__ = ["EngineASR", "EngineTTS", "EngineUnavailable", "wav_bytes"]
@@ -73,8 +85,15 @@ class EngineASR(ASR):
         self.name = f"{spec.model} at {spec.base_url}"
         self.capabilities = ASRCapabilities(streaming=False, language_detection=True)
 
-    def transcribe(self, samples: Samples, language: str | None = None) -> Transcript:
+    def transcribe(
+        self, samples: Samples, language: str | None = None, options: ASROptions | None = None
+    ) -> Transcript:
+        options = options or ASROptions()
         extra: dict[str, Any] = {"language": language} if language else {}
+        if options.vocabulary:
+            extra["prompt"] = ", ".join(options.vocabulary)
+        if options.word_times:
+            extra["timestamp_granularities"] = ["word"]
         try:
             reply = self._client.audio.transcriptions.create(
                 model=self._spec.model,
@@ -91,6 +110,11 @@ class EngineASR(ASR):
             language=language or (detected if len(detected) <= 3 else ""),
             language_probability=1.0,
             duration=len(samples) / SAMPLE_RATE,
+            words=tuple(
+                Word(str(w.word).strip(), float(w.start), float(w.end))
+                for w in getattr(reply, "words", None) or ()
+                if str(w.word).strip()
+            ),
         )
 
 

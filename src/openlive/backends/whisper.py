@@ -214,9 +214,9 @@ class WhisperASR(ASR):
             task=task,
             language=language,
         )
-        prompt = _prompt(tokenizer, options.vocabulary)
         seconds = len(audio) / SAMPLE_RATE
         cap = int(10 + TOKENS_PER_SECOND * seconds)
+        prompt = _prompt(tokenizer, options.vocabulary, MAX_TOKENS - 2 * cap)
         # Greedy, then, if that loops, greedy with repetition held back; then the
         # usual way.
         for repetition_penalty, no_repeat_ngram_size in ((1.0, 0), (1.1, 4)):
@@ -270,15 +270,18 @@ class WhisperASR(ASR):
         )
 
 
-def _prompt(tokenizer: Any, vocabulary: tuple[str, ...]) -> list[int]:
-    """The decoder's prompt: the session's vocabulary as earlier text (Whisper's
-    ``<|startofprev|>``, as faster-whisper's ``hotwords``), then the task's tokens.
-    Text the model believes came just before makes its words likelier; a vocabulary too
-    long for the prompt keeps its first phrases."""
+def _prompt(tokenizer: Any, vocabulary: tuple[str, ...], room: int) -> list[int]:
+    """The decoder's prompt, at most `room` tokens (what the decoding leaves): the
+    session's vocabulary as earlier text (Whisper's ``<|startofprev|>``, as
+    faster-whisper's ``hotwords``), then the task's tokens. Text the model believes came
+    just before makes its words likelier; a vocabulary too long for the prompt (half the
+    decoder's length, as Whisper's earlier text, or less on long speech) keeps its first
+    phrases."""
     prompt = list(tokenizer.sot_sequence)
-    if not vocabulary:
+    size = min(MAX_TOKENS // 2 - 1, room - len(prompt) - 1)
+    if not vocabulary or size <= 0:
         return prompt
-    earlier = tokenizer.encode(" " + ", ".join(vocabulary))[: MAX_TOKENS // 2 - 1]
+    earlier = tokenizer.encode(" " + ", ".join(vocabulary))[:size]
     return [tokenizer.sot_prev, *earlier, *prompt]
 
 

@@ -8,7 +8,9 @@ every rule can be tested with plain lists of numbers::
     PAUSING --silence for silenceDurationMs--> QUIET (the turn ends)
 
 `SpeechStarted` is only announced once the speech has lasted `prefix_padding_ms`, so a
-click or a short cough neither starts a turn nor interrupts the model. `PauseStarted`
+click or a short cough neither starts a turn nor interrupts the model. The speech it
+reports starts where the frames rose above the end threshold before it (the same
+hysteresis as its end: a soft onset the VAD is not yet sure of is speech). `PauseStarted`
 marks the first silent frame: the moment speculative work may start. `SpeechEnded`
 closes the turn; `PauseEnded` says the speculation was wrong.
 
@@ -73,7 +75,9 @@ class TurnSettings:
 @dataclass(frozen=True, slots=True)
 class SpeechStarted:
     frame: int
-    """The first frame of the speech (before the prefix padding was confirmed)."""
+    """The first frame of the speech: of the frames at or above the end threshold that
+    led, without a break, to the run that started it (before the prefix padding was
+    confirmed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,8 @@ class TurnDetector:
         self._frame = -1
         self._run_start = 0
         """QUIET: first frame of the current run of speech-like frames."""
+        self._rise: int | None = None
+        """QUIET: first frame of the current stretch at or above the end threshold."""
         self._run = 0
         self._speech_start = 0
         self._pause_start = 0
@@ -127,11 +133,15 @@ class TurnDetector:
         frame = self._frame
         s = self.settings
         if self._state is _State.QUIET:
+            if probability < s.end_threshold:
+                self._rise = None
+            elif self._rise is None:
+                self._rise = frame
             if probability < s.start_threshold:
                 self._run = 0
                 return []
             if self._run == 0:
-                self._run_start = frame
+                self._run_start = frame if self._rise is None else self._rise
             self._run += 1
             if self._run * FRAME_MS < max(s.prefix_padding_ms, FRAME_MS):
                 return []
@@ -159,6 +169,7 @@ class TurnDetector:
         """The audio stream ended: a turn in progress ends where the audio stops."""
         if self._state is _State.QUIET:
             self._run = 0
+            self._rise = None
             return []
         if self._state is _State.SPEAKING:
             self._pause_start = self._frame + 1
@@ -167,4 +178,5 @@ class TurnDetector:
     def _end(self) -> list[TurnEvent]:
         self._state = _State.QUIET
         self._run = 0
+        self._rise = None
         return [SpeechEnded(self._speech_start, self._pause_start)]

@@ -273,11 +273,6 @@ class LiveSession:
             ServerContent(model_turn=Content(role="model", parts=[Part(inline_data=blob)]))
         )
 
-    def input_transcription(self, text: str, *, finished: bool = True) -> ServerMessage:
-        return self._content(
-            ServerContent(input_transcription=Transcription(text=text, finished=finished))
-        )
-
     def interim_input_transcription(self, text: str) -> ServerMessage:
         """The user's turn so far, while they speak; each replaces the one before."""
         return self._content(

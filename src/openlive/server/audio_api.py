@@ -2,9 +2,10 @@
 client of that API) to use as engines.
 
 - ``POST /v1/audio/transcriptions``: a multipart upload (``file``, ``model``, and
-  optionally ``language``, ``response_format`` of ``json``, ``text`` or
-  ``verbose_json``). The file is any format FFmpeg reads (PyAV, through
-  faster-whisper), at most 25 MB, as on OpenAI.
+  optionally ``language``, ``prompt`` (words to favour: a session's vocabulary),
+  ``response_format`` of ``json``, ``text`` or ``verbose_json``, and with it
+  ``timestamp_granularities[]`` of ``word`` for the words' times). The file is any
+  format FFmpeg reads (PyAV, through faster-whisper), at most 25 MB, as on OpenAI.
 - ``POST /v1/audio/speech``: JSON (``model``, ``input`` of at most 4096 characters,
   ``voice`` one of the node's voice names, ``response_format`` ``pcm`` (raw 16-bit mono
   at 24 kHz, as on OpenAI) or ``wav`` (the default here: the encoded formats are not
@@ -38,7 +39,7 @@ from starlette.routing import BaseRoute, Route
 from openlive.audio.pcm import OUTPUT_RATE, Samples, float_to_pcm16, pcm16_to_float
 
 from ..backends.scheduler import Priority
-from ..backends.voice import SAMPLE_RATE
+from ..backends.voice import SAMPLE_RATE, ASROptions
 from ..pipeline.parts import Voice
 from .auth import Credential, find_credential
 
@@ -113,6 +114,8 @@ async def _transcribe(voice: Voice, request: Request) -> Response:
             if not isinstance(model, str) or not model:
                 raise _BadRequest("Missing model.", "model")
             language = _text_field(form.get("language"))
+            prompt = _text_field(form.get("prompt"))
+            word_times = "word" in form.getlist("timestamp_granularities[]")
             answer = _text_field(form.get("response_format")) or "json"
             data = await upload.read()
     except (MultiPartException, AssertionError, KeyError) as exc:
@@ -126,7 +129,10 @@ async def _transcribe(voice: Voice, request: Request) -> Response:
     if language is not None and language not in asr.capabilities.languages:
         raise _BadRequest(f"Unsupported language: {language!r}.", "language")
     samples = await asyncio.to_thread(_decode, data)
-    transcript = await voice.scheduler.run(Priority.RECOGNITION, asr.transcribe, samples, language)
+    options = ASROptions(vocabulary=(prompt,) if prompt else (), word_times=word_times)
+    transcript = await voice.scheduler.run(
+        Priority.RECOGNITION, asr.transcribe, samples, language, options
+    )
     if answer == "text":
         return PlainTextResponse(transcript.text + "\n")
     body: dict[str, Any] = {"text": transcript.text}
@@ -138,6 +144,11 @@ async def _transcribe(voice: Voice, request: Request) -> Response:
             "text": transcript.text,
             "segments": [],
         }
+        if word_times:
+            body["words"] = [
+                {"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3)}
+                for w in transcript.words
+            ]
     return JSONResponse(body)
 
 
