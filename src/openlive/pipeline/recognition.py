@@ -113,10 +113,10 @@ class Recognition:
         """`affect`: measure each turn's prosody (affective dialog). `options`: what the
         session asks of recognition besides the language. `speech` and `silence`: the
         VAD scores that begin and end a run of speech (the turn detector's), for fitting
-        words to it. `translate_into`:
-        translate each turn into this language (a recognizer's code) too, when it is
-        spoken in another. `detect_each_turn`: never keep a detected language (a
-        translation session's speakers may take turns in two languages)."""
+        words to it. `translate_into`: translate each turn into this language (a
+        recognizer's code) too, when it is spoken in another. `detect_each_turn`: never
+        keep a detected language (a translation session's speakers may take turns in two
+        languages)."""
         self._translate_into = translate_into
         self._keep_language = not detect_each_turn
         self._options = options or ASROptions()
