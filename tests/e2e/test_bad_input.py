@@ -903,6 +903,13 @@ CASES: list[tuple[str, How, str | bytes, int, str]] = [
         "Unknown type 'BIGNUM' in the schema of g.n.",
     ),
     (
+        "a property whose schema is null in contextUpdate",
+        after_setup,
+        updating({"name": "g", "parameters": {"type": "OBJECT", "properties": {"n": None}}}),
+        1007,
+        "The schema of g.n must be an object.",
+    ),
+    (
         "513 functions in contextUpdate",
         after_setup,
         updating(*({"name": f"f{i}"} for i in range(513))),

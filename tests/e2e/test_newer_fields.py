@@ -20,7 +20,7 @@ import pytest
 from google.genai import errors, types
 
 from ..conftest import Server
-from .live import MODEL, client, prompt_tokens
+from .live import MODEL, client, prompt_tokens, run_js
 from .test_affect import COOK, NATIVE, speech
 from .test_native import spoken_turn
 
@@ -267,3 +267,13 @@ async def test_an_image_part_is_refused_by_a_model_that_cannot_see(server: Serve
         f"Image and video input is not supported by models/{MODEL} on this server: its LLM "
         "cannot see."
     )
+
+
+# --- the JavaScript SDK ------------------------------------------------------------------
+
+
+async def test_javascript_sdk_reads_the_session_id_and_how_a_turn_ended(server: Server) -> None:
+    report = json.loads(await run_js(server, "newer_fields.mjs"))
+    assert uuid.UUID(report["sessionId"]).version == 4
+    assert report["answer"].strip()
+    assert report["interactionStatus"] == "IDLE" and report["waitingForInput"] is True

@@ -91,8 +91,10 @@ def _camel(key: str) -> str:
     return head + "".join(w.title() for w in rest)
 
 
-def to_json_schema(schema: dict[str, Any], where: str = "parameters") -> dict[str, Any]:
+def to_json_schema(schema: object, where: str = "parameters") -> dict[str, Any]:
     """The API's `Schema` (OpenAPI 3.0 subset, upper-case types) as JSON Schema."""
+    if not isinstance(schema, dict):  # a property or item given as null, a list, ...
+        raise InvalidArgument(f"The schema of {where} must be an object.")
     schema = {_camel(k): v for k, v in schema.items()}
     out: dict[str, Any] = {}
     kind = schema.get("type")
