@@ -32,6 +32,7 @@ from .base import (
     LLM,
     Capabilities,
     ChatMessage,
+    ContextOverflow,
     Conversation,
     FunctionCall,
     FunctionSpec,
@@ -45,7 +46,6 @@ from .base import (
 )
 from .batching import BatchDecoder, Generation, SamplerSettings, kv_bytes_per_token
 from .calling import arguments_prompt, choose_functions, render_history, valid_arguments
-from .fitting import fit_prompt
 from .scheduler import Priority, Scheduler
 from .thinking import answer_messages, thinking_messages, thinking_tokens
 
@@ -110,8 +110,6 @@ class EmbeddedLLM(LLM):
         self._scheduler = scheduler or Scheduler("llm")
         self._llama: Any = None
         self._formatter: Any = None
-        self._longest_token = 1
-        """The most bytes of text one token of the vocabulary stands for."""
         self._decoder: BatchDecoder | None = None
         self._wake = asyncio.Event()
         self._engine: asyncio.Task[None] | None = None
@@ -129,9 +127,6 @@ class EmbeddedLLM(LLM):
         # The tokenizer, the chat template and the weights; the decoder has the context.
         self._llama = Llama(
             model_path=str(self.path), n_ctx=64, n_batch=64, n_threads=1, verbose=False
-        )
-        self._longest_token = max(
-            len(self._llama.detokenize([token])) for token in range(self._llama.n_vocab())
         )
         template = self._llama.metadata.get("tokenizer.chat_template")
         if not template:
@@ -306,11 +301,8 @@ class EmbeddedLLM(LLM):
             except RuntimeError:
                 pass  # the event loop is closed: nobody is listening
 
-        limit = self.capabilities.context_tokens
-        max_tokens = min(sampling.max_tokens or _DEFAULT_MAX_TOKENS, limit // 2)
-        prompt = await asyncio.to_thread(self._fit, messages, max_tokens)
         reply = await self._scheduler.run(
-            Priority.LLM, self._submit, owner, prompt, max_tokens, sampling, grammar, emit
+            Priority.LLM, self._submit, owner, messages, sampling, grammar, emit
         )
         self._wake.set()
         try:
@@ -332,24 +324,32 @@ class EmbeddedLLM(LLM):
         )
         return text, usage
 
-    def _fit(self, messages: Sequence[ChatMessage], max_tokens: int) -> list[int]:
-        """The prompt of the newest turns that fit with room for `max_tokens` (on a
-        worker thread: rendering and tokenizing a long history would otherwise hold up
-        every session's decoding steps)."""
-        room = self.capabilities.context_tokens - max_tokens
-        return fit_prompt(messages, room, self.prompt_tokens, self._longest_token)
-
     def _submit(
         self,
         owner: object,
-        prompt: list[int],
-        max_tokens: int,
+        messages: Sequence[ChatMessage],
         sampling: Sampling,
         grammar: tuple[str, str] | None,
         emit: Callable[[str | BaseException | None], None],
     ) -> Generation:
-        """Hand the reply to the decoder (on the scheduler's thread)."""
+        """Fit the prompt to the context and hand the reply to the decoder (on the
+        scheduler's thread)."""
         assert self._decoder is not None
+        max_tokens = sampling.max_tokens or _DEFAULT_MAX_TOKENS
+        history = list(messages)
+        prompt = self.prompt_tokens(history)
+        limit = self.capabilities.context_tokens
+        max_tokens = min(max_tokens, limit // 2)
+        # Keep the system message and the newest turns that fit with room to answer.
+        while len(prompt) + max_tokens > limit and len(history) > 2:
+            drop = 1 if history[0].role == "system" else 0
+            del history[drop]
+            prompt = self.prompt_tokens(history)
+        if len(prompt) + max_tokens > limit:
+            raise ContextOverflow(
+                f"The input token count ({len(prompt)}) exceeds the maximum number of tokens "
+                f"allowed ({limit - max_tokens})."
+            )
         reply = Generation(
             owner,
             prompt,
