@@ -5,11 +5,14 @@ voice application does: human recordings (`tests/fixtures/speech`) streamed at r
 time in 20 ms messages, with silence streamed between turns as a microphone would.
 
 * Voice to voice: from sending the last voiced sample of the user's speech to the first
-  response audio received, over `--turns` spoken turns in one session. Two servers are
-  driven turn by turn in alternation, one with speculative recognition (the default)
-  and one with `--no-speculative-recognition`, so that load from elsewhere falls on
-  both alike. Each turn's stages come from the server's `/metrics`
-  (`openlive_voice_stage_seconds`), read before and after the turn.
+  response audio received, over `--turns` spoken turns in one session per server.
+  Three servers are driven turn by turn in alternation, so that load from elsewhere
+  falls on all alike: `answers` (the default: the transcript and the answer's first
+  clause made during the pause), `recognition` (`--no-speculative-answers`: only the
+  transcript) and `plain` (`--no-speculative-recognition`: nothing before the turn
+  ends). Each turn's stages come from the server's `/metrics`
+  (`openlive_voice_stage_seconds`), read before and after the turn; the speculative
+  work of each server (started, used, thrown away) from its counters.
 * Barge-in: the model tells a long story; a second after its first audio, the user
   speaks over it. Reaction time runs from sending the first voiced sample to
   receiving `interrupted`; audio of the interrupted turn after `interrupted` counts as
@@ -19,6 +22,7 @@ time in 20 ms messages, with silence streamed between turns as a microphone woul
 ms frame that Silero VAD scores at 0.5 or more.
 
 Usage: .venv/bin/python benchmarks/latency.py [--turns N] [--barge-ins N] [--out PATH]
+       [--servers answers recognition plain]
 """
 
 from __future__ import annotations
@@ -58,11 +62,25 @@ MODEL = "gemini-live-2.5-flash-preview"
 RATE = 16_000
 CHUNK = RATE // 50  # 20 ms per message
 WIN = 512  # one VAD frame
-SILENCE_MS = 500  # the default silenceDurationMs
+SILENCE_MS = 500  # silenceDurationMs, set by the client
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latency.json"
 STAGES = ("end_of_speech", "recognition", "first_token", "first_audio", "total")
 SYSTEM = "You are a friendly voice assistant. Answer in one short sentence."
 STORY = "Tell me a long story about a brave knight and a dragon, with many details."
+SERVERS = {
+    "answers": (),
+    "recognition": ("--no-speculative-answers",),
+    "plain": ("--no-speculative-recognition",),
+}
+"""The servers compared, by name: their `openlive serve` flags."""
+SPECULATION = {
+    "recognitions": "openlive_speculative_recognitions",
+    "recognitions_used": "openlive_speculative_recognitions_used",
+    "answers": "openlive_speculative_answers",
+    "answers_used": "openlive_speculative_answers_used",
+    "answers_discarded": "openlive_speculative_answers_discarded",
+}
+"""The counters of speculative work, by what they count."""
 
 
 def recording(name: str) -> np.ndarray:
@@ -165,6 +183,11 @@ def voice_config(max_output_tokens: int = 24) -> types.LiveConnectConfig:
         temperature=0,
         seed=1,
         max_output_tokens=max_output_tokens,
+        realtime_input_config=types.RealtimeInputConfig(
+            automatic_activity_detection=types.AutomaticActivityDetection(
+                silence_duration_ms=SILENCE_MS
+            )
+        ),
     )
 
 
@@ -173,6 +196,24 @@ def audio_in(message: types.LiveServerMessage) -> bool:
     if content is None or content.model_turn is None:
         return False
     return any(p.inline_data and p.inline_data.data for p in content.model_turn.parts or ())
+
+
+def speculation(server: Server) -> dict[str, float]:
+    samples = server.metrics()
+    return {name: samples.get(f"{metric}_total", 0.0) for name, metric in SPECULATION.items()}
+
+
+def thrown_away(before: dict[str, float], after: dict[str, float]) -> dict[str, Any]:
+    """The speculative work of a run, and the share of it thrown away."""
+    done = {k: round(after[k] - before[k]) for k in SPECULATION}
+    recognized, answered = done["recognitions"], done["answers"]
+    done["recognitions_thrown_away"] = (
+        round(1 - done["recognitions_used"] / recognized, 3) if recognized else None
+    )
+    done["answers_thrown_away"] = (
+        round(done["answers_discarded"] / answered, 3) if answered else None
+    )
+    return done
 
 
 def stage_totals(server: Server) -> dict[str, float]:
@@ -332,33 +373,40 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--barge-ins", type=int, default=10)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument(
+        "--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS), metavar="NAME"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        # One data folder: both servers use the same certificate, which the client trusts.
-        servers = {
-            "speculative": start_server(Path(tmp)),
-            "plain": start_server(Path(tmp), "--no-speculative-recognition"),
-        }
+        # One data folder: the servers use the same certificate, which the client trusts.
+        servers = {name: start_server(Path(tmp), *SERVERS[name]) for name in args.servers}
+        first = next(iter(servers.values()))
         try:
-            os.environ.update(servers["speculative"].env)
+            os.environ.update(first.env)
             os.environ.pop("GOOGLE_API_KEY", None)  # as `openlive env` unsets it
             print("voice to voice", file=sys.stderr)
+            before = {name: speculation(server) for name, server in servers.items()}
             turns = asyncio.run(conversations(servers, args.turns))
+            work = {
+                name: thrown_away(before[name], speculation(server))
+                for name, server in servers.items()
+            }
             print("barge-in", file=sys.stderr)
             barge = []
             for i in range(args.barge_ins):
-                barge.append(asyncio.run(barge_in(servers["speculative"])))
+                barge.append(asyncio.run(barge_in(first)))
                 print(f"  {i + 1}/{args.barge_ins}: {barge[-1]}", file=sys.stderr, flush=True)
         finally:
             for server in servers.values():
                 stop_server(server)
+    reactions = [b.reaction_s for b in barge if b.reaction_s is not None]
     result: dict[str, Any] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "silence_duration_ms": SILENCE_MS,
         "voice_to_voice": {},
         "barge_in": {
-            "reaction_s": summary([b.reaction_s for b in barge if b.reaction_s is not None]),
+            "reaction_s": summary(reactions) if reactions else None,
             "missed": sum(b.reaction_s is None for b in barge),
             "audio_after_interrupted": sum(b.audio_after_interrupted for b in barge),
         },
@@ -369,6 +417,7 @@ def main() -> int:
         result["voice_to_voice"][name] = {
             "client_s": summary([t.voice_to_voice_s for t in mine]),
             "stages_s": {s: summary([t.stages[s] for t in mine]) for s in STAGES},
+            "speculation": work[name],
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -278,6 +278,10 @@ class ServerConfig:
     ones."""
     speculative_recognition: bool = True
     """Transcribe during a pause, before the end of the turn is decided."""
+    speculative_answers: bool = True
+    """Answer during a pause too (the LLM and the first clause's speech), when the models
+    have room; nothing of it is sent unless the pause ends the turn. Needs
+    `speculative_recognition`."""
     whisper: Path | None = None
     """The recognizer: a CTranslate2 Whisper folder (None: the bundled Whisper base)."""
     llm: LLMSpec = field(default_factory=LLMSpec)

@@ -185,6 +185,11 @@ class Conversation(abc.ABC):
     (a spoken answer whose audio is running out); a backend that schedules its work may
     serve it first."""
 
+    held: bool = False
+    """Set by the pipeline while this reply is speculative (an answer made during a pause,
+    before the end of the turn is decided): nobody waits for it yet, so a backend that
+    schedules its work serves it after the work others wait for."""
+
     @abc.abstractmethod
     def reply(
         self,

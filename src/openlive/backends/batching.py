@@ -174,10 +174,13 @@ class BatchDecoder:
     @property
     def urgent(self) -> bool:
         """Whether someone waits on the next step: a reply in progress is still before its
-        first `FIRST_TOKENS` tokens (what a spoken answer's first clause waits for), or its
-        owner says it is `urgent` (its audio is running out)."""
+        first `FIRST_TOKENS` tokens (what a spoken answer's first clause waits for) and not
+        `held` (speculative: nobody waits for it yet), or its owner says it is `urgent`
+        (its audio is running out)."""
         return any(
-            r._produced < FIRST_TOKENS or getattr(r.owner, "urgent", False) for r in self._replies
+            (r._produced < FIRST_TOKENS and not getattr(r.owner, "held", False))
+            or getattr(r.owner, "urgent", False)
+            for r in self._replies
         )
 
     def submit(self, reply: Generation) -> None:

@@ -161,6 +161,14 @@ class Scheduler:
             return await _awaited(self._engines.submit(fn, *args))
         return await self.run(priority, fn, *args, ticket=ticket)
 
+    def waiting(self) -> int:
+        """Jobs queued for the cores (the VAD's lane aside) and not yet started: a
+        measure of how busy the models are, for work that should run only when they have
+        room (speculative answers)."""
+        lane = self._queue
+        with lane.mutex:
+            return sum(not job.future.done() and not job.future.running() for job in lane.queue)
+
     def close(self) -> None:
         """Finish the queued jobs, then stop the workers."""
         for lane in (self._queue, self._vad_queue):

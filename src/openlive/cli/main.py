@@ -177,7 +177,16 @@ def build_parser() -> argparse.ArgumentParser:
         dest="speculative_recognition",
         action="store_false",
         help="transcribe a turn only once its end is decided, not during the pause before"
-        " (slower answers; saves the work thrown away when the user goes on speaking)",
+        " (slower answers; saves the work thrown away when the user goes on speaking);"
+        " implies --no-speculative-answers",
+    )
+    serve.add_argument(
+        "--no-speculative-answers",
+        dest="speculative_answers",
+        action="store_false",
+        help="start the answer only once the turn's end is decided, not during the pause"
+        " before it while the models have room (slower answers; saves the work thrown away"
+        " when the user goes on speaking)",
     )
     serve.add_argument(
         "--resumption-ttl",
@@ -320,6 +329,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         max_sessions_per_key=args.max_sessions_per_key or None,
         warm_up=args.warm_up,
         speculative_recognition=args.speculative_recognition,
+        speculative_answers=args.speculative_answers,
         allowed_origins=_origins(args),
         whisper=args.whisper,
         llm=llm,

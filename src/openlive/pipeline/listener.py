@@ -22,7 +22,9 @@ theirs if the pause ends the turn while the guess still waits). If the user goes
 speaking, that work is dropped; if the pause ends the turn, the transcript is already
 there (or on its way). A speculative transcript is of
 exactly the audio the turn would have been transcribed from, so it changes when the
-answer starts, never what was heard.
+answer starts, never what was heard. Each guess is reported as `Paused` (the responder
+may answer it speculatively, `speculation.py`), and the user going on after a pause as
+`Resumed`.
 
 Interim transcripts (`interim=True`): while the user speaks, the speech so far is
 transcribed again after each `INTERIM_STEP` of new speech, at the lowest priority and
@@ -41,7 +43,7 @@ import numpy as np
 from ..backends.registry import VoiceModels
 from ..backends.scheduler import Scheduler
 from ..backends.vad_batch import VADBatcher
-from ..backends.voice import ASROptions
+from ..backends.voice import ASROptions, Transcript
 from ..protocol.messages import Blob
 from .intake import FRAME, RATE, AudioIntake
 from .recognition import INTERIM_STEP, Recognition, UserSpeaking, UserSpoke, Utterance
@@ -55,7 +57,16 @@ from .turns import (
     TurnEvent,
 )
 
-__all__ = ["Listener", "ListenerEvent", "UserSpeaking", "UserSpoke", "VoiceEnded", "VoiceStarted"]
+__all__ = [
+    "Listener",
+    "ListenerEvent",
+    "Paused",
+    "Resumed",
+    "UserSpeaking",
+    "UserSpoke",
+    "VoiceEnded",
+    "VoiceStarted",
+]
 
 LEADING = RATE // 5
 """Audio kept before an utterance's speech: Whisper does better with a lead-in."""
@@ -77,7 +88,19 @@ class VoiceEnded:
     """Seconds into the input audio where the speech ended."""
 
 
-ListenerEvent = VoiceStarted | VoiceEnded | UserSpeaking | UserSpoke
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """A pause began: `guess` transcribes the speech so far (the turn, if it ends here)."""
+
+    guess: asyncio.Task[Transcript]
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """The user went on speaking after a pause: its guess is not the turn's."""
+
+
+ListenerEvent = VoiceStarted | VoiceEnded | UserSpeaking | UserSpoke | Paused | Resumed
 
 
 class Listener:
@@ -211,6 +234,8 @@ class Listener:
         pause = self._pause
         if pause is not None and pause.guess is None and ring.end >= pause.end:
             self._recognition.guess(pause)
+            if pause.guess is not None:
+                await self._emit(Paused(pause.guess))
         elif self._interim_due():
             self._recognition.start_interim(self._speech_start * FRAME - LEADING, self._scored)
 
@@ -238,6 +263,7 @@ class Listener:
                         self._pause = self._utterance(self._speech_start * FRAME, frame * FRAME)
                 case PauseEnded():
                     self._drop_pause()
+                    await self._emit(Resumed())
                 case SpeechEnded(start, end):
                     self._recognition.stop_interim()
                     await self._emit(VoiceEnded(end * FRAME / RATE))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ..backends.base import Conversation
+from ..backends.base import Conversation, LLMStats
 from ..backends.registry import Backends, VoiceModels
 from ..backends.scheduler import Scheduler
 from ..backends.vad_batch import VADBatcher
@@ -35,6 +35,9 @@ class Voice:
     scheduler: Scheduler
     speculate: bool = True
     """Transcribe during pauses, before the end of the turn is certain."""
+    speculate_answers: bool = True
+    """Answer during pauses too (`speculation.py`), when the models have room; needs
+    `speculate`."""
     stats: VoiceStats = field(default_factory=VoiceStats)
     vad: VADBatcher = field(init=False)
     """Every session's voice activity, scored in batches."""
@@ -56,6 +59,8 @@ class SessionParts:
     listener: Listener | None
     affect: AffectTracker | None
     """The user's vocal baseline, with affective dialog."""
+    llm_stats: LLMStats = field(default_factory=LLMStats)
+    """The counters of the session's LLM: how busy it is, for speculative answers."""
 
 
 def equip(
@@ -81,6 +86,7 @@ def equip(
         voice=models,
         listener=_listener(plan, voice, models, heard) if voice and models else None,
         affect=AffectTracker() if plan.features.affective_dialog else None,
+        llm_stats=llm.stats,
     )
 
 

@@ -15,6 +15,10 @@ what is not declared) ends it too, with `MALFORMED_FUNCTION_CALL`.
 
 Every `turnComplete` says how its turn ended (`Ending`) and whether another answer
 follows (`TurnProtocol.answer_follows`).
+
+A spoken answer may be made during the pause before its turn is decided
+(`speculation.py`): the responder makes it as it would make the answer (`_response`),
+held; the answer to the decided turn is that one if it was made from the same prompt.
 """
 
 from __future__ import annotations
@@ -43,11 +47,20 @@ from ..protocol.turn import (
 )
 from .affect import Mood, delivery, instruction
 from .context import ChatContext
-from .listener import ListenerEvent, UserSpeaking, UserSpoke, VoiceEnded, VoiceStarted
+from .listener import (
+    ListenerEvent,
+    Paused,
+    Resumed,
+    UserSpeaking,
+    UserSpoke,
+    VoiceEnded,
+    VoiceStarted,
+)
 from .parts import SessionParts, Voice
 from .proactive import decide
 from .response import Send, TextResponse
-from .speech import SpeechResponse
+from .speculation import Recipe, Speculation, has_room
+from .speech import Hold, SpeechResponse
 from .timing import TurnTiming
 from .tools import PendingCalls, wire_calls
 from .translation import Translation
@@ -101,6 +114,13 @@ class Responder:
         self._wake = asyncio.Event()
         self._answer: asyncio.Task[LLMError | None] | None = None
         self._cue = _Cue()
+        self._speculation: Speculation | None = None
+        if voice is not None and voice.speculate_answers and _may_speculate(parts):
+            self._speculation = Speculation(
+                self._speculative,
+                lambda: has_room(parts.llm_stats, voice.scheduler),
+                voice.stats,
+            )
 
     # --- input -----------------------------------------------------------------------
 
@@ -117,8 +137,19 @@ class Responder:
     async def heard(self, event: ListenerEvent) -> None:
         """What the listener reports: the user began or stopped speaking, or a turn."""
         plan = self.parts.plan
+        speculation = self._speculation
         match event:
+            case Paused(guess):
+                if speculation is not None:
+                    speculation.begin(guess)
+                return
+            case Resumed():
+                if speculation is not None:
+                    speculation.discard()
+                return
             case VoiceStarted(offset):
+                if speculation is not None:
+                    speculation.discard()  # a new turn: a speculation before it is stale
                 if plan.listening.voice_activity:
                     await self._send(voice_activity(True, offset))
                 self.parts.frames.activity_started()
@@ -214,6 +245,8 @@ class Responder:
         """Start each answer the protocol asks for, in a task of its own; raise the
         error of one that failed."""
         async with asyncio.TaskGroup() as tasks:
+            if self._speculation is not None:
+                self._speculation.start(tasks)
             while True:
                 await self._wake.wait()
                 self._wake.clear()
@@ -267,9 +300,13 @@ class Responder:
             functions = plan.functions.specs if round < MAX_CALL_ROUNDS else ()
             if window is not None:
                 await window.slide(context.turns)
-            response = self._response(cue, functions)
+            taken = None
+            if self._speculation is not None and self._speculation.pending:
+                recipe = Recipe(plan, tuple(context.messages()), tuple(functions))
+                taken = await self._speculation.take(recipe)
+            response = taken.response if taken is not None else self._response(cue, functions)
             try:
-                await response.run()
+                await (taken.run(cue.timing) if taken is not None else response.run())
             finally:
                 context.append_model(response.text)
             if window is not None and response.usage is not None:
@@ -294,11 +331,34 @@ class Responder:
                 context.append(context.result(result))
         return None
 
+    def _speculative(self, text: str) -> tuple[Recipe, SpeechResponse] | None:
+        """The held answer to the user saying `text` now, and its recipe; None while an
+        answer is open or about to start (it answers something else)."""
+        if not self.turns.idle or self._answer is not None:
+            return None
+        plan = self.parts.plan
+        message = ChatMessage("user", text)
+        context = ChatContext(self._context.system_instruction, [*self._context.turns, message])
+        functions = plan.functions.specs
+        response = self._response(
+            _Cue(), functions, context=context, hold=Hold(self.parts.conversation)
+        )
+        assert isinstance(response, SpeechResponse)
+        return Recipe(plan, tuple(context.messages()), tuple(functions)), response
+
     def _response(
-        self, cue: _Cue, functions: Sequence[FunctionSpec]
+        self,
+        cue: _Cue,
+        functions: Sequence[FunctionSpec],
+        *,
+        context: ChatContext | None = None,
+        hold: Hold | None = None,
     ) -> TextResponse | SpeechResponse:
+        """The answer to `context` (the session's, by default); `hold`: a speculative
+        one, held."""
         parts, plan = self.parts, self.parts.plan
-        context, conversation, sampling = self._context, parts.conversation, plan.sampling
+        context = self._context if context is None else context
+        conversation, sampling = parts.conversation, plan.sampling
         if plan.translation is not None:  # the last user turn's translation, no calls
             conversation, context, sampling = plan.translation.turn(
                 conversation, context, sampling, cue.verbatim
@@ -337,7 +397,22 @@ class Responder:
             language=plan.speech_language,
             delivery=plan.delivery.then(mood) if plan.delivery else mood,
             more=self._answer_follows,
+            hold=hold,
         )
 
     def _answer_follows(self) -> bool:
         return self.turns.answer_follows
+
+
+def _may_speculate(parts: SessionParts) -> bool:
+    """Whether a session's spoken turns may be answered speculatively: its answers are
+    spoken, and made from the transcript alone (a translation, proactive audio and
+    affective dialog each decide the answer from more than the words)."""
+    plan = parts.plan
+    return (
+        plan.speak
+        and plan.translation is None
+        and not plan.features.proactive_audio
+        and not plan.features.affective_dialog
+        and parts.listener is not None
+    )

@@ -16,6 +16,12 @@ parts when the client asked for them (`includeThoughts`), before the answer's au
 `heard` holds what reached the client: whole clauses, and the share of the words of
 a clause cut short that matches the share of its audio that was sent. An interrupted
 turn keeps only that in the history.
+
+A response may be made speculatively, before the turn it answers is decided
+(`speculation.py`): a `Hold` then keeps it to itself. It sends nothing, and synthesizes
+its first clause only, below the decided work of every session, until it is released
+(`SpeechResponse.release`), when it goes on as any answer does; or it is cancelled, and
+nothing of it ever reached the client.
 """
 
 from __future__ import annotations
@@ -24,22 +30,22 @@ import asyncio
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..audio.pcm import OUTPUT_RATE, float_to_pcm16
 from ..backends.base import Conversation, FunctionSpec, LLMError, Sampling
-from ..backends.scheduler import Priority, Scheduler
+from ..backends.scheduler import Priority, Scheduler, Ticket
 from ..backends.voice import TTS, Delivery
-from ..protocol.messages import Modality
+from ..protocol.messages import Modality, ServerMessage
 from ..protocol.session import LiveSession
 from .context import ChatContext
 from .response import ModelResponse, Send
 from .timing import TurnTiming
 
-__all__ = ["CHUNK_MS", "LEAD_MS", "AUDIO_TOKENS_PER_SECOND", "SpeechResponse", "clauses"]
+__all__ = ["CHUNK_MS", "LEAD_MS", "AUDIO_TOKENS_PER_SECOND", "Hold", "SpeechResponse", "clauses"]
 
 CHUNK_MS = 40
 """Audio per message: small, so that an interruption takes effect quickly."""
@@ -76,6 +82,41 @@ def clauses(buffer: str, *, first: bool, final: bool) -> tuple[list[str], str]:
     return out, buffer
 
 
+class Hold:
+    """Keeps a speculative answer to itself until `release`: its messages wait, and of
+    its clauses only the first is synthesized, at `Priority.SPECULATION` (promoted to
+    `FIRST_AUDIO` when released). Its conversation is `held` meanwhile, so the LLM
+    serves the reply after the work others wait for."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self._released = asyncio.Event()
+        self._conversation = conversation
+        self.ticket = Ticket()
+        """The first clause's synthesis job, promoted when released."""
+        conversation.held = True
+
+    @property
+    def held(self) -> bool:
+        return not self._released.is_set()
+
+    def release(self) -> None:
+        self._conversation.held = False
+        self.ticket.promote(Priority.FIRST_AUDIO)
+        self._released.set()
+
+    async def wait(self) -> None:
+        await self._released.wait()
+
+    def gate(self, send: Callable[[ServerMessage], Awaitable[None]]) -> Send:
+        """`send`, once released."""
+
+        async def gated(message: ServerMessage) -> None:
+            await self._released.wait()
+            await send(message)
+
+        return gated
+
+
 @dataclass(slots=True)
 class _Spoken:
     text: str
@@ -104,11 +145,15 @@ class SpeechResponse(ModelResponse):
         thoughts: bool = False,
         delivery: Delivery | None = None,
         more: Callable[[], bool] = lambda: False,
+        hold: Hold | None = None,
     ) -> None:
         """`voice` and `language` are the TTS's: a voice name and a ``languageCode``,
         None for its defaults. `thoughts`: send the model's reasoning as thought parts.
         `delivery`: how this answer is spoken (affective dialog), None as the voice is.
-        `more`: whether another answer follows this one (asked when it completes)."""
+        `more`: whether another answer follows this one (asked when it completes).
+        `hold`: the answer is speculative, kept to itself until `release`."""
+        if hold is not None:
+            send = hold.gate(send)
         super().__init__(
             session, conversation, context, sampling, send, functions, thoughts=thoughts, more=more
         )
@@ -120,6 +165,9 @@ class SpeechResponse(ModelResponse):
         self._language = language
         self.timing = timing
         """The spoken turn this answers, if any: its first token and audio are marked."""
+        self._hold = hold
+        self._tokens = False
+        """Some of the reply's text has come."""
         self._spoken: list[_Spoken] = []
         self._written = False
         """The LLM's reply has ended (every clause is queued for synthesis)."""
@@ -144,6 +192,15 @@ class SpeechResponse(ModelResponse):
     def audio_seconds(self) -> float:
         return sum(p.sent for p in self._spoken) / OUTPUT_RATE
 
+    def release(self, timing: TurnTiming | None) -> None:
+        """A held answer becomes the answer to the spoken turn `timing` marks: what it
+        made already counts from now, and it goes on as any answer does."""
+        self.timing = timing
+        if timing is not None and self._tokens:
+            timing.token()
+        if self._hold is not None:
+            self._hold.release()
+
     async def run(self) -> None:
         """Speak the reply, then `generationComplete` and `turnComplete` with usage.
 
@@ -161,6 +218,7 @@ class SpeechResponse(ModelResponse):
             self.error = error
         finally:
             self._conversation.urgent = False
+            self._conversation.held = False
         if self.error is not None or self.calls:
             return
         await self._complete({Modality.AUDIO: round(self.audio_seconds * AUDIO_TOKENS_PER_SECOND)})
@@ -172,6 +230,7 @@ class SpeechResponse(ModelResponse):
 
         async def cut(piece: str) -> None:
             nonlocal buffer, first
+            self._tokens = True
             if self.timing is not None:
                 self.timing.token()
             ready, buffer = clauses(buffer + piece, first=first, final=False)
@@ -191,8 +250,19 @@ class SpeechResponse(ModelResponse):
         texts: asyncio.Queue[str | None],
         audio: asyncio.Queue[tuple[str, np.ndarray] | None],
     ) -> None:
+        hold, spoken = self._hold, 0
         while (text := await texts.get()) is not None:
-            speech = await self._scheduler.run_for(self._tts, self._priority(), self._speak, text)
+            if hold is not None and hold.held and spoken:
+                await hold.wait()  # held: the first clause only
+            if hold is not None and hold.held:
+                speech = await self._scheduler.run_for(
+                    self._tts, Priority.SPECULATION, self._speak, text, ticket=hold.ticket
+                )
+            else:
+                speech = await self._scheduler.run_for(
+                    self._tts, self._priority(), self._speak, text
+                )
+            spoken += 1
             if len(speech):
                 self._ready += len(speech)
                 await audio.put((text, speech))
@@ -225,6 +295,8 @@ class SpeechResponse(ModelResponse):
         chunk = OUTPUT_RATE * CHUNK_MS // 1000
         played = 0  # samples released since the start of the answer
         while (item := await audio.get()) is not None:
+            if self._hold is not None:
+                await self._hold.wait()  # the clock starts when the answer is let out
             text, speech = item
             spoken = _Spoken(text, len(speech))
             self._spoken.append(spoken)

@@ -75,6 +75,12 @@ class VoiceStats:
     """Transcripts started during a pause."""
     speculations_used: int = 0
     """Of those, the ones that became the turn's transcript."""
+    answers_speculated: int = 0
+    """Answers started during a pause, on its transcript (`speculation.py`)."""
+    answers_used: int = 0
+    """Of those, the ones that became the turn's answer."""
+    answers_discarded: int = 0
+    """Of those, the ones thrown away (the user went on, or the turn was another)."""
 
     def record(self, timing: TurnTiming) -> None:
         stages = timing.stages()

@@ -127,6 +127,21 @@ def _voice(stats: VoiceStats) -> Iterator[Metric]:
         "Speculative transcripts that became the turn's transcript",
         value=stats.speculations_used,
     )
+    yield CounterMetricFamily(
+        "openlive_speculative_answers",
+        "Answers started during a pause, before the end of the turn was decided",
+        value=stats.answers_speculated,
+    )
+    yield CounterMetricFamily(
+        "openlive_speculative_answers_used",
+        "Speculative answers that became the turn's answer",
+        value=stats.answers_used,
+    )
+    yield CounterMetricFamily(
+        "openlive_speculative_answers_discarded",
+        "Speculative answers thrown away (the user went on, or the turn was another)",
+        value=stats.answers_discarded,
+    )
 
 
 def render(state: AppState) -> bytes:

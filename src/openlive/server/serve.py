@@ -72,7 +72,12 @@ async def _serve(config: ServerConfig, store: Store) -> None:
         ),
         backends.start(),
     )
-    voice = Voice(voice_models, scheduler, speculate=config.speculative_recognition)
+    voice = Voice(
+        voice_models,
+        scheduler,
+        speculate=config.speculative_recognition,
+        speculate_answers=config.speculative_recognition and config.speculative_answers,
+    )
     if config.warm_up:
         await warm_up(backends, voice)
     config.data_dir.mkdir(parents=True, exist_ok=True)
