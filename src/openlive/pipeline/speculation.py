@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -73,6 +74,8 @@ class _Answer:
         self.task: asyncio.Task[None] | None = None
         self.failed = False
         self.taken = False
+        self.started = 0.0
+        """When it was made (`time.monotonic()`)."""
 
 
 class Taken:
@@ -156,6 +159,13 @@ class Speculation:
                 answer.taken = True
                 self._stats.answers_used += 1
                 taken = Taken(made[1], answer.task)
+                log.debug(
+                    "speculative answer taken, %.2f s of audio ready after %.3f s",
+                    made[1].synthesized_seconds,
+                    time.monotonic() - answer.started,
+                )
+            elif made is not None:
+                log.debug("speculative answer not taken: made for another prompt")
         if taken is None:
             self.discard()
         await self.settle()
@@ -180,13 +190,16 @@ class Speculation:
             return  # the listener has it
         text = guess.result().text
         if not text or not self._room():
+            log.debug("no speculative answer (%s)", "no room" if text else "no words")
             return
         try:
             made = self._make(text)
             if made is None:
                 return
             answer.made = made
+            answer.started = time.monotonic()
             self._stats.answers_speculated += 1
+            log.debug("speculative answer to %r", text)
             await made[1].run()
         except Exception:
             if answer.taken:

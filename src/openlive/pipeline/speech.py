@@ -189,6 +189,11 @@ class SpeechResponse(ModelResponse):
         return " ".join(w for w in words if w)
 
     @property
+    def synthesized_seconds(self) -> float:
+        """Audio made so far (sent or not)."""
+        return self._ready / OUTPUT_RATE
+
+    @property
     def audio_seconds(self) -> float:
         return sum(p.sent for p in self._spoken) / OUTPUT_RATE
 
