@@ -81,3 +81,19 @@ def test_past_the_cut_window_the_options_hold_too(asr: WhisperASR) -> None:
     starts = [w.start for w in heard.words]
     assert starts == sorted(starts)
     assert starts[-1] > 28.0 and heard.words[-1].end <= len(long) / SAMPLE_RATE
+
+
+@pytest.mark.parametrize(
+    ("name", "language"), [("cafe-es-espeak.wav", "es"), ("beckett.wav", "en")]
+)
+def test_detection_alone_on_the_first_second_and_a_half(
+    asr: WhisperASR, name: str, language: str
+) -> None:
+    """What the pipeline does while the user is still speaking: the language of the
+    speech so far, on the full window, without a transcript."""
+    speech = recording(name)[: SAMPLE_RATE * 3 // 2]
+    code, p = asr.detect_language(speech) or ("", 0)
+    assert code == language and p >= 0.6
+    code, p = asr.detect_language(speech, ASROptions(languages=frozenset({"de", "fr"}))) or ("", 0)
+    assert code in {"de", "fr"} and 0.5 <= p <= 1.0
+    assert asr.detect_language(np.zeros(0, dtype=np.float32)) is None

@@ -162,6 +162,14 @@ class ASR(abc.ABC):
         serialised inside the model.
         """
 
+    def detect_language(
+        self, samples: Samples, options: ASROptions | None = None
+    ) -> tuple[str, float] | None:
+        """The language spoken in `samples` (among `options.languages`, if any) and its
+        probability, without transcribing them; None where the recognizer detects the
+        language only as part of a transcription."""
+        return None
+
     def translate(self, samples: Samples, language: str | None = None) -> Transcript:
         """What `samples` say, in the language of `capabilities.translates_into` (the
         text), with the language spoken (`language`, or detected). Only a recognizer

@@ -24,10 +24,14 @@ already did that work).
 
 Both keep faster-whisper's no-speech rule: a transcript whose no-speech probability is
 high *and* whose decoding is unsure is dropped, which removes most of Whisper's
-hallucinated "Thank you." on noise. Giving the language skips detection, which costs an
-encoder pass over the full window (a cut one makes the detector guess wildly); the
-pipeline keeps the language of a session once it is detected, so only its first
-utterance pays for it.
+hallucinated "Thank you." on noise.
+
+**The language.** Giving the language skips detection, which costs an encoder pass over
+the full window: the detector is worse on a cut one (on espeak-ng speech of 25
+languages, 18 of 78 sentences right against 24, and sure of a wrong language 27 times
+against 17, Latin above all). `detect_language` makes that pass alone, so that the
+pipeline can detect the language while the user is still speaking and transcribe the
+turn in it once it ends; it keeps a session's language once it is clear.
 """
 
 from __future__ import annotations
@@ -122,6 +126,29 @@ class WhisperASR(ASR):
         its language is the one spoken)."""
         return self._decode(samples, language, "translate", ASROptions())
 
+    def detect_language(
+        self, samples: Samples, options: ASROptions | None = None
+    ) -> tuple[str, float] | None:
+        """The language spoken in `samples` (at most a window's worth: their start),
+        among `options.languages` if any, and its probability: one encoder pass over
+        the full window, about 1.3 s on two cores."""
+        audio = np.ascontiguousarray(samples, dtype=np.float32)
+        if not self._model.model.is_multilingual or audio.ndim != 1 or len(audio) == 0:
+            return None
+        with self._lock:
+            features = self._model.feature_extractor(audio[: FULL_WINDOW * self._hop])
+            frames = min(features.shape[-1], len(audio) // self._hop, FULL_WINDOW)
+            return self._detect(features, frames, options or ASROptions())
+
+    def _detect(self, features: Any, frames: int, options: ASROptions) -> tuple[str, float]:
+        """The language of the first `frames` of `features`, detected on the full window
+        (on a cut one the detector is often wrong, and sure of it)."""
+        whole = np.zeros((features.shape[0], FULL_WINDOW), dtype=np.float32)
+        whole[:, :frames] = features[:, :frames]
+        ranked = self._model.model.detect_language(self._model.encode(whole))[0]
+        ranked = [(token[2:-2], p) for token, p in ranked]  # "<|de|>"
+        return _among(ranked, self._allowed(options))
+
     def _decode(
         self, samples: Samples, language: str | None, task: str, options: ASROptions
     ) -> Transcript:
@@ -198,12 +225,7 @@ class WhisperASR(ASR):
             return None
         probability = 1.0
         if language is None and self._model.model.is_multilingual:
-            # The detector needs the whole window (on a cut one it guesses wildly).
-            whole = np.zeros((features.shape[0], FULL_WINDOW), dtype=np.float32)
-            whole[:, :frames] = features[:, :frames]
-            ranked = self._model.model.detect_language(self._model.encode(whole))[0]
-            ranked = [(token[2:-2], p) for token, p in ranked]  # "<|de|>"
-            language, probability = _among(ranked, self._allowed(options))
+            language, probability = self._detect(features, frames, options)
         segment = np.zeros((features.shape[0], window), dtype=np.float32)
         segment[:, :frames] = features[:, :frames]
         encoded = self._model.encode(segment)

@@ -238,6 +238,8 @@ class Listener:
                 await self._emit(Paused(pause.guess))
         elif self._interim_due():
             self._recognition.start_interim(self._speech_start * FRAME - LEADING, self._scored)
+        if self._detector.speaking and self._pause is None:
+            self._recognition.hearing(self._speech_start * FRAME - LEADING, self._scored)
 
     def _interim_due(self) -> bool:
         recognition = self._recognition
