@@ -2,7 +2,9 @@
 with its embedded models: `setupComplete.sessionId`, how each turn ends
 (`turnCompleteReason`, `waitingForInput`, `interactionStatus`), `thinkingLevel`,
 `historyConfig.initialHistoryInClientContent`, and a function response's `willContinue`
-and `parts`.
+and `parts`; then every one of them that the JavaScript SDK sends or reads, with
+`translationConfig`, `replicatedVoiceConfig`, `voiceActivity` and the transcription
+options, through it.
 
 Where the model's answer cannot show what it was given, its exact prompt token count
 does: the embedded model's own tokenizer and chat template count the history it must
@@ -14,15 +16,24 @@ import asyncio
 import base64
 import json
 import uuid
+import wave
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from google.genai import errors, types
 
-from ..conftest import Server
+from openlive.audio.pcm import float_to_pcm16, pcm16_to_float
+from openlive.audio.resample import resample
+from openlive.pipeline.affect import measure
+
+from ..conftest import SPEECH, Server
 from .live import MODEL, client, prompt_tokens, run_js
 from .test_affect import COOK, NATIVE, speech
 from .test_native import spoken_turn
+from .test_translation import words
+from .test_voice_activity import ACTIVITY_TOLERANCE_S, CLONE_SPEECH, NAME, SENTENCE, seconds
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sdk_env")]
 
@@ -272,8 +283,74 @@ async def test_an_image_part_is_refused_by_a_model_that_cannot_see(server: Serve
 # --- the JavaScript SDK ------------------------------------------------------------------
 
 
-async def test_javascript_sdk_reads_the_session_id_and_how_a_turn_ended(server: Server) -> None:
-    report = json.loads(await run_js(server, "newer_fields.mjs"))
-    assert uuid.UUID(report["sessionId"]).version == 4
-    assert report["answer"].strip()
-    assert report["interactionStatus"] == "IDLE" and report["waitingForInput"] is True
+async def test_javascript_sdk_sends_and_reads_the_newer_fields(
+    server: Server, tmp_path: Path
+) -> None:
+    """What `@google/genai` puts on the wire of the newer fields, and reads of them
+    (tests/js/newer_fields.mjs, its five sessions at once): each field is judged by what
+    the server did with it. (historyConfig is not among them: the JavaScript SDK's
+    `LiveConnectConfig` has no such field, so it cannot send it.)"""
+    from openlive.backends.piper import PiperTTS
+
+    # the custom vocabulary's sentence, in the server's own voice, as test_voice_activity
+    # hears it ("Shivon" without the vocabulary)
+    invoice = np.concatenate(list(PiperTTS(threads=1).synthesize(SENTENCE)))
+    with wave.open(str(tmp_path / "invoice.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(float_to_pcm16(resample(invoice, 24000, 16000)))
+    report = json.loads(
+        await run_js(server, "newer_fields.mjs", str(SPEECH), str(tmp_path / "invoice.wav"))
+    )
+
+    # willContinue and parts: the SILENT result that continues, given in a text part, is
+    # in the history the last result is answered with; without willContinue the call
+    # would have ended with it, and the last result been dropped unanswered.
+    calling = report["willContinue"]
+    assert uuid.UUID(calling["sessionId"]).version == 4
+    waiting = {"interactionStatus": "IDLE", "waitingForInput": True}
+    assert calling["called"] == waiting, "the NON_BLOCKING call runs on"
+    assert calling["answered"] == waiting and calling["answer"].strip()
+    name, args = calling["name"], calling["args"]
+    history = [
+        ("user", "What's the weather like in Paris?"),
+        ("assistant", f"(calling {name}({json.dumps(args)}))"),
+        ("user", result_note(name, "cloudy in the morning")),
+        ("user", result_note(name, json.dumps({"sky": "sunny"}))),
+    ]
+    assert calling["promptTokenCount"] == prompt_tokens(history)
+
+    # translationConfig: Spanish into English, then English echoed (echoTargetLanguage),
+    # heard with the name of the transcription's customVocabulary
+    spanish, english = report["translated"]
+    assert "café" in spanish["heard"].lower(), spanish
+    assert {"coffee", "please"} <= words(spanish["said"]), spanish
+    assert not words(spanish["said"]) & {"buenos", "gustaria", "gustaría", "taza", "favor"}
+    assert english["said"].strip() == english["heard"].strip(), english
+    assert NAME in english["heard"] and {"invoice", "friday"} <= words(english["said"]), english
+
+    # replicatedVoiceConfig: spoken near the sample's pitch (the default voice's is about
+    # 90 Hz, the sample's about 200)
+    with wave.open(str(SPEECH / "clone-test.wav")) as w:
+        sample_hz = measure(pcm16_to_float(w.readframes(w.getnframes())), 16000).pitch
+    audio = base64.b64decode(report["voice"])
+    assert len(audio) > 24000, "no answer"
+    derived_hz = measure(pcm16_to_float(audio), 24000).pitch
+    assert abs(derived_hz / sample_hz - 1) < 0.15, (derived_hz, sample_hz)
+
+    # thinkingLevel: MINIMAL is no thinking, LOW a budget of 128 tokens
+    low, minimal = report["thinking"]["LOW"], report["thinking"]["MINIMAL"]
+    assert minimal["audio"] > 0 and (minimal["thoughts"], minimal["thoughtsTokenCount"]) == (0, 0)
+    assert low["audio"] > 0 and low["thoughts"] > 0, low
+    assert 0 < low["thoughtsTokenCount"] <= 128 + 4, low  # 4 of re-tokenizing
+
+    # voiceActivity, as the JavaScript SDK hands it over: the message as it came, so its
+    # type is the wire's `type` (its declared `voiceActivityType` is never set)
+    activity = minimal["voiceActivity"]
+    assert [set(a) for a in activity] == [{"type", "audioOffset"}] * 2, activity
+    assert [a["type"] for a in activity] == ["ACTIVITY_START", "ACTIVITY_END"], activity
+    for a, at in zip(activity, (0.5 + CLONE_SPEECH[0], 0.5 + CLONE_SPEECH[1]), strict=True):
+        assert abs(seconds(a["audioOffset"]) - at) <= ACTIVITY_TOLERANCE_S, (activity, at)
+    # the transcription options it sends whole: languageCodes, wordTimestamp
+    assert minimal["languageCode"] == "en-US" and minimal["words"] > 0, minimal
