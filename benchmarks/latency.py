@@ -360,6 +360,19 @@ def quantile(values: Sequence[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
+def paired(turns: Sequence[Turn], names: Sequence[str]) -> dict[str, dict[str, float]]:
+    """Each server's voice to voice less the first server's, round by round (the same
+    utterance, moments apart, so that load from elsewhere falls on both alike): the
+    median and p95 of the differences."""
+    base = [t.voice_to_voice_s for t in turns if t.server == names[0]]
+    out = {}
+    for name in names[1:]:
+        mine = [t.voice_to_voice_s for t in turns if t.server == name]
+        if diffs := [m - b for m, b in zip(mine, base, strict=False)]:
+            out[f"{name} - {names[0]}"] = summary(diffs)
+    return out
+
+
 def summary(values: Sequence[float]) -> dict[str, float]:
     return {
         "median": round(statistics.median(values), 3),
@@ -405,6 +418,7 @@ def main() -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "silence_duration_ms": SILENCE_MS,
         "voice_to_voice": {},
+        "paired_s": paired(turns, list(servers)),
         "barge_in": {
             "reaction_s": summary(reactions) if reactions else None,
             "missed": sum(b.reaction_s is None for b in barge),
