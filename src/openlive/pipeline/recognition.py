@@ -10,10 +10,11 @@ as `UserSpeaking`, at the lowest priority, one at a time.
 The first transcript whose language is clear fixes the session's language, when the
 setup gave none: detection is slow, and on a word or two, unreliable. Until then, the
 language is detected while the user speaks (`hearing`): once the turn holds
-`DETECT_FROM` of speech, and again each `DETECT_STEP` more, on the speech so far, at the
-lowest priority; the turn's transcript (or its guess) then waits only for what is left
-of the latest detection, and is made in its language if that is clear, instead of
-detecting it on a full window after the turn has ended (about 1.3 s on two cores).
+`DETECT_FROM` of speech, and while unsure again each `DETECT_STEP` more, on the speech
+so far, at the lowest priority; the turn's transcript (or its guess) then waits only
+for what is left of the latest detection, and is made in its language if that is sure
+or was detected on nearly the whole turn, instead of detecting it on a full window
+after the turn has ended (about 1.3 s on two cores).
 
 A transcript's words, when the session asked for their times, are given in seconds of
 the session's input audio, fitted to the runs of speech the VAD heard in the turn
@@ -62,7 +63,11 @@ DETECT_FROM = RATE
 """Speech (1 s, its lead-in included) after which its language is detected while the
 user goes on speaking."""
 DETECT_STEP = RATE
-"""New speech (1 s) after which the language is detected again, on more of the turn."""
+"""New speech (1 s) after which the language, if still unsure, is detected again, on
+more of the turn."""
+DETECT_COVERS = RATE // 2
+"""A detection of all but the last this much (0.5 s) of a turn stands for a detection
+of the whole turn, sure or not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +97,15 @@ class _Detection:
     end: int
     task: asyncio.Task[tuple[str, float] | None]
     ticket: Ticket
+
+    @property
+    def sure(self) -> bool:
+        """Done, and at least `LANGUAGE_CONFIDENCE` sure of the language."""
+        task = self.task
+        if not task.done() or task.cancelled() or task.exception() is not None:
+            return False
+        found = task.result()
+        return found is not None and found[1] >= LANGUAGE_CONFIDENCE
 
 
 @dataclass(slots=True)
@@ -190,15 +204,15 @@ class Recognition:
 
     def hearing(self, start: int, end: int) -> None:
         """The user is speaking: samples [start, end) are the turn so far. While the
-        language is not known, detect it on them (again as the speech grows), one
-        detection at a time, below every other work."""
+        language is not known, detect it on them (again as the speech grows, until
+        sure), one detection at a time, below every other work."""
         asr = self._voice.asr
         if self.language is not None or not asr.capabilities.language_detection:
             return
         start = max(start, end - MAX_UTTERANCE_S * RATE, self._intake.ring.position)
         last = self._detection
         if last is not None and start <= last.end <= end:  # of this turn
-            if not last.task.done() or end - last.end < DETECT_STEP:
+            if not last.task.done() or last.sure or end - last.end < DETECT_STEP:
                 return
         elif end - start < DETECT_FROM:
             return
@@ -220,9 +234,9 @@ class Recognition:
         self._detection = _Detection(start, end, task, ticket)
 
     async def _detected(self, start: int, end: int, priority: Priority) -> tuple[str, float] | None:
-        """The language detected while samples [start, end) were spoken, if it was, and
-        is at least `LANGUAGE_CONFIDENCE` likely (else the transcription detects it on
-        the whole turn, as without): waits (at `priority`) for a detection under way."""
+        """The language detected while samples [start, end) were spoken, if it was
+        sure, or on nearly all of them (else the transcription detects it on the whole
+        turn, as without): waits (at `priority`) for a detection under way."""
         detection = self._detection
         if detection is None or not start <= detection.end <= end:
             return None
@@ -237,7 +251,11 @@ class Recognition:
         except Exception:  # noqa: BLE001 - the transcription detects it itself
             log.warning("language detection failed", exc_info=True)
             return None
-        return found if found is not None and found[1] >= LANGUAGE_CONFIDENCE else None
+        if found is None or (
+            found[1] < LANGUAGE_CONFIDENCE and end - detection.end > DETECT_COVERS
+        ):
+            return None
+        return found
 
     @property
     def interim_running(self) -> bool:
