@@ -18,6 +18,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The learned end of turn's model (Smart Turn v3, BSD 2-Clause) ships inside the
+# pipecat-ai wheel; only that file (and its licence) is taken out of it, checked against
+# its SHA-256, into the environment (src/openlive/backends/smart_turn.py).
+PIPECAT := pipecat-ai==1.14.0
+TURN_MODEL := $(VENV)/share/openlive/smart-turn-v3.2-cpu.onnx
+
+$(TURN_MODEL): | $(STAMP)
+	rm -rf $(VENV)/turn-wheel
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: $(PIPECAT) -d $(VENV)/turn-wheel
+	$(BIN)/python -m openlive.backends.smart_turn $(VENV)/turn-wheel/pipecat_ai-*.whl $@
+	rm -rf $(VENV)/turn-wheel
+
 $(JS)/node_modules/.installed: $(JS)/package.json $(JS)/package-lock.json
 	cd $(JS) && npm ci --silent --no-audit --no-fund
 	touch $@
@@ -31,7 +43,7 @@ $(SERVICES) &:
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(PACKAGES)
 
-serve: $(STAMP)
+serve: $(STAMP) $(TURN_MODEL)
 	$(BIN)/openlive serve $(SERVE_ARGS)
 
 lint: $(STAMP)
@@ -42,7 +54,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src
 
-unit: $(STAMP)
+unit: $(STAMP) $(TURN_MODEL)
 	$(BIN)/pytest -m "not e2e"
 
 # The install test (a wheel built and installed in a new virtual environment, most of
@@ -50,7 +62,7 @@ unit: $(STAMP)
 # run short; its output follows the main run's.
 INSTALL_TEST := tests/e2e/test_install.py
 
-test: $(STAMP) $(JS)/node_modules/.installed $(SERVICES) lint typecheck
+test: $(STAMP) $(TURN_MODEL) $(JS)/node_modules/.installed $(SERVICES) lint typecheck
 	@log=$$(mktemp); nice -n 19 $(BIN)/pytest -q -p no:cacheprovider $(INSTALL_TEST) >$$log 2>&1 & \
 	install=$$!; \
 	$(BIN)/pytest --durations=15 --ignore=$(INSTALL_TEST); main=$$?; \
@@ -58,7 +70,7 @@ test: $(STAMP) $(JS)/node_modules/.installed $(SERVICES) lint typecheck
 	echo "--- $(INSTALL_TEST), run beside the rest:"; cat $$log; rm -f $$log; \
 	test $$main -eq 0 -a $$installed -eq 0
 
-bench: $(STAMP)
+bench: $(STAMP) $(TURN_MODEL)
 	$(BIN)/python benchmarks/text_turns.py
 
 clean:

@@ -282,6 +282,10 @@ class ServerConfig:
     """Answer during a pause too (the LLM and the first clause's speech), when the models
     have room; nothing of it is sent unless the pause ends the turn. Needs
     `speculative_recognition`."""
+    learned_end_of_turn: bool = True
+    """Where a session sets no `silenceDurationMs`, end its turns when they sound finished
+    (the turn model, Smart Turn v3, and the pause's transcript) rather than after 500 ms
+    of silence."""
     whisper: Path | None = None
     """The recognizer: a CTranslate2 Whisper folder (None: the bundled Whisper base)."""
     llm: LLMSpec = field(default_factory=LLMSpec)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import pytest
+
 from openlive.pipeline.turns import (
+    LEARNED_CHECK_MS,
+    LEARNED_LIMIT_MS,
+    PauseCheck,
     PauseEnded,
     PauseStarted,
+    Reading,
     SpeechEnded,
     SpeechStarted,
     TurnDetector,
     TurnEvent,
     TurnSettings,
+    finished,
+    reading,
 )
 
 
@@ -99,3 +107,106 @@ def test_the_speech_starts_where_the_frames_rose_above_the_end_threshold() -> No
     # a rise that never reaches the start threshold is forgotten by the next turn
     script = SILENCE * 3 + [0.4] * 4 + SILENCE * 3 + SPEECH * 10 + SILENCE * 20
     assert run(script)[0] == SpeechStarted(10)
+
+
+# --- a learned end of turn ---------------------------------------------------------------
+
+LEARNED = TurnSettings.from_live()
+
+
+def test_without_silence_duration_the_end_of_turn_is_learned() -> None:
+    assert LEARNED.learned
+    assert LEARNED.silence_duration_ms == LEARNED_LIMIT_MS
+    assert LEARNED.check_ms == LEARNED_CHECK_MS
+    given = TurnSettings.from_live(silence_duration_ms=500)
+    assert not given.learned and given == TurnSettings()  # honoured exactly, as before
+    assert given.without_model() is given
+    assert LEARNED.without_model() == TurnSettings()  # no model: 500 ms of silence
+
+
+def learned_run(probabilities: list[float], answer: bool) -> list[TurnEvent]:
+    """Each `PauseCheck` is answered at once with `answer`."""
+    detector = TurnDetector(LEARNED)
+    events: list[TurnEvent] = []
+    for p in probabilities:
+        for event in detector.push(p):
+            events.append(event)
+            if isinstance(event, PauseCheck):
+                events += detector.verdict(answer)
+    return events
+
+
+def test_a_finished_turn_ends_once_the_check_says_so() -> None:
+    check = -(-LEARNED_CHECK_MS // 32)  # frames of silence before the check
+    events = learned_run(SPEECH * 20 + SILENCE * 60, answer=True)
+    assert events == [
+        SpeechStarted(0),
+        PauseStarted(20),
+        PauseCheck(0, 20 + check),
+        SpeechEnded(0, 20),
+    ]
+
+
+def test_an_unfinished_turn_waits_for_the_limit() -> None:
+    events = learned_run(SPEECH * 20 + SILENCE * 60, answer=False)
+    assert events[-1] == SpeechEnded(0, 20)
+    assert len(learned_run(SPEECH * 20 + SILENCE * (LEARNED_LIMIT_MS // 32 - 1), False)) == 3
+
+
+def test_an_unfinished_turn_goes_on_after_a_long_pause() -> None:
+    pause = SILENCE * (1000 // 32)  # a second: more than the 500 ms default would allow
+    events = learned_run(SPEECH * 20 + pause + SPEECH * 20 + SILENCE * 60, answer=False)
+    assert [type(e) for e in events] == [
+        SpeechStarted,
+        PauseStarted,
+        PauseCheck,
+        PauseEnded,
+        PauseStarted,
+        PauseCheck,
+        SpeechEnded,
+    ]
+    assert events[-1] == SpeechEnded(0, 20 + len(pause) + 20)  # one turn, the whole
+
+
+def test_a_late_verdict_after_the_user_went_on_is_ignored() -> None:
+    detector = TurnDetector(LEARNED)
+    check = -(-LEARNED_CHECK_MS // 32)
+    for p in SPEECH * 20 + SILENCE * (check - 1):
+        detector.push(p)
+    assert detector.push(0.01) == [PauseCheck(0, 20 + check)]
+    assert detector.push(0.95) == [PauseEnded(20 + check)]
+    assert detector.verdict(True) == []  # about the pause that ended
+    assert detector.speaking
+
+
+def test_each_pause_is_checked_once() -> None:
+    events = learned_run(SPEECH * 20 + SILENCE * 40, answer=False)
+    assert sum(isinstance(e, PauseCheck) for e in events) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("What time is it?", Reading.FINISHED),
+        ("Two people at eight tonight.", Reading.FINISHED),
+        ("I'd like to book a table for...", Reading.UNFINISHED),
+        ("The meeting has been moved to-", Reading.UNFINISHED),
+        ("My favourite thing to do on Sundays is", Reading.UNFINISHED),
+        ("Can you tell me the weather and.", Reading.UNFINISHED),
+        ("Tell me about it, um.", Reading.UNFINISHED),
+        ("Who are you talking to?", Reading.OPEN),
+        ("I know who you are.", Reading.OPEN),
+        ("", Reading.UNFINISHED),
+        ("¿Qué hora es?", Reading.FINISHED),
+    ],
+)
+def test_what_a_transcript_says_of_the_end_of_a_turn(text: str, expected: Reading) -> None:
+    assert reading(text) is expected
+
+
+def test_the_transcript_and_the_model_decide_together() -> None:
+    assert finished(0.2, "Two people at eight tonight.")  # the words end it
+    assert not finished(0.05, "Two people at eight tonight.")  # unless clearly unfinished
+    assert not finished(0.99, "I'd like to book a table for")  # the words hold it open
+    assert finished(0.6, "Who are you talking to?") and not finished(0.4, "Who are you to?")
+    assert finished(0.5, None) and not finished(0.49, None)  # no transcript: the model

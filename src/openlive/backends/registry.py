@@ -12,7 +12,7 @@ from ..config import EngineSpec, LLMSpec, VoiceSpec
 from .base import LLM
 from .catalogue import Catalogue
 from .scheduler import Scheduler
-from .voice import ASR, TTS, VAD
+from .voice import ASR, TTS, VAD, TurnModel, VoiceModelError
 from .voices import BUILTIN_VOICES, VoiceStyle
 
 __all__ = ["Backends", "Recognizer", "VoiceModels", "build_llm", "load_voice", "voice_table"]
@@ -37,6 +37,8 @@ class VoiceModels:
     """The models' own recognizers, by what they name."""
     synthesizers: Mapping[EngineSpec, TTS] = field(default_factory=dict)
     """The models' own speech engines."""
+    turn: TurnModel | None = None
+    """The learned end of turn (Smart Turn v3); None: turns end on silence alone."""
 
     def for_model(
         self, recognizer: Recognizer | None = None, speech: EngineSpec | None = None
@@ -59,6 +61,7 @@ def load_voice(
     whisper: Path | None = None,
     model_recognizers: Iterable[Recognizer] = (),
     model_speech: Iterable[EngineSpec] = (),
+    learned_turns: bool = True,
 ) -> VoiceModels:
     """Load the embedded voice stack (blocking: call it off the event loop).
 
@@ -83,12 +86,28 @@ def load_voice(
     recognizers = {named: recognizer(named) for named in dict.fromkeys(model_recognizers)}
     synthesizers = {spec: EngineTTS(spec) for spec in dict.fromkeys(model_speech)}
     tts = PiperTTS(voice_table(voices))
+    turn = _turn_model() if learned_turns else None
     engines: list[ASR | TTS] = [*recognizers.values(), *synthesizers.values()]
     names = ", ".join(m.name for m in engines)
     log.info(
-        "voice ready: %s, %s, %s%s", vad.name, asr.name, tts.name, f" (and {names})" * bool(names)
+        "voice ready: %s, %s, %s%s%s",
+        vad.name,
+        asr.name,
+        tts.name,
+        f", {turn.name}" if turn else "",
+        f" (and {names})" * bool(names),
     )
-    return VoiceModels(vad, asr, tts, recognizers, synthesizers)
+    return VoiceModels(vad, asr, tts, recognizers, synthesizers, turn)
+
+
+def _turn_model() -> TurnModel | None:
+    from .smart_turn import SmartTurn
+
+    try:
+        return SmartTurn()
+    except VoiceModelError as exc:
+        log.warning("turns end on silence alone: %s", exc)
+        return None
 
 
 def voice_table(

@@ -31,6 +31,7 @@ __all__ = [
     "Delivery",
     "TTSCapabilities",
     "Transcript",
+    "TurnModel",
     "VADStream",
     "VoiceModelError",
     "Word",
@@ -84,6 +85,18 @@ class VAD(abc.ABC):
         in one call where the model takes a batch; this default scores them in turn.
         The streams must be this model's, each at most once."""
         return [stream.probability(frame) for stream, frame in zip(streams, frames, strict=True)]
+
+
+class TurnModel(abc.ABC):
+    """Whether a turn is finished, judged from its audio (a learned end of turn)."""
+
+    name: str
+
+    @abc.abstractmethod
+    def probability(self, audio: Samples) -> float:
+        """The probability, in [0, 1], that the speaker has finished: `audio` is the
+        turn at `SAMPLE_RATE`, from before its speech to now (the pause so far
+        included). Thread-safe."""
 
 
 # --- ASR ---------------------------------------------------------------------------

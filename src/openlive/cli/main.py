@@ -189,6 +189,15 @@ def build_parser() -> argparse.ArgumentParser:
         " when the user goes on speaking)",
     )
     serve.add_argument(
+        "--end-of-turn",
+        choices=("learned", "silence"),
+        default=os.environ.get("OPENLIVE_END_OF_TURN") or "learned",
+        help="how a turn ends where the session sets no silenceDurationMs: 'learned', when"
+        " it sounds finished (a turn model, Smart Turn v3, on the audio, and the words"
+        " heard so far) from 160 ms of silence, else after at most 1.6 s; or 'silence',"
+        " after 500 ms of silence [env OPENLIVE_END_OF_TURN; default: learned]",
+    )
+    serve.add_argument(
         "--resumption-ttl",
         type=_seconds,
         default=2 * 3600.0,
@@ -330,6 +339,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         warm_up=args.warm_up,
         speculative_recognition=args.speculative_recognition,
         speculative_answers=args.speculative_answers,
+        learned_end_of_turn=args.end_of_turn == "learned",
         allowed_origins=_origins(args),
         whisper=args.whisper,
         llm=llm,

@@ -12,8 +12,20 @@ speech began and ended (its first voiced frame, and the first silent one after i
 
 Audio that stops arriving counts as silence after `silence_duration_ms` of wall-clock
 time, so a whole recording sent as one message ends its turn as a real-time stream would.
+
 With automatic activity detection disabled, `activity_start` / `activity_end` delimit
 the turn instead.
+
+A learned end of turn (the client set no `silenceDurationMs`): at the detector's
+`PauseCheck`, a task judges whether the turn is finished (`turns.finished`) from the
+turn model's probability on the turn's audio so far (on the VAD's lane of the
+scheduler: a transcription in progress never delays it) and the pause's speculative
+transcript (promoted to a decided turn's priority, since the decision now waits for
+it; the answer would wait for it anyway). Frames go on being scored meanwhile; the
+verdict is handed to the detector when it comes, which ends the turn if it is finished
+and the pause still goes on. When audio stops arriving, the model alone is asked after
+500 ms of wall-clock time (audio that comes late by less is not taken for a pause),
+and the turn ends then or at the limit.
 
 Recognition is speculative: as soon as a pause has lasted `TRAILING` (the audio an
 utterance keeps after its speech), the speech so far is transcribed, while the silence
@@ -41,7 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends.registry import VoiceModels
-from ..backends.scheduler import Scheduler
+from ..backends.scheduler import Priority, Scheduler
 from ..backends.vad_batch import VADBatcher
 from ..backends.voice import ASROptions, Transcript
 from ..protocol.messages import Blob
@@ -49,12 +61,15 @@ from .intake import FRAME, RATE, AudioIntake
 from .recognition import INTERIM_STEP, Recognition, UserSpeaking, UserSpoke, Utterance
 from .timing import VoiceStats
 from .turns import (
+    DEFAULT_SILENCE_MS,
+    PauseCheck,
     PauseEnded,
     PauseStarted,
     SpeechEnded,
     SpeechStarted,
     TurnDetector,
     TurnEvent,
+    finished,
 )
 
 __all__ = [
@@ -131,6 +146,8 @@ class Listener:
         else the session asks of recognition. `translate_into` and `detect_each_turn`:
         a translation session's (`Recognition`)."""
         self._detector = detector
+        self._voice = voice
+        self._scheduler = scheduler
         self._automatic = automatic
         self._speculate = speculate
         self._interim = interim
@@ -162,6 +179,11 @@ class Listener:
         """The turn as it would be if the current pause ended it."""
         self._turn_from = 0
         """Where the audio after the last turn begins."""
+        self._tasks: asyncio.TaskGroup | None = None
+        self._judging: asyncio.Task[None] | None = None
+        """A learned end of turn: the judgement of the current pause, under way."""
+        self._verdict: bool | None = None
+        """Its answer, for the detection loop to hand to the detector."""
 
     # --- called by the runner on each client message (no awaiting) --------------------
 
@@ -188,6 +210,7 @@ class Listener:
     async def run(self) -> None:
         """Score frames and transcribe turns until cancelled."""
         async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
             self._recognition.start(tasks)
             if self._automatic:
                 await self._detect()
@@ -196,14 +219,15 @@ class Listener:
 
     async def _detect(self) -> None:
         intake, ring = self._intake, self._intake.ring
-        idle_timeout = self._detector.settings.silence_duration_ms / 1000
         while True:
+            if self._verdict is not None:
+                done, self._verdict = self._verdict, None
+                await self._events(self._detector.verdict(done))
             if ring.end - self._scored < FRAME:
                 intake.arrived.clear()
-                try:
-                    async with asyncio.timeout(idle_timeout if self._detector.speaking else None):
-                        await intake.arrived.wait()
-                except TimeoutError:
+                if self._verdict is not None:
+                    continue
+                if not await self._more_audio():
                     await self._events(self._detector.flush())  # audio stopped coming
                     continue
                 if intake.stream_ended:
@@ -212,6 +236,68 @@ class Listener:
                     await self._events(self._detector.flush())
                     continue
             await self._score_available()
+
+    async def _more_audio(self) -> bool:
+        """Wait for audio; False if it stopped coming while the user spoke, long enough
+        to end the turn (`silence_duration_ms`; with a learned end of turn, 500 ms if
+        the turn model then judges the turn finished)."""
+        settings = self._detector.settings
+        if not self._detector.speaking:
+            return await self._arrives(None)
+        limit = settings.silence_duration_ms / 1000
+        if settings.learned:
+            # Not check_ms: a client's audio often comes late by that much (a busy
+            # machine, a network); the wait before the model is the default silence.
+            wait = DEFAULT_SILENCE_MS / 1000
+            if await self._arrives(wait):
+                return True
+            start, end = self._speech_start * FRAME, self._intake.ring.end
+            if finished(await self._judge(start, end, wait), None):
+                return False
+            limit -= wait
+        return await self._arrives(max(0.0, limit))
+
+    async def _arrives(self, seconds: float | None) -> bool:
+        """Wait up to `seconds` (None: for ever) for audio; False if none came."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._intake.arrived.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _judge(self, start: int, end: int, silence: float = 0.0) -> float:
+        """The turn model's probability that the turn is finished: its speech from
+        sample `start` (with a lead-in) to `end`, then `silence` seconds of silence."""
+        model = self._voice.turn
+        if model is None:
+            return 1.0
+        ring = self._intake.ring
+        audio = ring.window(max(ring.position, start - LEADING), end)
+        if silence:
+            audio = np.concatenate([audio, np.zeros(int(silence * RATE), dtype=np.float32)])
+        return await self._scheduler.run(Priority.VAD, model.probability, audio)
+
+    async def _judge_pause(self, start: int, end: int, pause: Utterance | None) -> None:
+        """Judge whether the turn paused at `end` is finished, by the model and the
+        pause's transcript; leave the verdict for the detection loop."""
+        probability = await self._judge(start, end)
+        text = None
+        guess = pause.guess if pause is not None else None
+        if guess is not None:
+            if pause is not None and pause.ticket is not None:
+                pause.ticket.promote(Priority.RECOGNITION)
+            await asyncio.wait([guess])  # not cancelled with this task: the turn may use it
+            if not guess.cancelled() and guess.exception() is None:
+                text = guess.result().text
+        self._verdict = finished(probability, text)
+        self._intake.arrived.set()  # wake the detection loop
+
+    def _stop_judging(self) -> None:
+        if self._judging is not None:
+            self._judging.cancel()
+            self._judging = None
+        self._verdict = None
 
     async def _score_available(self) -> None:
         ring = self._intake.ring
@@ -263,10 +349,19 @@ class Listener:
                 case PauseStarted(frame):
                     if self._speculate:
                         self._pause = self._utterance(self._speech_start * FRAME, frame * FRAME)
+                case PauseCheck(start, end):
+                    assert self._tasks is not None
+                    self._stop_judging()
+                    self._judging = self._tasks.create_task(
+                        self._judge_pause(start * FRAME, end * FRAME, self._pause),
+                        name="end-of-turn",
+                    )
                 case PauseEnded():
+                    self._stop_judging()
                     self._drop_pause()
                     await self._emit(Resumed())
                 case SpeechEnded(start, end):
+                    self._stop_judging()
                     self._recognition.stop_interim()
                     await self._emit(VoiceEnded(end * FRAME / RATE))
                     self._decide(self._utterance(start * FRAME, end * FRAME))

@@ -103,7 +103,7 @@ def _listener(
     return Listener(
         models,
         voice.scheduler,
-        TurnDetector(listening.turns),
+        TurnDetector(listening.turns if models.turn else listening.turns.without_model()),
         automatic=listening.automatic,
         language=listening.languages.fixed,
         emit=heard,

@@ -7,6 +7,15 @@ every rule can be tested with plain lists of numbers::
     PAUSING --speech again--> SPEAKING
     PAUSING --silence for silenceDurationMs--> QUIET (the turn ends)
 
+With a learned end of turn (`TurnSettings.learned`: the client set no
+`silenceDurationMs`), a pause of `check_ms` also asks whether the turn is finished
+(`PauseCheck`): how it was said (the turn model's probability, from the audio) and what
+was said (the pause's speculative transcript, when there is one: `reading`).
+The answer, given to `verdict`, ends the turn at once if it is finished, and otherwise
+leaves the pause to run to `silence_duration_ms`, the limit::
+
+    PAUSING --check_ms of silence--> PauseCheck --verdict: finished--> QUIET
+
 `SpeechStarted` is only announced once the speech has lasted `prefix_padding_ms`, so a
 click or a short cough neither starts a turn nor interrupts the model. The speech it
 reports starts where the frames rose above the end threshold before it (the same
@@ -22,10 +31,15 @@ in docs/voice.md.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 __all__ = [
+    "DEFAULT_SILENCE_MS",
     "FRAME_MS",
+    "LEARNED_CHECK_MS",
+    "LEARNED_LIMIT_MS",
+    "PauseCheck",
     "PauseEnded",
     "PauseStarted",
     "SpeechEnded",
@@ -33,10 +47,19 @@ __all__ = [
     "TurnDetector",
     "TurnEvent",
     "TurnSettings",
+    "Reading",
+    "finished",
+    "reading",
 ]
 
 FRAME_MS = 32
 """One Silero VAD frame: 512 samples at 16 kHz."""
+DEFAULT_SILENCE_MS = 500
+"""silenceDurationMs when the client sets none and no turn model decides."""
+LEARNED_CHECK_MS = 160
+"""A learned end of turn: the silence after which the turn model is asked."""
+LEARNED_LIMIT_MS = 1600
+"""A learned end of turn: the longest pause of a turn the model judged unfinished."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +70,13 @@ class TurnSettings:
     """Probability below which a frame counts as silence while speaking."""
     prefix_padding_ms: int = 160
     """Speech needed before the start of speech is committed."""
-    silence_duration_ms: int = 500
-    """Silence needed before the end of speech is committed."""
+    silence_duration_ms: int = DEFAULT_SILENCE_MS
+    """Silence needed before the end of speech is committed (with `learned`: whatever
+    the turn model says)."""
+    learned: bool = False
+    """Ask after `check_ms` of silence whether the turn is finished (`finished`), and
+    end it then if it is."""
+    check_ms: int = LEARNED_CHECK_MS
 
     @classmethod
     def from_live(
@@ -58,7 +86,10 @@ class TurnSettings:
         prefix_padding_ms: int | None = None,
         silence_duration_ms: int | None = None,
     ) -> TurnSettings:
-        """From the setup's automaticActivityDetection (None keeps the default)."""
+        """From the setup's automaticActivityDetection (None keeps the default). Without
+        `silence_duration_ms`, the end of a turn is learned (`learned`), up to
+        `LEARNED_LIMIT_MS` of silence; `without_model` undoes that where no turn model
+        is loaded."""
         default = cls()
         return cls(
             start_threshold=default.start_threshold if start_high in (None, True) else 0.7,
@@ -66,10 +97,18 @@ class TurnSettings:
             prefix_padding_ms=default.prefix_padding_ms
             if prefix_padding_ms is None
             else max(0, prefix_padding_ms),
-            silence_duration_ms=default.silence_duration_ms
+            silence_duration_ms=LEARNED_LIMIT_MS
             if silence_duration_ms is None
             else max(0, silence_duration_ms),
+            learned=silence_duration_ms is None,
         )
+
+    def without_model(self) -> TurnSettings:
+        """The settings where no turn model is at hand: a learned end of turn becomes
+        the default silence."""
+        if not self.learned:
+            return self
+        return replace(self, learned=False, silence_duration_ms=DEFAULT_SILENCE_MS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +126,16 @@ class PauseStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class PauseCheck:
+    """A learned end of turn: the pause has lasted `check_ms`. Ask the turn model
+    whether the speech from `start` to `end` (frames; `end` exclusive, the pause's
+    silence so far included) is a finished turn, and give its answer to `verdict`."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
 class PauseEnded:
     frame: int
     """The user went on speaking after a pause that was not long enough."""
@@ -99,7 +148,7 @@ class SpeechEnded:
     """The first silent frame after the speech (exclusive end of the turn's speech)."""
 
 
-TurnEvent = SpeechStarted | PauseStarted | PauseEnded | SpeechEnded
+TurnEvent = SpeechStarted | PauseStarted | PauseCheck | PauseEnded | SpeechEnded
 
 
 class _State(enum.Enum):
@@ -122,6 +171,8 @@ class TurnDetector:
         self._run = 0
         self._speech_start = 0
         self._pause_start = 0
+        self._asked: int | None = None
+        """The pause (its first frame) the turn model was last asked about."""
 
     @property
     def speaking(self) -> bool:
@@ -161,7 +212,19 @@ class TurnDetector:
         if probability >= s.end_threshold:
             self._state = _State.SPEAKING
             return [PauseEnded(frame)]
-        if (frame - self._pause_start + 1) * FRAME_MS >= s.silence_duration_ms:
+        silent_ms = (frame - self._pause_start + 1) * FRAME_MS
+        if silent_ms >= s.silence_duration_ms:
+            return self._end()
+        if s.learned and silent_ms >= s.check_ms and self._asked != self._pause_start:
+            self._asked = self._pause_start
+            return [PauseCheck(self._speech_start, frame + 1)]
+        return []
+
+    def verdict(self, done: bool) -> list[TurnEvent]:
+        """The answer to the latest `PauseCheck` (`finished`): if the turn is finished
+        and that pause still goes on, the turn ends now; otherwise nothing changes (a
+        late answer, after the user went on, is ignored)."""
+        if done and self._state is _State.PAUSING and self._asked == self._pause_start:
             return self._end()
         return []
 
@@ -180,3 +243,72 @@ class TurnDetector:
         self._run = 0
         self._rise = None
         return [SpeechEnded(self._speech_start, self._pause_start)]
+
+
+# --- whether a turn is finished: how, and what, it was said -----------------------------
+
+FINISHED = 0.5
+"""The turn model's probability from which audio alone counts as a finished turn."""
+NOT_UNFINISHED = 0.1
+"""With a transcript that ends a sentence, the probability under which the turn model
+still holds the turn open (it hears it clearly unfinished)."""
+_ENDS = (".", "?", "!", "。", "？", "！")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_TRAILING_OFF = ("...", "…", "-", "—", ",", ";", ":")
+HANGING = _words(
+    """a an the and or but nor because if although though unless whose my your his her its
+    our their every each very of from into onto with without between during through
+    than um uh er erm hmm ah mm"""
+)
+"""English words that a finished utterance hardly ever ends with: articles,
+conjunctions, possessives, prepositions that are not particles, fillers."""
+OPEN = _words(
+    """that which who whom where when while until so like as to for in on at by about
+    after before over under is are was were be been being am will would could should
+    can may might must shall do does did have has had this these those some any no"""
+)
+"""English words that an utterance may end with, though more often it goes on
+("...the way to", "Who are you talking to?"): the audio decides."""
+
+
+class Reading(enum.Enum):
+    """What a transcript says of whether its speech is finished."""
+
+    UNFINISHED = "unfinished"
+    OPEN = "open"
+    FINISHED = "finished"
+
+
+def reading(text: str) -> Reading:
+    """How a transcript reads: `UNFINISHED` if it does not end a sentence (the
+    recognizer's own punctuation, learned from how it was said: Whisper ends a
+    sentence with a full stop or a question mark, and trailing-off speech with an
+    ellipsis, a dash or nothing) or ends with one of `HANGING`; `OPEN` if it ends with
+    one of `OPEN`; else `FINISHED`."""
+    text = text.strip()
+    if not text or text.endswith(_TRAILING_OFF) or not text.endswith(_ENDS):
+        return Reading.UNFINISHED
+    words = re.findall(r"[\w']+", text.lower())
+    if not words or words[-1] in HANGING:
+        return Reading.UNFINISHED
+    return Reading.OPEN if words[-1] in OPEN else Reading.FINISHED
+
+
+def finished(probability: float, transcript: str | None) -> bool:
+    """Whether a turn is finished, from the turn model's `probability` (how it was said)
+    and the pause's `transcript` (what was said; None where there is none). A transcript
+    that reads `UNFINISHED` holds the turn open; one that reads `FINISHED` ends it,
+    unless the model hears the speech clearly unfinished (under `NOT_UNFINISHED`); an
+    `OPEN` one, or none, leaves it to the model (`FINISHED`)."""
+    match None if transcript is None else reading(transcript):
+        case Reading.UNFINISHED:
+            return False
+        case Reading.FINISHED:
+            return probability >= NOT_UNFINISHED
+        case _:
+            return probability >= FINISHED

@@ -5,10 +5,10 @@ CTranslate2 plan their kernels, llama.cpp sizes its buffers, Piper loads its pho
 tables), and without a warm-up the first session after a start pays for all of them: a
 first spoken turn about half a second slower than the next. `warm_up` runs a spoken
 turn through the models, off the event loop: a sentence synthesized, its audio
-resampled to 16 kHz, scored by the VAD (one stream and two at once) and recognized,
-and a short reply from each embedded LLM (alone, then two side by side). Language
-detection is left out: it costs its 1.2 s on every first turn without `languageCode`,
-not only the first after a start, and would double the warm-up.
+resampled to 16 kHz, scored by the VAD (one stream and two at once), recognized and
+judged by the turn model, and a short reply from each embedded LLM (alone, then two
+side by side). Language detection is left out: it costs its 1.2 s on every first turn
+without `languageCode`, not only the first after a start, and would double the warm-up.
 """
 
 from __future__ import annotations
@@ -55,3 +55,5 @@ def _voice_turn(models: VoiceModels) -> None:
         models.vad.probabilities([one, two], np.stack([frame, frame]))
     for asr in models.all_recognizers():
         asr.transcribe(speech, "en")
+    if models.turn is not None:
+        models.turn.probability(speech)

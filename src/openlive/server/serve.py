@@ -69,6 +69,7 @@ async def _serve(config: ServerConfig, store: Store) -> None:
             config.whisper,
             [entry.recognizer for entry in catalogue if entry.recognizer is not None],
             [entry.speech for entry in catalogue if entry.speech is not None],
+            config.learned_end_of_turn,
         ),
         backends.start(),
     )

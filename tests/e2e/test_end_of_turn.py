@@ -1,0 +1,110 @@
+"""The learned end of turn, through the SDK: a pause in the middle of a sentence does
+not end the turn, where the client set no `silenceDurationMs`; where it set one, that
+silence ends it, as before.
+
+The sentence is read by the server's own voice (Piper), in two halves with a pause of
+0.8 s between them: "I'd like to book a table for ... two people at eight tonight."
+Both sessions hear the same audio, side by side, at real time."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+from google.genai import types
+
+from openlive.audio.pcm import float_to_pcm16
+
+from ..conftest import Server
+from .live import MODEL, client
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sdk_env")]
+
+RATE = 24_000
+FIRST, REST = "I'd like to book a table for", "two people at eight tonight."
+PAUSE_S = 0.8
+TAIL_S = 2.0
+"""Silence after the sentence: more than the learned end of turn's limit (1.6 s)."""
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(RATE * seconds), dtype=np.float32)
+
+
+def sentence() -> np.ndarray:
+    from openlive.backends.piper import PiperTTS
+
+    tts = PiperTTS(threads=1)
+    first, rest = (np.concatenate(list(tts.synthesize(text))) for text in (FIRST, REST))
+    return np.concatenate([silence(0.3), first, silence(PAUSE_S), rest, silence(TAIL_S)])
+
+
+async def converse(server: Server, audio: np.ndarray, detection: dict[str, Any]) -> list[Any]:
+    """Stream `audio` at real time; return what the session said of it: each finished
+    input transcript as ("heard", text), each answer as ("answer", text)."""
+    config: dict[str, Any] = {
+        "response_modalities": ["TEXT"],
+        "max_output_tokens": 6,
+        "input_audio_transcription": {},
+        "realtime_input_config": {"automatic_activity_detection": detection},
+    }
+    said: list[Any] = []
+    async with client(server).aio.live.connect(model=MODEL, config=config) as session:
+
+        async def read() -> None:
+            answer = ""
+            while True:
+                async for message in session.receive():
+                    content = message.server_content
+                    if content is None:
+                        continue
+                    heard = content.input_transcription
+                    if heard is not None and heard.finished:
+                        said.append(("heard", heard.text or ""))
+                    answer += message.text or ""
+                    if content.turn_complete:
+                        said.append(("answer", answer))
+                        answer = ""
+
+        reader = asyncio.create_task(read())
+        step = RATE // 10
+        for i in range(0, len(audio), step):
+            await session.send_realtime_input(
+                audio=types.Blob(
+                    data=float_to_pcm16(audio[i : i + step]), mime_type=f"audio/pcm;rate={RATE}"
+                )
+            )
+            await asyncio.sleep(0.1)
+        # Every turn is decided by now (the tail is longer than the limit): wait until
+        # each has its answer.
+        for _ in range(300):
+            heard = sum(kind == "heard" for kind, _ in said)
+            if heard and sum(kind == "answer" for kind, _ in said) >= heard:
+                break
+            await asyncio.sleep(0.1)
+        reader.cancel()
+        await asyncio.wait([reader])
+    return said
+
+
+def words(text: str) -> str:
+    """`text` in lower case without spaces, its digits spelled ("to night", "8")."""
+    return text.lower().replace(" ", "").replace("8", "eight").replace("2", "two")
+
+
+async def test_a_pause_mid_sentence_does_not_end_the_turn(server: Server) -> None:
+    audio = await asyncio.to_thread(sentence)
+    learned, silence_500 = await asyncio.gather(
+        converse(server, audio, {}),
+        converse(server, audio, {"silence_duration_ms": 500}),
+    )
+    # Learned: one turn, the whole sentence, one answer (none to the first half).
+    assert [kind for kind, _ in learned] == ["heard", "answer"], learned
+    heard = words(learned[0][1])
+    assert "table" in heard and "people" in heard and "tonight" in heard, heard
+    # Set by the client: 500 ms of silence ends the turn in the pause, as before.
+    turns = [words(text) for kind, text in silence_500 if kind == "heard"]
+    assert len(turns) == 2, silence_500
+    assert "table" in turns[0] and "people" not in turns[0], turns
