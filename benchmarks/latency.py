@@ -78,6 +78,7 @@ SPECULATION = {
     "recognitions_used": "openlive_speculative_recognitions_used",
     "answers": "openlive_speculative_answers",
     "answers_used": "openlive_speculative_answers_used",
+    "answers_ready": "openlive_speculative_answers_ready",
     "answers_discarded": "openlive_speculative_answers_discarded",
 }
 """The counters of speculative work, by what they count."""
@@ -117,6 +118,14 @@ def phrases(samples: np.ndarray, gap_ms: int = 250) -> list[np.ndarray]:
 
 def utterances() -> list[np.ndarray]:
     return [recording("clone-test.wav"), *phrases(recording("beckett.wav"))]
+
+
+def paused_sentences() -> list[np.ndarray]:
+    """Pairs of phrases of beckett.wav run together, with the 400 ms of room sound around
+    them between: one turn with a pause mid-sentence (shorter than `SILENCE_MS`), in
+    which an answer to its first half may be started, then thrown away."""
+    parts = phrases(recording("beckett.wav"))
+    return [np.concatenate([a, b]) for a, b in zip(parts[0::2], parts[1::2], strict=False)]
 
 
 def last_voiced(samples: np.ndarray) -> int:
@@ -213,6 +222,8 @@ def thrown_away(before: dict[str, float], after: dict[str, float]) -> dict[str, 
     done["answers_thrown_away"] = (
         round(done["answers_discarded"] / answered, 3) if answered else None
     )
+    used = done["answers_used"]
+    done["answers_ready_when_decided"] = round(done["answers_ready"] / used, 3) if used else None
     return done
 
 
@@ -277,7 +288,7 @@ class Conversation:
 
 
 async def conversations(servers: dict[str, Server], turns: int) -> list[Turn]:
-    clips = utterances()
+    clips = [*utterances(), *paused_sentences()]
     results: list[Turn] = []
     async with AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
         convs: list[Conversation] = []

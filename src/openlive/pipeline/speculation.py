@@ -158,6 +158,8 @@ class Speculation:
                 self._current = None
                 answer.taken = True
                 self._stats.answers_used += 1
+                if made[1].synthesized_seconds:
+                    self._stats.answers_ready += 1
                 taken = Taken(made[1], answer.task)
                 log.debug(
                     "speculative answer taken, %.2f s of audio ready after %.3f s",

@@ -79,6 +79,9 @@ class VoiceStats:
     """Answers started during a pause, on its transcript (`speculation.py`)."""
     answers_used: int = 0
     """Of those, the ones that became the turn's answer."""
+    answers_ready: int = 0
+    """Of those, the ones whose first clause was synthesized when the turn was decided:
+    their first audio left at once."""
     answers_discarded: int = 0
     """Of those, the ones thrown away (the user went on, or the turn was another)."""
 

@@ -138,6 +138,11 @@ def _voice(stats: VoiceStats) -> Iterator[Metric]:
         value=stats.answers_used,
     )
     yield CounterMetricFamily(
+        "openlive_speculative_answers_ready",
+        "Speculative answers used whose first clause was synthesized when the turn ended",
+        value=stats.answers_ready,
+    )
+    yield CounterMetricFamily(
         "openlive_speculative_answers_discarded",
         "Speculative answers thrown away (the user went on, or the turn was another)",
         value=stats.answers_discarded,
