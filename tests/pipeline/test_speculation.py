@@ -6,6 +6,7 @@ throws it away without a trace in the history, the messages or the usage."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,16 +17,16 @@ import numpy as np
 import pytest
 
 from openlive.audio.pcm import Samples
-from openlive.backends.base import ChatMessage, Sampling, Usage
+from openlive.backends.base import ChatMessage, LLMStats, Sampling, Usage
 from openlive.backends.registry import VoiceModels
-from openlive.backends.scheduler import Priority
+from openlive.backends.scheduler import Priority, Scheduler
 from openlive.backends.voice import TTS, Transcript
 from openlive.pipeline.context import ChatContext
 from openlive.pipeline.listener import Paused, Resumed, UserSpoke, VoiceEnded, VoiceStarted
 from openlive.pipeline.parts import Voice, equip
 from openlive.pipeline.plan import plan_session
 from openlive.pipeline.responder import Responder
-from openlive.pipeline.speculation import Recipe, Speculation
+from openlive.pipeline.speculation import Recipe, Speculation, has_room
 from openlive.pipeline.speech import Hold, SpeechResponse
 from openlive.pipeline.timing import TurnTiming, VoiceStats
 from openlive.pipeline.tools import PendingCalls
@@ -226,6 +227,34 @@ async def test_the_listener_reports_each_pause_and_the_user_going_on(listener: L
     guesses = [e.guess for e in listener.events if isinstance(e, Paused)]
     assert guesses[0].cancelled() or guesses[0].result().text == "1 bursts"
     assert guesses[1].result() == listener.spoken[0].transcript
+
+
+async def test_room_is_models_idle_but_for_work_that_comes_after_speculation() -> None:
+    scheduler, stats = Scheduler("test"), LLMStats()
+    started, gate = threading.Event(), threading.Event()
+
+    def block() -> None:
+        started.set()
+        gate.wait()
+
+    try:
+        jobs = [asyncio.create_task(scheduler.run(Priority.LLM, block))]
+        await eventually(started.is_set)
+        assert has_room(stats, scheduler)
+        jobs.append(asyncio.create_task(scheduler.run(Priority.INTERIM, int)))
+        await eventually(lambda: scheduler.waiting() == 1)
+        assert has_room(stats, scheduler), "an interim transcript runs after it anyway"
+        jobs.append(asyncio.create_task(scheduler.run(Priority.RECOGNITION, int)))
+        await eventually(lambda: scheduler.waiting() == 2)
+        assert not has_room(stats, scheduler), "a decided turn waits"
+        gate.set()
+        await asyncio.gather(*jobs)
+        assert has_room(stats, scheduler)
+        stats.generating = 1
+        assert not has_room(stats, scheduler), "a reply is being generated"
+    finally:
+        gate.set()
+        scheduler.close()
 
 
 # --- through the responder --------------------------------------------------------------

@@ -161,13 +161,16 @@ class Scheduler:
             return await _awaited(self._engines.submit(fn, *args))
         return await self.run(priority, fn, *args, ticket=ticket)
 
-    def waiting(self) -> int:
-        """Jobs queued for the cores (the VAD's lane aside) and not yet started: a
-        measure of how busy the models are, for work that should run only when they have
-        room (speculative answers)."""
+    def waiting(self, priority: Priority = Priority.INTERIM) -> int:
+        """Jobs queued for the cores (the VAD's lane aside), not yet started, and at
+        least as urgent as `priority`: a measure of how busy the models are, for work
+        that should run only when they have room (speculative answers)."""
         lane = self._queue
         with lane.mutex:
-            return sum(not job.future.done() and not job.future.running() for job in lane.queue)
+            return sum(
+                job.priority <= priority and not (job.future.done() or job.future.running())
+                for job in lane.queue
+            )
 
     def close(self) -> None:
         """Finish the queued jobs, then stop the workers."""

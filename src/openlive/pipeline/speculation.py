@@ -16,8 +16,8 @@ answers are recorded by the responder only from what was sent. Its usage is neve
 reported either, since `turnComplete` is one of the messages it holds.
 
 Speculation costs the cores work that may be thrown away, so it runs only when they
-have room (`has_room`): no other reply is being generated and no job waits for the
-cores. Once started, it stays below everything others wait for: its reply's steps are
+have room (`has_room`): no other reply is being generated and no job that someone
+waits for is queued. Once started, it stays below everything others wait for: its reply's steps are
 not urgent (`Conversation.held`) and its synthesis is `Priority.SPECULATION`.
 
 Every task is one of the responder's group. One speculation at a time: a new one waits
@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ..backends.base import ChatMessage, FunctionSpec, LLMStats
-from ..backends.scheduler import Scheduler
+from ..backends.scheduler import Priority, Scheduler
 from ..backends.voice import Transcript
 from .speech import SpeechResponse
 from .timing import TurnTiming, VoiceStats
@@ -62,8 +62,10 @@ its recipe; None where this session does not speculate now (an answer is open, s
 
 def has_room(stats: LLMStats, scheduler: Scheduler) -> bool:
     """Whether the models are idle enough for work that may be thrown away: no reply is
-    being generated and no job waits for the cores."""
-    return stats.generating == 0 and scheduler.waiting() == 0
+    being generated, and no job that someone waits for is queued (the rest of an answer
+    playing with audio to spare, or an interim transcript, runs after speculation's
+    work anyway)."""
+    return stats.generating == 0 and scheduler.waiting(Priority.SPECULATION) == 0
 
 
 class _Answer:
