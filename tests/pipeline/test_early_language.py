@@ -19,6 +19,7 @@ from openlive.backends.registry import VoiceModels
 from openlive.backends.scheduler import Scheduler
 from openlive.backends.voice import ASROptions, Transcript
 from openlive.pipeline.listener import Listener, ListenerEvent, UserSpoke
+from openlive.pipeline.recognition import DETECT_FROM
 from openlive.pipeline.timing import VoiceStats
 from openlive.pipeline.turns import TurnDetector, TurnSettings
 
@@ -104,8 +105,8 @@ async def test_the_language_is_detected_while_the_user_speaks(ear: UnsetEar) -> 
     assert (spoke.language, spoke.language_probability) == ("de", 0.9)
     assert ear.asr.languages == ["de"]
     assert ear.language == "de"
-    # once on the speech so far (from 1 s of it, the lead-in included): it was sure
-    assert len(ear.asr.detections) == 1 and ear.asr.detections[0] < RATE + 2 * FRAME
+    # once on the speech so far (from 0.7 s of it, the lead-in included): it was sure
+    assert len(ear.asr.detections) == 1 and ear.asr.detections[0] < DETECT_FROM + 2 * FRAME
 
 
 async def test_a_second_turn_is_neither_detected_nor_transcribed_without_it(
@@ -121,7 +122,7 @@ async def test_a_second_turn_is_neither_detected_nor_transcribed_without_it(
 
 
 async def test_speech_too_short_to_detect_on_is_detected_as_before(ear: UnsetEar) -> None:
-    await ear.play(quiet(320), sound(500), quiet(800))
+    await ear.play(quiet(320), sound(300), quiet(800))
     await eventually(lambda: len(ear.spoken) == 1)
     assert ear.asr.detections == [] and ear.asr.languages == [None]
     assert ear.language is None  # the recognizer was unsure
@@ -131,23 +132,24 @@ async def test_speech_too_short_to_detect_on_is_detected_as_before(ear: UnsetEar
 async def test_an_unsure_detection_is_made_again_on_more_speech(ear: UnsetEar) -> None:
     """Each second more; the last, of nearly the whole turn, stands for it: the turn is
     transcribed in its language, which the session does not keep (it was unsure)."""
-    await ear.play(quiet(320), sound(2100), quiet(800))
+    await ear.play(quiet(320), sound(1800), quiet(800))
     await eventually(lambda: len(ear.spoken) == 1)
     first, second = ear.asr.detections  # at a scoring step's end
-    assert RATE <= first < RATE + 2 * FRAME and first + RATE <= second < first + RATE + 2 * FRAME
+    assert DETECT_FROM <= first < DETECT_FROM + 2 * FRAME
+    assert first + RATE <= second < first + RATE + 2 * FRAME
     assert ear.asr.languages == ["de"] and ear.spoken[0].transcript.language_probability == 0.4
     assert ear.language is None
 
 
-@pytest.mark.parametrize("ear", [(("de", 0.4), 1.0)], indirect=True)
+@pytest.mark.parametrize("ear", [(("de", 0.4), 1.5)], indirect=True)
 async def test_an_unsure_detection_of_part_of_the_turn_leaves_it_to_the_whole(
     ear: UnsetEar,
 ) -> None:
-    """The speech outran a slow detection: unsure of its first second, it says nothing
+    """The speech outran a slow detection: unsure of its beginning, it says nothing
     of the rest, so the turn is transcribed as without (detecting the language)."""
     await ear.play(quiet(320), sound(3000), quiet(800))
     await eventually(lambda: len(ear.spoken) == 1)
-    assert len(ear.asr.detections) == 1 and ear.asr.detections[0] < RATE + 2 * FRAME
+    assert len(ear.asr.detections) == 1 and ear.asr.detections[0] < DETECT_FROM + 2 * FRAME
     assert ear.asr.languages == [None]
     assert ear.language is None
 

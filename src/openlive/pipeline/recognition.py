@@ -59,9 +59,10 @@ INTERIM_STEP = RATE
 """New speech (1 s) after which an interim transcript is made again."""
 MIN_SAMPLES = 512
 """Less audio than this (a VAD frame) is transcribed as nothing."""
-DETECT_FROM = RATE
-"""Speech (1 s, its lead-in included) after which its language is detected while the
-user goes on speaking."""
+DETECT_FROM = RATE * 7 // 10
+"""Speech (0.7 s, its lead-in of 0.2 s included) after which its language is detected
+while the user goes on speaking: on short phrases, about as often right as on the whole
+phrase, and a detection that started before it ended."""
 DETECT_STEP = RATE
 """New speech (1 s) after which the language, if still unsure, is detected again, on
 more of the turn."""
