@@ -9,16 +9,18 @@ and the first clause is synthesized, while the silence window runs; nothing is s
 When the turn is decided, the responder asks for the answer it is about to make
 (`take`, with its `Recipe`: the plan, the prompt's messages and the functions). If the
 speculative answer was made from exactly the same (the transcript is the guess, and the
-history has not changed since), it is that answer: it is released (`Taken.run`) and its
-first audio leaves at once. Otherwise, or when the user goes on speaking (`discard`),
+history has not changed since), it is that answer: it is released (`Taken.run`), and
+its first audio leaves as soon as it is ready (at once, if its first clause was
+synthesized in time). Otherwise, or when the user goes on speaking (`discard`),
 its task is cancelled: it sent nothing, and it added nothing to the history, whose
 answers are recorded by the responder only from what was sent. Its usage is never
 reported either, since `turnComplete` is one of the messages it holds.
 
 Speculation costs the cores work that may be thrown away, so it runs only when they
 have room (`has_room`): no other reply is being generated and no job that someone
-waits for is queued. Once started, it stays below everything others wait for: its reply's steps are
-not urgent (`Conversation.held`) and its synthesis is `Priority.SPECULATION`.
+waits for is queued. Once started, it stays below everything others wait for: its
+reply's steps are not urgent (`Conversation.held`) and its synthesis is
+`Priority.SPECULATION`.
 
 Every task is one of the responder's group. One speculation at a time: a new one waits
 until the one before it has ended (a conversation has one reply at a time), and `take`
