@@ -207,6 +207,8 @@ async def voice_run(server: Server, sessions: int, turns: int, seed: int) -> dic
         },
         "speculations": delta("openlive_speculative_recognitions_total"),
         "speculations_used": delta("openlive_speculative_recognitions_used_total"),
+        "speculative_answers": delta("openlive_speculative_answers_total"),
+        "speculative_answers_used": delta("openlive_speculative_answers_used_total"),
         "errors": errors,
         "each": [asdict(r) for r in results],
     }
