@@ -347,6 +347,8 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
                     f"{result['server_cores_busy']} (client {result['client_cores_busy']}) "
                     f"stages {result['stage_means_s']} speculations "
                     f"{result['speculations_used']}/{result['speculations']} "
+                    f"answers {result['speculative_answers_used']}/"
+                    f"{result['speculative_answers']} "
                     f"models {result['model_cores_busy']} ms {result['model_job_ms']} "
                     f"{result['errors'] or ''}",
                     file=sys.stderr,
