@@ -14,7 +14,8 @@ VAD jobs are the exception: they run on a lane of their own, a second thread. A 
 costs the VAD about 0.15 ms on one thread (under 1% of a core for a session streaming
 in real time), too little to compete with anything, while waiting behind a job of the
 main lane (a transcription takes half a second) would make a barge-in, or the end of a
-turn, late by that much.
+turn, late by that much. The learned end of turn's model (`smart_turn.py`) runs there
+too, once a pause, for the same reason: about 50 ms on one thread.
 
 Recognition and speech on remote engines (`remote` models, `openai_audio.py`) take
 neither lane: their jobs wait on the network, so they run on a pool of threads of their
