@@ -1,0 +1,124 @@
+"""The listener with a learned end of turn, on scripted audio: the turn model and the
+pause's transcript decide, asynchronously, while frames go on being scored.
+
+The fakes of `test_listener.py`, with a recognizer that reads one burst of sound as an
+unfinished sentence and two as a finished one, and a turn model that answers a fixed
+probability."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from openlive.audio.pcm import Samples, float_to_pcm16
+from openlive.backends.registry import VoiceModels
+from openlive.backends.scheduler import Scheduler
+from openlive.backends.voice import ASROptions, Transcript, TurnModel
+from openlive.pipeline.listener import Listener, ListenerEvent, UserSpoke, VoiceEnded
+from openlive.pipeline.turns import TurnDetector, TurnSettings
+from openlive.protocol.messages import Blob
+
+from ..fakes import eventually
+from .test_listener import FRAME, DescribingASR, LoudnessVAD, SilentTTS, quiet, sound
+
+SENTENCES = {1: "I'd like to book a table for", 2: "I'd like to book a table for two."}
+
+
+class SentenceASR(DescribingASR):
+    def transcribe(
+        self, samples: Samples, language: str | None = None, options: ASROptions | None = None
+    ) -> Transcript:
+        bursts = int(super().transcribe(samples, language, options).text.split()[0])
+        return Transcript(SENTENCES.get(bursts, ""), "en", 1.0, len(samples) / 16_000)
+
+
+class FixedTurnModel(TurnModel):
+    name = "fixed"
+
+    def __init__(self, probability: float) -> None:
+        self.p = probability
+        self.calls = 0
+
+    def probability(self, audio: Samples) -> float:
+        self.calls += 1
+        return self.p
+
+
+class Ear:
+    def __init__(self, probability: float) -> None:
+        self.vad = LoudnessVAD()
+        self.model = FixedTurnModel(probability)
+        self.scheduler = Scheduler("test")
+        self.events: list[ListenerEvent] = []
+        self.fed = 0
+        voice = VoiceModels(vad=self.vad, asr=SentenceASR(), tts=SilentTTS(), turn=self.model)
+        self.listener = Listener(
+            voice,
+            self.scheduler,
+            TurnDetector(TurnSettings.from_live(prefix_padding_ms=96)),
+            automatic=True,
+            language="en",
+            emit=self._emit,
+        )
+
+    async def _emit(self, event: ListenerEvent) -> None:
+        self.events.append(event)
+
+    async def play(self, *parts: Samples, real_time: bool = False) -> None:
+        audio = np.concatenate(parts)
+        for i in range(0, len(audio), FRAME):
+            piece = audio[i : i + FRAME]
+            self.listener.feed(Blob(mime_type="audio/pcm;rate=16000", data=float_to_pcm16(piece)))
+            self.fed += len(piece)
+            await eventually(lambda: self.vad.frames >= self.fed // FRAME)
+            if real_time:
+                await asyncio.sleep(len(piece) / 16_000)
+
+    @property
+    def spoken(self) -> list[str]:
+        return [e.transcript.text for e in self.events if isinstance(e, UserSpoke)]
+
+
+@pytest.fixture
+async def ear(request: pytest.FixtureRequest) -> AsyncIterator[Ear]:
+    ear = Ear(getattr(request, "param", 0.9))
+    task = asyncio.create_task(ear.listener.run())
+    try:
+        yield ear
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        ear.scheduler.close()
+
+
+async def test_a_finished_sentence_ends_the_turn_long_before_the_limit(ear: Ear) -> None:
+    await ear.play(quiet(320), sound(600), quiet(200), sound(600), quiet(480), real_time=True)
+    # Decided within the 480 ms of silence sent, at real time (the limit is 1.6 s, and
+    # the audio stopping counts only after 500 ms); the 200 ms pause did not end it.
+    ended = [e for e in ear.events if isinstance(e, VoiceEnded)]
+    assert len(ended) == 1 and abs(ended[0].offset - 1.72) < 0.07  # where the speech ended
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.spoken == [SENTENCES[2]]
+    assert ear.model.calls == 2  # once a pause
+
+
+@pytest.mark.parametrize("ear", [0.99], indirect=True)
+async def test_an_unfinished_sentence_holds_the_turn_through_a_long_pause(ear: Ear) -> None:
+    """The model is sure the first half is finished; its words say otherwise."""
+    await ear.play(quiet(320), sound(600), quiet(1000), sound(600), quiet(1800))
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.spoken == [SENTENCES[2]]
+    assert len([e for e in ear.events if isinstance(e, VoiceEnded)]) == 1
+
+
+@pytest.mark.parametrize("ear", [0.2], indirect=True)
+async def test_without_a_finished_sentence_the_pause_runs_to_the_limit(ear: Ear) -> None:
+    await ear.play(quiet(320), sound(600), quiet(1500))
+    await asyncio.sleep(0.3)
+    assert ear.spoken == []  # 1.5 s of silence: not yet
+    await ear.play(quiet(200))
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.spoken == [SENTENCES[1]]
