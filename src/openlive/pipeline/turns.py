@@ -42,12 +42,12 @@ __all__ = [
     "PauseCheck",
     "PauseEnded",
     "PauseStarted",
+    "Reading",
     "SpeechEnded",
     "SpeechStarted",
     "TurnDetector",
     "TurnEvent",
     "TurnSettings",
-    "Reading",
     "finished",
     "reading",
 ]
@@ -57,9 +57,10 @@ FRAME_MS = 32
 DEFAULT_SILENCE_MS = 500
 """silenceDurationMs when the client sets none and no turn model decides."""
 LEARNED_CHECK_MS = 160
-"""A learned end of turn: the silence after which the turn model is asked."""
+"""A learned end of turn: the silence after which it is asked whether the turn is
+finished (the turn model, and the pause's transcript)."""
 LEARNED_LIMIT_MS = 1600
-"""A learned end of turn: the longest pause of a turn the model judged unfinished."""
+"""A learned end of turn: the longest pause of a turn not judged finished."""
 
 
 @dataclass(frozen=True, slots=True)
