@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import pytest
 
 from openlive.audio.pcm import Samples
 from openlive.backends.base import ChatMessage, LLMStats, Sampling, Usage
+from openlive.backends.batching import BatchDecoder
 from openlive.backends.registry import VoiceModels
 from openlive.backends.scheduler import Priority, Scheduler
 from openlive.backends.voice import TTS, Transcript
@@ -255,6 +257,23 @@ async def test_room_is_models_idle_but_for_work_that_comes_after_speculation() -
     finally:
         gate.set()
         scheduler.close()
+
+
+def test_a_held_reply_is_not_urgent_until_released() -> None:
+    """The LLM's steps for a reply before its first clause go ahead of recognition, unless
+    the reply is speculative (its conversation `held`): nobody waits for it yet."""
+    conversation = ScriptedLLM().conversation()
+    starting = SimpleNamespace(
+        _replies=[SimpleNamespace(_produced=0, _pending=[], owner=conversation)]
+    )
+    urgent = BatchDecoder.urgent.fget
+    assert urgent is not None and urgent(starting)
+    hold = Hold(conversation)
+    assert not urgent(starting)
+    hold.release()
+    assert urgent(starting)
+    conversation.held, conversation.urgent = True, True  # its audio is running out
+    assert urgent(starting)
 
 
 # --- through the responder --------------------------------------------------------------
