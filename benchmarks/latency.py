@@ -13,6 +13,11 @@ time in 20 ms messages, with silence streamed between turns as a microphone woul
   ends). Each turn's stages come from the server's `/metrics`
   (`openlive_voice_stage_seconds`), read before and after the turn; the speculative
   work of each server (started, used, thrown away) from its counters.
+* First turns: `--first-turns` times, two new sessions on the first server, one
+  without `languageCode` (the language is detected) and one with ``en-US``, each
+  speaking three turns, turn by turn in alternation: voice to voice of their first
+  turns against their later turns. A session's turns are the long clip and two short
+  phrases; the long clip comes first in every other round.
 * Barge-in: the model tells a long story; a second after its first audio, the user
   speaks over it. Reaction time runs from sending the first voiced sample to
   receiving `interrupted`; audio of the interrupted turn after `interrupted` counts as
@@ -22,7 +27,7 @@ time in 20 ms messages, with silence streamed between turns as a microphone woul
 ms frame that Silero VAD scores at 0.5 or more.
 
 Usage: .venv/bin/python benchmarks/latency.py [--turns N] [--barge-ins N] [--out PATH]
-       [--servers answers recognition plain]
+       [--servers answers recognition plain] [--first-turns N]
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ import sys
 import tempfile
 import time
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -185,8 +190,11 @@ def client(server: Server) -> genai.Client:
     )
 
 
-def voice_config(max_output_tokens: int = 24) -> types.LiveConnectConfig:
+def voice_config(
+    max_output_tokens: int = 24, language: str | None = None
+) -> types.LiveConnectConfig:
     return types.LiveConnectConfig(
+        speech_config=types.SpeechConfig(language_code=language) if language else None,
         response_modalities=[types.Modality.AUDIO],
         system_instruction=types.Content(parts=[types.Part(text=SYSTEM)]),
         temperature=0,
@@ -316,6 +324,67 @@ async def conversations(servers: dict[str, Server], turns: int) -> list[Turn]:
     return results
 
 
+LATER_TURNS = 2
+"""Turns after the first in each session of `first_turns` (one long, the rest short)."""
+
+
+async def first_turns(server: Server, rounds: int) -> list[tuple[str, int, Turn]]:
+    """(session, turn number, the turn) of `rounds` pairs of new sessions on `server`,
+    one without `languageCode`, one with ``en-US``, turn by turn in alternation."""
+    clips = utterances()
+    results: list[tuple[str, int, Turn]] = []
+    for r in range(rounds):
+        async with AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
+            convs: list[Conversation] = []
+            for name, language in (("unset", None), ("en-US", "en-US")):
+                config = voice_config(language=language)
+                connect = client(server).aio.live.connect(model=MODEL, config=config)
+                session = await stack.enter_async_context(connect)
+                convs.append(Conversation(name, server, session, Microphone(session)))
+            background = [tasks.create_task(c.mic.run()) for c in convs]
+            background += [tasks.create_task(c.receive()) for c in convs]
+            # the long clip and a short phrase, first in every other round
+            short = [1 + (r + i) % (len(clips) - 1) for i in range(LATER_TURNS)]
+            order = [0, *short] if r % 2 == 0 else [short[0], 0, *short[1:]]
+            try:
+                for t, clip in enumerate(order):
+                    for k in range(len(convs)):
+                        conv = convs[(r + k) % len(convs)]
+                        turn = await conv.turn(clip, clips[clip])
+                        print(
+                            f"  round {r + 1}/{rounds} {conv.name} turn {t + 1}:"
+                            f" {turn.voice_to_voice_s:.3f} s (recognition"
+                            f" {turn.stages['recognition']:.3f})",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        results.append((conv.name, t, turn))
+            finally:
+                for task in background:
+                    task.cancel()
+    return results
+
+
+def first_turn_summary(results: list[tuple[str, int, Turn]]) -> dict[str, Any]:
+    """Voice to voice and recognition, by session and first or later turn."""
+    out: dict[str, Any] = {}
+    kinds: dict[str, Callable[[int, Turn], bool]] = {
+        "first": lambda t, _: t == 0,
+        "later": lambda t, _: t > 0,
+        "first, long clip": lambda t, turn: t == 0 and turn.utterance == 0,
+        "first, short phrase": lambda t, turn: t == 0 and turn.utterance > 0,
+    }
+    for name in ("unset", "en-US"):
+        for which, keep in kinds.items():
+            mine = [turn for n, t, turn in results if n == name and keep(t, turn)]
+            if mine:
+                out[f"{name} {which}"] = {
+                    "client_s": summary([t.voice_to_voice_s for t in mine]),
+                    "recognition_s": summary([t.stages["recognition"] for t in mine]),
+                }
+    return out
+
+
 @dataclass
 class BargeIn:
     reaction_s: float | None
@@ -397,6 +466,7 @@ def main() -> int:
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--barge-ins", type=int, default=10)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--first-turns", type=int, default=6, metavar="N")
     parser.add_argument(
         "--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS), metavar="NAME"
     )
@@ -411,6 +481,8 @@ def main() -> int:
             print("voice to voice", file=sys.stderr)
             before = {name: speculation(server) for name, server in servers.items()}
             turns = asyncio.run(conversations(servers, args.turns))
+            print("first turns", file=sys.stderr)
+            firsts = asyncio.run(first_turns(first, args.first_turns))
             work = {
                 name: thrown_away(before[name], speculation(server))
                 for name, server in servers.items()
@@ -435,10 +507,16 @@ def main() -> int:
             "missed": sum(b.reaction_s is None for b in barge),
             "audio_after_interrupted": sum(b.audio_after_interrupted for b in barge),
         },
+        "first_turn": first_turn_summary(firsts),
         "turns": [asdict(t) for t in turns],
+        "first_turns": [
+            {"session": name, "turn": number, **asdict(turn)} for name, number, turn in firsts
+        ],
     }
     for name in servers:
         mine = [t for t in turns if t.server == name]
+        if not mine:
+            continue
         result["voice_to_voice"][name] = {
             "client_s": summary([t.voice_to_voice_s for t in mine]),
             "stages_s": {s: summary([t.stages[s] for t in mine]) for s in STAGES},
@@ -446,7 +524,8 @@ def main() -> int:
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "turns"}, indent=2))
+    shown = {k: v for k, v in result.items() if k not in ("turns", "first_turns")}
+    print(json.dumps(shown, indent=2))
     return 0
 
 

@@ -5,8 +5,9 @@ The recognizer (Whisper, and the engines that speak its API) knows a language by
 of its own, mostly the tag's primary subtag (``en-US`` → ``en``), with a few old or
 macrolanguage names (``cmn`` → ``zh``, ``jv`` → ``jw``). A session that names one
 language is recognized in it; one that names several has its language detected among
-them, on its first turn (detection costs a pass of the encoder over a full window), and
-kept once the detector is sure, as without them. A transcript reports the client's own
+them, on its first turn (detection costs a pass of the encoder over a full window, made
+while the turn is spoken: `recognition.py`), and kept once the detector is sure, as
+without them. A transcript reports the client's own
 tag for the language it was recognized in (``en-US`` when that was asked for), else
 `speechConfig.languageCode` when it is that language, else the tag of the recognizer's
 code (``en``).
