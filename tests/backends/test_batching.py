@@ -16,6 +16,7 @@ import pytest
 
 from openlive.backends.base import ChatMessage, Conversation, Sampling, TextDelta, Usage
 from openlive.backends.embedded import EmbeddedLLM
+from openlive.backends.prompt_share import SHORT_TOKENS
 
 pytestmark = pytest.mark.models
 
@@ -77,8 +78,9 @@ async def test_a_reply_started_during_a_long_one_is_answered_before_it_ends(
     assert usage.response_tokens <= 24
     assert story_usage.finish_reason == "length" and story_usage.response_tokens >= 190
     assert last < story_end, "the short reply waited for the long one"
-    # Its first token came within a few steps, not after the story's remaining tokens.
-    assert first - asked < (story_end - asked) / 3
+    # Its first token came within a few steps (its prompt read a step's time at a
+    # time, beside the story's tokens), not after the story's remaining tokens.
+    assert first - asked < (story_end - asked) / 2
 
 
 async def test_each_conversation_keeps_its_cache_between_replies(llm: EmbeddedLLM) -> None:
@@ -207,7 +209,8 @@ async def test_a_long_prompt_is_read_slowly_while_another_reply_runs(
         await running.aclose()
         await long_conv.aclose()
     assert usage.prompt_tokens > 900 and story_text
-    # while the story ran, the long prompt went 32 tokens a step beside its token
+    # while the story ran, the long prompt was read over many short steps beside its
+    # token (a step reads at most `STEP_S` of prompt), never a whole chunk at once
     beside = [tokens for tokens, replies in steps if replies == 2]
     assert len(beside) >= 10
-    assert max(beside) == 1 + 32
+    assert max(beside) < 1 + SHORT_TOKENS

@@ -185,6 +185,12 @@ class Conversation(abc.ABC):
     (a spoken answer whose audio is running out); a backend that schedules its work may
     serve it first."""
 
+    tenant: str = ""
+    """Who the session belongs to (a fingerprint of its API key), set by the pipeline; a
+    backend that shares its model's time between conversations shares it between
+    tenants, so that a client gains nothing by opening more sessions or reconnecting.
+    Empty: the conversation is a tenant of its own."""
+
     held: bool = False
     """Set by the pipeline while this reply is speculative (an answer made during a pause,
     before the end of the turn is decided): nobody waits for it yet, so a backend that

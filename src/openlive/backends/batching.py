@@ -25,24 +25,23 @@ import codecs
 import ctypes
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["BatchDecoder", "Generation", "SamplerSettings", "kv_bytes_per_token"]
+from .prompt_share import SHORT_TOKENS, PromptShare
+
+__all__ = [
+    "BatchDecoder",
+    "Generation",
+    "SamplerSettings",
+    "kv_bytes_per_token",
+    "tenant_of",
+]
 
 log = logging.getLogger(__name__)
 
-PREFILL_CHUNK: Final = 128
-"""Prompt tokens of one reply evaluated per step: a long prompt is read over several
-steps, so that the replies already running keep getting tokens meanwhile."""
-LONG_PROMPT_CHUNK: Final = 32
-"""Prompt tokens per step of a prompt longer than `PREFILL_CHUNK` while other replies
-are generating. A step costs about as much as the tokens it holds, so a long prompt
-read 128 tokens a step would slow every running reply's tokens about sevenfold until it
-is read; at 32, about twofold. The session that sent the long prompt waits for it;
-ordinary turns (the new tokens of a conversation whose cache is kept) are shorter than
-`PREFILL_CHUNK` and still go in one step."""
 STEP_TOKENS: Final = 512
 """The most tokens one step decodes (llama.cpp's batch size)."""
 PENALTY_LAST_N: Final = 64
@@ -112,6 +111,13 @@ class _Sequence:
     busy: bool = False
 
 
+def tenant_of(owner: object) -> object:
+    """Whose share of the model a reply of `owner` uses: its `tenant`, else its
+    conversation."""
+    tenant = getattr(owner, "tenant", "")
+    return tenant or getattr(owner, "conversation", owner)
+
+
 def kv_bytes_per_token(model: Any) -> int:
     """The size of one KV cell of `model` (a `llama_model_p`), keys and values in f16."""
     import llama_cpp
@@ -163,6 +169,7 @@ class BatchDecoder:
         self._keep = keep_caches
         self._replies: list[Generation] = []
         self._steps = 0
+        self._share = PromptShare()
         self.cells = cells
 
     # --- called by the owner, on the scheduler's thread --------------------------------
@@ -174,11 +181,21 @@ class BatchDecoder:
     @property
     def urgent(self) -> bool:
         """Whether someone waits on the next step: a reply in progress is still before its
-        first `FIRST_TOKENS` tokens (what a spoken answer's first clause waits for) and not
-        `held` (speculative: nobody waits for it yet), or its owner says it is `urgent`
-        (its audio is running out)."""
+        first `FIRST_TOKENS` tokens (what a spoken answer's first clause waits for), with
+        no more than a step's chunk of its prompt left to read and not `held`
+        (speculative: nobody waits for it yet), or its owner says it is `urgent` (its
+        audio is running out).
+
+        A long prompt being read is not urgent: its steps would otherwise go before
+        every job of a lower priority for as long as it is read, and a client sending
+        long prompts back to back would hold up the other sessions' new replies (their
+        submission is an LLM job), their transcripts and their synthesis."""
         return any(
-            (r._produced < FIRST_TOKENS and not getattr(r.owner, "held", False))
+            (
+                r._produced < FIRST_TOKENS
+                and len(r._pending) <= SHORT_TOKENS
+                and not getattr(r.owner, "held", False)
+            )
             or getattr(r.owner, "urgent", False)
             for r in self._replies
         )
@@ -212,6 +229,8 @@ class BatchDecoder:
             if seq.owner is owner:
                 self._forget(seq, 0)
                 seq.owner = None
+        if tenant_of(owner) is owner:  # a tenant's use outlives its sessions, decaying
+            self._share.forget(owner)
 
     def step(self) -> bool:
         """Decode one step of every reply in progress; return whether any remains."""
@@ -266,19 +285,21 @@ class BatchDecoder:
         for reply in self._replies:
             if reply._next is not None:
                 add(reply, [reply._next], True)
-        generating = n > 0
-        for reply in self._replies:
-            if reply._pending and n < STEP_TOKENS:
-                size = PREFILL_CHUNK
-                if generating and len(reply.prompt) - reply.cached > PREFILL_CHUNK:
-                    size = LONG_PROMPT_CHUNK  # others' tokens come first, to its end
-                chunk = reply._pending[: min(size, STEP_TOKENS - n)]
+        generating = [tenant_of(reply.owner) for reply, _, _ in rows]
+        starting = [reply for reply in self._replies if reply._pending]
+        takes = self._share.plan(
+            [(tenant_of(r.owner), len(r._pending)) for r in starting], generating
+        )
+        for reply, take in zip(starting, takes, strict=True):
+            chunk = reply._pending[: min(take, STEP_TOKENS - n)]
+            if chunk:
                 add(reply, chunk, len(chunk) == len(reply._pending))
         batch.n_tokens = n
         return rows
 
     def _decode(self, rows: list[tuple[Generation, int, int]]) -> None:
         llama_cpp = self._llama_cpp
+        started = time.perf_counter()
         status = llama_cpp.llama_decode(self._ctx, self._batch)
         while status == 1 and self._evict():  # no room for the batch in the KV cache
             status = llama_cpp.llama_decode(self._ctx, self._batch)
@@ -290,6 +311,11 @@ class BatchDecoder:
             for reply in starting or [reply for reply, _, _ in rows]:
                 self._fail(reply, error)
             return
+        self._share.measured(
+            time.perf_counter() - started,
+            [(tenant_of(reply.owner), fed) for reply, fed, _ in rows if reply._pending],
+            [tenant_of(reply.owner) for reply, _, _ in rows if not reply._pending],
+        )
         for reply, fed, row in rows:
             seq = reply._seq
             assert seq is not None

@@ -32,7 +32,6 @@ from .base import (
     LLM,
     Capabilities,
     ChatMessage,
-    ContextOverflow,
     Conversation,
     FunctionCall,
     FunctionSpec,
@@ -46,6 +45,7 @@ from .base import (
 )
 from .batching import BatchDecoder, Generation, SamplerSettings, kv_bytes_per_token
 from .calling import arguments_prompt, choose_functions, render_history, valid_arguments
+from .fitting import fit_prompt
 from .scheduler import Priority, Scheduler
 from .thinking import answer_messages, thinking_messages, thinking_tokens
 
@@ -110,6 +110,8 @@ class EmbeddedLLM(LLM):
         self._scheduler = scheduler or Scheduler("llm")
         self._llama: Any = None
         self._formatter: Any = None
+        self._longest_token = 1
+        """The most bytes of text one token of the vocabulary stands for."""
         self._decoder: BatchDecoder | None = None
         self._wake = asyncio.Event()
         self._engine: asyncio.Task[None] | None = None
@@ -127,6 +129,9 @@ class EmbeddedLLM(LLM):
         # The tokenizer, the chat template and the weights; the decoder has the context.
         self._llama = Llama(
             model_path=str(self.path), n_ctx=64, n_batch=64, n_threads=1, verbose=False
+        )
+        self._longest_token = max(
+            len(self._llama.detokenize([token])) for token in range(self._llama.n_vocab())
         )
         template = self._llama.metadata.get("tokenizer.chat_template")
         if not template:
@@ -199,6 +204,9 @@ class EmbeddedLLM(LLM):
         self.stats = LLMStats()
 
     async def count_tokens(self, text: str) -> int:
+        return len(self._tokenize(text))
+
+    def _count(self, text: str) -> int:
         return len(self._tokenize(text))
 
     def _tokenize(self, text: str) -> list[int]:
@@ -335,21 +343,13 @@ class EmbeddedLLM(LLM):
         """Fit the prompt to the context and hand the reply to the decoder (on the
         scheduler's thread)."""
         assert self._decoder is not None
-        max_tokens = sampling.max_tokens or _DEFAULT_MAX_TOKENS
-        history = list(messages)
-        prompt = self.prompt_tokens(history)
         limit = self.capabilities.context_tokens
-        max_tokens = min(max_tokens, limit // 2)
-        # Keep the system message and the newest turns that fit with room to answer.
-        while len(prompt) + max_tokens > limit and len(history) > 2:
-            drop = 1 if history[0].role == "system" else 0
-            del history[drop]
-            prompt = self.prompt_tokens(history)
-        if len(prompt) + max_tokens > limit:
-            raise ContextOverflow(
-                f"The input token count ({len(prompt)}) exceeds the maximum number of tokens "
-                f"allowed ({limit - max_tokens})."
-            )
+        max_tokens = min(sampling.max_tokens or _DEFAULT_MAX_TOKENS, limit // 2)
+        # The system message and the newest turns that fit with room to answer, found
+        # without reading what cannot fit (`fitting.py`).
+        prompt = fit_prompt(
+            messages, limit - max_tokens, self.prompt_tokens, self._count, self._longest_token
+        )
         reply = Generation(
             owner,
             prompt,
@@ -429,7 +429,7 @@ class EmbeddedLLM(LLM):
 class _EmbeddedConversation(Conversation):
     def __init__(self, llm: EmbeddedLLM) -> None:
         self._llm = llm
-        self.side = object()
+        self.side = _Side(self)
         """The owner of the conversation's side generations (a call's arguments)."""
         self.closed = False
 
@@ -460,3 +460,15 @@ class _EmbeddedConversation(Conversation):
     async def aclose(self) -> None:
         self.closed = True
         await self._llm._release(self)
+
+
+class _Side:
+    """The owner of a conversation's side generations: a sequence of its own, the
+    conversation's share of the model."""
+
+    def __init__(self, conversation: _EmbeddedConversation) -> None:
+        self.conversation = conversation
+
+    @property
+    def tenant(self) -> str:
+        return self.conversation.tenant

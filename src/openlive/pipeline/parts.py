@@ -68,14 +68,18 @@ def equip(
     backends: Backends,
     voice: Voice | None,
     heard: Callable[[ListenerEvent], Awaitable[None]],
+    tenant: str = "",
 ) -> SessionParts:
-    """The parts that carry `plan` out; `heard` takes what the listener hears."""
+    """The parts that carry `plan` out; `heard` takes what the listener hears; `tenant`:
+    whose share of the shared models the session uses (`Conversation.tenant`)."""
     entry = plan.entry
     llm = backends.llm(entry.llm)
     models = voice.models.for_model(entry.recognizer, entry.speech) if voice else None
+    conversation = llm.conversation()
+    conversation.tenant = tenant
     return SessionParts(
         plan=plan,
-        conversation=llm.conversation(),
+        conversation=conversation,
         frames=Frames(
             llm.capabilities.vision,
             entry.name,

@@ -75,13 +75,16 @@ class SessionRunner:
         api_version: str = "v1beta",
         owner: str = "",
         session_id: str | None = None,
+        tenant: str = "",
     ) -> None:
         """`api_version`: the one in the connection's path (v1, v1beta or v1alpha);
         `owner`: a fingerprint of the credential the session was opened with (its
         resumption handles are bound to it); `rate`: the buckets its input is charged
         to (else full ones of `limits.rate`); `session_id`: the id of a new session
         (`setupComplete.sessionId`; a random UUID by default). A resumed session keeps
-        the id of the session it resumes."""
+        the id of the session it resumes; `tenant`: whose share of the shared models it
+        uses (the key it is counted against; empty: a share of its own)."""
+        self._tenant = tenant
         self._transport = transport
         self._api_version = api_version
         self._backends = backends
@@ -266,7 +269,7 @@ class SessionRunner:
             plan = await replicate(plan, self._voice)  # a voice from a sample, if any
         self._responder = responder = Responder(
             self._session,
-            equip(plan, self._backends, self._voice, self._heard),
+            equip(plan, self._backends, self._voice, self._heard, self._tenant),
             self._context,
             self._calls,
             self._outbox.put,

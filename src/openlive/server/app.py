@@ -247,7 +247,9 @@ def create_app(state: AppState) -> Starlette:
         key = counted
         rate = rates.take(counted, time.monotonic())
         try:
-            await run_session(route, guard, owner, transport, rate)
+            # Sessions share the models' time by key; keyless ones each have a share.
+            tenant = "" if counted == key_fingerprint("") else counted
+            await run_session(route, guard, owner, transport, rate, tenant)
         finally:
             give_back()
             rates.give_back(counted, rate)  # for the key's next connection
@@ -266,6 +268,7 @@ def create_app(state: AppState) -> Starlette:
         owner: str,
         transport: _StarletteTransport,
         rate: InputRate | None = None,
+        tenant: str = "",
     ) -> None:
         runner = SessionRunner(
             transport,
@@ -277,6 +280,7 @@ def create_app(state: AppState) -> Starlette:
             limits=state.limits,
             rate=rate,
             owner=owner,
+            tenant=tenant,
         )
         state.sessions.add(runner)
         state.sessions_started += 1
