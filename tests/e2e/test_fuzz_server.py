@@ -1,5 +1,7 @@
 """Property-based fuzzing of a running server: valid client messages, mutated one part
-at a time, sent to `openlive serve` while an SDK session keeps talking beside.
+at a time, sent to `openlive serve` while an SDK session keeps talking beside. A mutated
+message comes as a setup, or after a valid setup and up to two valid messages (so that
+it finds the session answering, waiting for a tool response, streaming audio...).
 
 Whatever arrives, the server either takes it or closes with a client error (1007 or
 1008) and a reason; never 1011, never a dropped connection. The session beside is
@@ -177,11 +179,12 @@ async def _outcome(server: Server, frames: list[str]) -> tuple[int, str] | None:
     took them all (no close within `QUIET` of the last)."""
     async with connect(server.ws_url(), max_size=None) as ws:
         try:
-            *first, last = frames
-            for frame in first:  # a valid setup
-                await ws.send(frame)
+            setup, *rest = frames
+            await ws.send(setup)
+            if rest:  # a valid setup, then valid messages, then the mutated one
                 assert "setupComplete" in json.loads(await asyncio.wait_for(ws.recv(), 30))
-            await ws.send(last)
+            for frame in rest:
+                await ws.send(frame)
             deadline = time.monotonic() + QUIET
             while (left := deadline - time.monotonic()) > 0:
                 with contextlib.suppress(TimeoutError):
@@ -192,10 +195,13 @@ async def _outcome(server: Server, frames: list[str]) -> tuple[int, str] | None:
     return None
 
 
+valid = st.sampled_from(MESSAGES).map(json.dumps)
 frames = st.one_of(
     mutations(SETUP).map(lambda setup: [setup]),
-    st.tuples(st.sampled_from(MESSAGES).flatmap(mutations)).map(
-        lambda one: [json.dumps(SETUP), one[0]]
+    # up to two valid messages first, so that the mutated one finds the session in
+    # another state: answering, waiting for a tool response, streaming audio...
+    st.tuples(st.lists(valid, max_size=2), st.sampled_from(MESSAGES).flatmap(mutations)).map(
+        lambda sent: [json.dumps(SETUP), *sent[0], sent[1]]
     ),
 )
 
@@ -213,8 +219,9 @@ async def test_mutated_messages_are_taken_or_refused_by_name(
     closed = await _outcome(server, frames)
     if closed is not None:
         code, reason = closed
-        assert code in (1007, 1008), f"closed with {code} {reason!r} for {frames[-1][:300]}"
-        assert reason, f"closed with {code} and no reason for {frames[-1][:300]}"
+        sent = " then ".join(frame[:300] for frame in frames[1:]) or frames[0][:300]
+        assert code in (1007, 1008), f"closed with {code} {reason!r} for {sent}"
+        assert reason, f"closed with {code} and no reason for {sent}"
 
 
 async def test_the_session_beside_the_fuzzing_was_answered_in_time(
