@@ -10,11 +10,11 @@ as `UserSpeaking`, at the lowest priority, one at a time.
 The first transcript whose language is clear fixes the session's language, when the
 setup gave none: detection is slow, and on a word or two, unreliable. Until then, the
 language is detected while the user speaks (`hearing`): once the turn holds
-`DETECT_FROM` of speech, and while unsure again each `DETECT_STEP` more, on the speech
-so far, at the lowest priority; the turn's transcript (or its guess) then waits only
-for what is left of the latest detection, and is made in its language if that is sure
-or was detected on nearly the whole turn, instead of detecting it on a full window
-after the turn has ended (about 1.3 s on two cores).
+`DETECT_FROM` of speech, and while less than `DETECT_SURE` sure again each `DETECT_STEP`
+more, on the speech so far, at the lowest priority; the turn's transcript (or its
+guess) then waits only for what is left of the latest detection, and is made in its
+language if that is that sure or was detected on nearly the whole turn, instead of
+detecting it on a full window after the turn has ended (about 1.3 s on two cores).
 
 A transcript's words, when the session asked for their times, are given in seconds of
 the session's input audio, fitted to the runs of speech the VAD heard in the turn
@@ -66,6 +66,10 @@ phrase, and a detection that started before it ended."""
 DETECT_STEP = RATE
 """New speech (1 s) after which the language, if still unsure, is detected again, on
 more of the turn."""
+DETECT_SURE = 0.8
+"""A detection of part of a turn at least this likely stands for the whole turn's (at
+0.5, a detection of the first 0.7 s was sure of a wrong language half as often again as
+one of the whole turn: see `benchmarks/detection.py`)."""
 DETECT_COVERS = RATE // 2
 """A detection of all but the last this much (0.5 s) of a turn stands for a detection
 of the whole turn, sure or not."""
@@ -101,12 +105,12 @@ class _Detection:
 
     @property
     def sure(self) -> bool:
-        """Done, and at least `LANGUAGE_CONFIDENCE` sure of the language."""
+        """Done, and at least `DETECT_SURE` sure of the language."""
         task = self.task
         if not task.done() or task.cancelled() or task.exception() is not None:
             return False
         found = task.result()
-        return found is not None and found[1] >= LANGUAGE_CONFIDENCE
+        return found is not None and found[1] >= DETECT_SURE
 
 
 @dataclass(slots=True)
@@ -252,9 +256,7 @@ class Recognition:
         except Exception:  # noqa: BLE001 - the transcription detects it itself
             log.warning("language detection failed", exc_info=True)
             return None
-        if found is None or (
-            found[1] < LANGUAGE_CONFIDENCE and end - detection.end > DETECT_COVERS
-        ):
+        if found is None or (found[1] < DETECT_SURE and end - detection.end > DETECT_COVERS):
             return None
         return found
 
