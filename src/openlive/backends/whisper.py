@@ -28,10 +28,10 @@ hallucinated "Thank you." on noise.
 
 **The language.** Giving the language skips detection, which costs an encoder pass over
 the full window: the detector is worse on a cut one (on espeak-ng speech of 25
-languages, 18 of 78 sentences right against 24, and sure of a wrong language 27 times
-against 17, Latin above all). `detect_language` makes that pass alone, so that the
-pipeline can detect the language while the user is still speaking and transcribe the
-turn in it once it ends; it keeps a session's language once it is clear.
+languages, about 18 of 78 sentences right against 24, and sure of a wrong language
+about 27 times against 17, Latin above all). `detect_language` makes that pass alone,
+so that the pipeline can detect the language while the user is still speaking and
+transcribe the turn in it once it ends; it keeps a session's language once it is clear.
 """
 
 from __future__ import annotations
