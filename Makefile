@@ -57,18 +57,28 @@ typecheck: $(STAMP)
 unit: $(STAMP) $(TURN_MODEL)
 	$(BIN)/pytest -m "not e2e"
 
-# The install test (a wheel built and installed in a new virtual environment, most of
-# it pip's own work) runs beside the rest, at the lowest CPU priority, to keep the whole
-# run short; its output follows the main run's.
+# Two groups run beside the main run, each in a pytest process of its own, to keep the
+# whole run short; their output follows the main run's. The install test (a wheel built
+# and installed in a new virtual environment, most of it pip's own work) runs at the
+# lowest CPU priority. The spoken-language tests below stream recordings at real time
+# (most of their time is waiting) and compare no timings; they run at a lower priority
+# than the main run, which keeps the tests that do.
 INSTALL_TEST := tests/e2e/test_install.py
+BESIDE := tests/e2e/test_affect.py tests/e2e/test_native.py tests/e2e/test_translation.py \
+	tests/e2e/test_voice_activity.py tests/e2e/test_newer_fields.py
 
 test: $(STAMP) $(TURN_MODEL) $(JS)/node_modules/.installed $(SERVICES) lint typecheck
-	@log=$$(mktemp); nice -n 19 $(BIN)/pytest -q -p no:cacheprovider $(INSTALL_TEST) >$$log 2>&1 & \
-	install=$$!; \
-	$(BIN)/pytest --durations=15 --ignore=$(INSTALL_TEST); main=$$?; \
-	wait $$install; installed=$$?; \
-	echo "--- $(INSTALL_TEST), run beside the rest:"; cat $$log; rm -f $$log; \
-	test $$main -eq 0 -a $$installed -eq 0
+	@install=$$(mktemp); beside=$$(mktemp); \
+	nice -n 19 $(BIN)/pytest -q -p no:cacheprovider $(INSTALL_TEST) >$$install 2>&1 & \
+	installing=$$!; \
+	nice -n 5 $(BIN)/pytest -q -p no:cacheprovider --durations=5 $(BESIDE) >$$beside 2>&1 & \
+	besides=$$!; \
+	$(BIN)/pytest --durations=15 --ignore=$(INSTALL_TEST) $(addprefix --ignore=,$(BESIDE)); \
+	main=$$?; \
+	wait $$besides; spoken=$$?; wait $$installing; installed=$$?; \
+	echo "--- the spoken-language tests, run beside the rest:"; cat $$beside; \
+	echo "--- $(INSTALL_TEST), run beside the rest:"; cat $$install; rm -f $$install $$beside; \
+	test $$main -eq 0 -a $$spoken -eq 0 -a $$installed -eq 0
 
 bench: $(STAMP) $(TURN_MODEL)
 	$(BIN)/python benchmarks/text_turns.py
