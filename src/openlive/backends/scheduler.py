@@ -192,9 +192,14 @@ class Scheduler:
                 continue
             start = time.perf_counter()
             try:
-                job.future.set_result(job.run())
+                result, error = job.run(), None
             except BaseException as exc:  # handed to the awaiting coroutine
-                job.future.set_exception(exc)
+                result, error = None, exc
+            # Counted before the job is done: whoever awaits it sees it counted.
             kind = Priority(job.priority)
             self.busy[kind] += time.perf_counter() - start
             self.jobs[kind] += 1
+            if error is None:
+                job.future.set_result(result)
+            else:
+                job.future.set_exception(error)
