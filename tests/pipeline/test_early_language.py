@@ -7,7 +7,6 @@ records what it was asked."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -24,6 +23,7 @@ from openlive.pipeline.timing import VoiceStats
 from openlive.pipeline.turns import TurnDetector, TurnSettings
 
 from ..fakes import eventually
+from .running import running
 from .test_listener import FRAME, RATE, DescribingASR, Ear, LoudnessVAD, SilentTTS, quiet, sound
 
 
@@ -85,13 +85,8 @@ class UnsetEar(Ear):
 @pytest.fixture
 async def ear(request: pytest.FixtureRequest) -> AsyncIterator[UnsetEar]:
     ear = UnsetEar(*getattr(request, "param", (("de", 0.9),)))
-    task = asyncio.create_task(ear.listener.run())
-    try:
+    async with running(ear.listener.run, ear.scheduler):
         yield ear
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        ear.scheduler.close()
 
 
 async def test_the_language_is_detected_while_the_user_speaks(ear: UnsetEar) -> None:

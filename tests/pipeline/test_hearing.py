@@ -5,7 +5,6 @@ words of a transcript, fitted to the speech. Scripted audio, the fakes of
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -21,6 +20,7 @@ from openlive.pipeline.turns import TurnDetector, TurnSettings
 from openlive.protocol.messages import Blob
 
 from ..fakes import eventually
+from .running import running
 from .test_listener import FRAME, RATE, DescribingASR, LoudnessVAD, SilentTTS, quiet, sound
 
 
@@ -76,13 +76,8 @@ class Ear:
 @pytest.fixture
 async def ear(request: pytest.FixtureRequest) -> AsyncIterator[Ear]:
     ear = Ear(getattr(request, "param", None))
-    task = asyncio.create_task(ear.listener.run())
-    try:
+    async with running(ear.listener.run, ear.scheduler):
         yield ear
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        ear.scheduler.close()
 
 
 @pytest.mark.parametrize("rate", [16000, 24000, 48000])

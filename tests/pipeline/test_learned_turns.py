@@ -22,6 +22,7 @@ from openlive.pipeline.turns import TurnDetector, TurnSettings
 from openlive.protocol.messages import Blob
 
 from ..fakes import eventually
+from .running import running
 from .test_listener import FRAME, DescribingASR, LoudnessVAD, SilentTTS, quiet, sound
 
 SENTENCES = {1: "I'd like to book a table for", 2: "I'd like to book a table for two."}
@@ -85,13 +86,8 @@ class Ear:
 @pytest.fixture
 async def ear(request: pytest.FixtureRequest) -> AsyncIterator[Ear]:
     ear = Ear(getattr(request, "param", 0.9))
-    task = asyncio.create_task(ear.listener.run())
-    try:
+    async with running(ear.listener.run, ear.scheduler):
         yield ear
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        ear.scheduler.close()
 
 
 async def test_a_finished_sentence_ends_the_turn_long_before_the_limit(ear: Ear) -> None:

@@ -8,7 +8,6 @@ test can say exactly which audio each transcript came from. The scheduler is rea
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
@@ -38,6 +37,7 @@ from openlive.pipeline.turns import TurnDetector, TurnSettings
 from openlive.protocol.messages import Blob
 
 from ..fakes import eventually
+from .running import running
 
 RATE = 16_000
 FRAME = 512
@@ -149,13 +149,8 @@ async def ear(request: pytest.FixtureRequest) -> AsyncIterator[Ear]:
         interim=param == "interim",
         all_input=param == "all input",
     )
-    task = asyncio.create_task(ear.listener.run())
-    try:
+    async with running(ear.listener.run, ear.scheduler):
         yield ear
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        ear.scheduler.close()
 
 
 async def test_a_pause_that_ends_the_turn_uses_its_speculative_transcript(ear: Ear) -> None:

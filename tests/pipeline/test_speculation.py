@@ -36,6 +36,7 @@ from openlive.protocol.messages import ClientMessage, ServerMessage, Setup
 from openlive.protocol.session import LiveSession
 from tests.fakes import Reply, ScriptedLLM, eventually, fake_backends
 
+from .running import running
 from .test_listener import DescribingASR, LoudnessVAD, quiet, sound
 from .test_listener import Ear as Listening
 from .test_speech_margin import RecordingScheduler, session
@@ -212,13 +213,8 @@ async def test_no_speculation_without_room(speculating: Any) -> None:
 @pytest.fixture
 async def listener() -> AsyncIterator[Listening]:
     ear = Listening(speculate=True)
-    task = asyncio.create_task(ear.listener.run())
-    try:
+    async with running(ear.listener.run, ear.scheduler):
         yield ear
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        ear.scheduler.close()
 
 
 async def test_the_listener_reports_each_pause_and_the_user_going_on(listener: Listening) -> None:
@@ -349,13 +345,8 @@ class Ear:
 async def listening(*, speculate: bool = True) -> AsyncIterator[Ear]:
     replies = [Reply(["Sure, ", "it is."], usage=USAGE, delay=0.01)] * 4
     ear = Ear(ScriptedLLM(*replies), speculate=speculate)
-    task = asyncio.create_task(ear.responder.run())
-    try:
+    async with running(ear.responder.run, ear.scheduler):
         yield ear
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        ear.scheduler.close()
 
 
 @pytest.fixture
