@@ -91,6 +91,11 @@ async def spoken_turns(server: Server, turns: int) -> list[float]:
     config = types.LiveConnectConfig(
         response_modalities=[types.Modality.AUDIO],
         speech_config=types.SpeechConfig(language_code="en-US"),
+        # a fixed silence ends each turn: what the learned end of turn waits varies
+        # from one sentence to the next, and this measures the models' first use
+        realtime_input_config=types.RealtimeInputConfig(
+            automatic_activity_detection=types.AutomaticActivityDetection(silence_duration_ms=500)
+        ),
         temperature=0,
         max_output_tokens=16,
     )

@@ -43,9 +43,9 @@ def wav(path: Path, samples: np.ndarray) -> Path:
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with wave.open(str(SPEECH / "clone-test.wav")) as clip:
         said = np.frombuffer(clip.readframes(clip.getnframes()), "<i2")
-    # The answer starts about 0.8 s into the silence (0.5 s of it ends the turn), so
-    # the speech comes again over its start.
-    silence = np.zeros(16000, "<i2")
+    # The learned end of turn ends it within 1.6 s of silence, and the answer starts
+    # within about 0.5 s of that: the speech comes again 2.5 s in, over the answer.
+    silence = np.zeros(40000, "<i2")
     return wav(tmp_path_factory.mktemp("mic") / "speech.wav", np.concatenate([said, silence]))
 
 
