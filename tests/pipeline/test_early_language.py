@@ -14,17 +14,13 @@ from dataclasses import replace
 import pytest
 
 from openlive.audio.pcm import Samples
-from openlive.backends.registry import VoiceModels
-from openlive.backends.scheduler import Scheduler
 from openlive.backends.voice import ASROptions, Transcript
-from openlive.pipeline.listener import Listener, ListenerEvent, UserSpoke
+from openlive.pipeline.listener import UserSpoke
 from openlive.pipeline.recognition import DETECT_FROM
-from openlive.pipeline.timing import VoiceStats
-from openlive.pipeline.turns import TurnDetector, TurnSettings
 
 from ..fakes import eventually
 from .running import running
-from .test_listener import FRAME, RATE, DescribingASR, Ear, LoudnessVAD, SilentTTS, quiet, sound
+from .test_listener import FRAME, RATE, DescribingASR, Ear, quiet, sound
 
 
 class DetectingASR(DescribingASR):
@@ -60,22 +56,7 @@ class UnsetEar(Ear):
     """A listener of a session whose setup named no language."""
 
     def __init__(self, detected: tuple[str, float], seconds: float = 0.0) -> None:
-        self.vad = LoudnessVAD()
-        self.asr = DetectingASR(detected, seconds)
-        self.scheduler = Scheduler("test")
-        self.stats = VoiceStats()
-        self.events: list[ListenerEvent] = []
-        self.fed = 0
-        self.listener = Listener(
-            VoiceModels(vad=self.vad, asr=self.asr, tts=SilentTTS()),
-            self.scheduler,
-            TurnDetector(TurnSettings(silence_duration_ms=480, prefix_padding_ms=96)),
-            automatic=True,
-            language=None,
-            emit=self._emit,
-            speculate=True,
-            stats=self.stats,
-        )
+        super().__init__(speculate=True, asr=DetectingASR(detected, seconds), language=None)
 
     @property
     def language(self) -> str | None:

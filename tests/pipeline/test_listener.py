@@ -103,9 +103,16 @@ def quiet(ms: int) -> Samples:
 class Ear:
     """A listener, its fakes, and what it reported."""
 
-    def __init__(self, speculate: bool, interim: bool = False, all_input: bool = False) -> None:
+    def __init__(
+        self,
+        speculate: bool,
+        interim: bool = False,
+        all_input: bool = False,
+        asr: DescribingASR | None = None,
+        language: str | None = "en",
+    ) -> None:
         self.vad = LoudnessVAD()
-        self.asr = DescribingASR()
+        self.asr = asr or DescribingASR()
         self.scheduler = Scheduler("test")
         self.stats = VoiceStats()
         self.events: list[ListenerEvent] = []
@@ -115,7 +122,7 @@ class Ear:
             self.scheduler,
             TurnDetector(TurnSettings(silence_duration_ms=480, prefix_padding_ms=96)),
             automatic=True,
-            language="en",
+            language=language,
             emit=self._emit,
             speculate=speculate,
             interim=interim,

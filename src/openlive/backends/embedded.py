@@ -204,7 +204,7 @@ class EmbeddedLLM(LLM):
         self.stats = LLMStats()
 
     async def count_tokens(self, text: str) -> int:
-        return len(self._tokenize(text))
+        return self._count(text)
 
     def _count(self, text: str) -> int:
         return len(self._tokenize(text))

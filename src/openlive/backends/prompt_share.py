@@ -86,18 +86,18 @@ class PromptShare:
         if not pending:
             return []
         busy = bool(generating) or any(left <= SHORT_TOKENS for _, left in pending)
+        used = {o: self.use(o) for o in [owner for owner, _ in pending] + list(generating)}
         order = sorted(
-            range(len(pending)),
-            key=lambda i: (pending[i][1] > SHORT_TOKENS, self.use(pending[i][0])),
+            range(len(pending)), key=lambda i: (pending[i][1] > SHORT_TOKENS, used[pending[i][0]])
         )
-        least = min(self.use(o) for o in [owner for owner, _ in pending] + list(generating))
+        least = min(used.values())
         equal = max(1, round(self.step_s / self.token_s))
         takes = [0] * len(pending)
         for i in order:
             owner, left = pending[i]
             if left <= SHORT_TOKENS or not busy:
                 allowance = room  # an ordinary turn, or nobody waits on this step
-            elif self.use(owner) <= least:
+            elif used[owner] <= least:
                 allowance = equal  # the least used: as long as the step's own tokens
             else:
                 allowance = self._trickle(owner)
