@@ -94,6 +94,8 @@ class LLMSpec:
     """embedded: a GGUF file; None means the bundled SmolLM2-135M-Instruct."""
     context_tokens: int = 8192
     threads: int | None = None
+    generation_threads: int | None = None
+    """embedded: threads for a step of a single token (None: 1 for a small model)."""
     kv_cache_mb: int = 512
     """embedded: memory for the KV caches of sessions waiting for their next turn."""
     base_url: str | None = None
@@ -112,6 +114,7 @@ class LLMSpec:
             "gguf",
             "context_tokens",
             "threads",
+            "generation_threads",
             "kv_cache_mb",
             "base_url",
             "model",
@@ -142,7 +145,14 @@ class LLMSpec:
         """Identifies the backend instance, so that models sharing one share it."""
         if self.kind == "openai":
             return ("openai", self.base_url, self.model, self.api_key, self.timeout)
-        return ("embedded", self.gguf, self.context_tokens, self.threads, self.kv_cache_mb)
+        return (
+            "embedded",
+            self.gguf,
+            self.context_tokens,
+            self.threads,
+            self.generation_threads,
+            self.kv_cache_mb,
+        )
 
 
 @dataclass(frozen=True, slots=True)

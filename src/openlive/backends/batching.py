@@ -138,12 +138,15 @@ class BatchDecoder:
         cells: int,
         sequences: int,
         threads: int,
+        generation_threads: int | None = None,
         keep_caches: bool = True,
     ) -> None:
         """`cells`: KV cells shared by all sequences (tokens of history held at once);
         `sequences`: how many conversations keep a cache at a time (and so the most
-        replies decoded together); `keep_caches`: keep a conversation's cells between
-        its replies (False: every reply reads its whole prompt)."""
+        replies decoded together); `threads`: llama.cpp's threads for a step of more
+        than one token, `generation_threads` for a step of one (a lone reply
+        generating; None: `threads`); `keep_caches`: keep a conversation's cells
+        between its replies (False: every reply reads its whole prompt)."""
         import llama_cpp
 
         self._llama_cpp = llama_cpp
@@ -154,7 +157,7 @@ class BatchDecoder:
         params.n_ubatch = STEP_TOKENS
         params.n_seq_max = sequences
         params.kv_unified = True
-        params.n_threads = threads
+        params.n_threads = generation_threads or threads  # llama.cpp: for 1-token batches
         params.n_threads_batch = threads
         params.no_perf = True
         from llama_cpp._utils import suppress_stdout_stderr

@@ -49,7 +49,7 @@ from .fitting import fit_prompt
 from .scheduler import Priority, Scheduler
 from .thinking import answer_messages, thinking_messages, thinking_tokens
 
-__all__ = ["DEFAULT_SEQUENCES", "EmbeddedLLM", "bundled_gguf"]
+__all__ = ["DEFAULT_SEQUENCES", "SMALL_MODEL_BYTES", "EmbeddedLLM", "bundled_gguf"]
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,13 @@ _ARGUMENT_TOKENS = 256
 DEFAULT_SEQUENCES = 32
 """Conversations whose KV caches stay in the context at once (and so the most replies
 decoded together)."""
+
+SMALL_MODEL_BYTES = 256 * 1024 * 1024
+"""A model this small decodes a single token faster on one thread than on two: its
+step is so short that the threads' waits for each other cost more than they share
+(the bundled model on 2 cores: 12 ms against 9 ms on an idle machine with OpenMP's
+threads spinning, 20 ms with them passive, 17 ms beside a busy process). One thread also
+leaves the other cores to recognition and speech meanwhile."""
 
 Put = Callable[[ReplyEvent | BaseException | None], None]
 
@@ -92,18 +99,23 @@ class EmbeddedLLM(LLM):
         *,
         context_tokens: int = 8192,
         threads: int | None = None,
+        generation_threads: int | None = None,
         cache_budget_bytes: int = 512 * 1024 * 1024,
         sequences: int = DEFAULT_SEQUENCES,
         scheduler: Scheduler | None = None,
     ) -> None:
         """`context_tokens`: the most one conversation's prompt and reply may take;
         `cache_budget_bytes`: the memory of the KV cells that all conversations share
-        (0: no cache is kept between replies)."""
+        (0: no cache is kept between replies); `threads`: llama.cpp's threads (every
+        CPU the process may use); `generation_threads`: its threads for a step that
+        decodes a single token, a lone reply generating (None: one for a model of at most
+        `SMALL_MODEL_BYTES`, else `threads`)."""
         self.path = gguf or bundled_gguf()
         self.name = self.path.stem
         self.capabilities = Capabilities(kv_cache_per_session=True, context_tokens=context_tokens)
         self.stats = LLMStats()
         self._threads = threads or max(1, len(os.sched_getaffinity(0)))
+        self._generation_threads = generation_threads
         self._budget = cache_budget_bytes
         self._sequences = sequences
         self._own_scheduler = scheduler is None
@@ -143,6 +155,9 @@ class EmbeddedLLM(LLM):
             bos_token=model.token_get_text(self._llama.token_bos()),
             stop_token_ids=[self._llama.token_eos()],
         )
+        generation_threads = self._generation_threads or (
+            1 if self.path.stat().st_size <= SMALL_MODEL_BYTES else self._threads
+        )
         per_token = kv_bytes_per_token(model.model)
         context = self.capabilities.context_tokens
         cells = max(self._budget // per_token, context if self._budget else 2 * context)
@@ -151,15 +166,18 @@ class EmbeddedLLM(LLM):
             cells=-(-cells // 256) * 256,
             sequences=self._sequences,
             threads=self._threads,
+            generation_threads=generation_threads,
             keep_caches=self._budget > 0,
         )
         log.info(
-            "loaded %s (%d KV cells for %d sequences, %d context tokens each, %d threads)",
+            "loaded %s (%d KV cells for %d sequences, %d context tokens each, "
+            "%d threads, %d for a single token)",
             self.path.name,
             self._decoder.cells,
             self._sequences,
             context,
             self._threads,
+            generation_threads,
         )
 
     async def aclose(self) -> None:

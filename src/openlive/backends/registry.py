@@ -145,6 +145,7 @@ def build_llm(spec: LLMSpec, scheduler: Scheduler | None = None) -> LLM:
         spec.gguf,
         context_tokens=spec.context_tokens,
         threads=spec.threads,
+        generation_threads=spec.generation_threads,
         cache_budget_bytes=spec.kv_cache_mb * 1024 * 1024,
         scheduler=scheduler,
     )
