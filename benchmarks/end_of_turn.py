@@ -72,6 +72,7 @@ from openlive.pipeline.turns import (  # noqa: E402
     TurnDetector,
     TurnSettings,
     finished,
+    said_finished,
 )
 
 RATE = 16_000
@@ -185,15 +186,20 @@ def run(
                 asr_ms.append(ms)
                 text_ready = b + ms * RATE / 1000
             elif isinstance(event, PauseCheck) and judge is not None:
-                a = max(0, event.start * FRAME - LEADING)
-                p, ms = judge.probability(key, audio, a, event.end * FRAME)
-                model_ms.append(ms)
-                at = event.end * FRAME + ms * RATE / 1000
-                if judge.asr:
-                    at = max(at, text_ready)
+                # The transcript first; the model only where its words do not decide.
                 said = text if judge.asr else None
-                pending = (at, finished(p, said))
-                checks.append((round(p, 3), said, pending[1]))
+                at = max(event.end * FRAME, text_ready if judge.asr else 0)
+                done = said_finished(said)
+                p = None
+                if done is None:
+                    a = max(0, event.start * FRAME - LEADING)
+                    p, ms = judge.probability(key, audio, a, event.end * FRAME)
+                    model_ms.append(ms)
+                    at += ms * RATE / 1000
+                    done = finished(p, said)
+                    p = round(p, 3)
+                pending = (at, done)
+                checks.append((p, said, done))
             elif isinstance(event, SpeechEnded):
                 return Outcome(decided, model_ms, asr_ms, checks)
     return Outcome(None, model_ms, asr_ms, checks)

@@ -25,7 +25,11 @@ from ..fakes import eventually
 from .running import running
 from .test_listener import FRAME, DescribingASR, LoudnessVAD, SilentTTS, quiet, sound
 
-SENTENCES = {1: "I'd like to book a table for", 2: "I'd like to book a table for two."}
+SENTENCES = {
+    1: "I'd like to book a table for",
+    2: "I'd like to book a table for two.",
+    3: "Ever tried",  # no full stop: the words do not decide
+}
 
 
 class SentenceASR(DescribingASR):
@@ -98,7 +102,18 @@ async def test_a_finished_sentence_ends_the_turn_long_before_the_limit(ear: Ear)
     assert len(ended) == 1 and abs(ended[0].offset - 1.72) < 0.07  # where the speech ended
     await eventually(lambda: len(ear.spoken) == 1)
     assert ear.spoken == [SENTENCES[2]]
-    assert ear.model.calls == 2  # once a pause
+    assert ear.model.calls == 0  # the words decided both pauses: the model was not asked
+
+
+@pytest.mark.parametrize("ear", [0.99], indirect=True)
+async def test_where_the_words_do_not_decide_the_model_does(ear: Ear) -> None:
+    bursts = [quiet(100), sound(300)] * 3
+    await ear.play(quiet(220), *bursts, quiet(480), real_time=True)
+    # Decided within the silence sent, not 500 ms after the audio stopped.
+    assert any(isinstance(e, VoiceEnded) for e in ear.events)
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.spoken == [SENTENCES[3]]
+    assert ear.model.calls == 1
 
 
 @pytest.mark.parametrize("ear", [0.99], indirect=True)

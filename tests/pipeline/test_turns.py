@@ -18,6 +18,7 @@ from openlive.pipeline.turns import (
     TurnSettings,
     finished,
     reading,
+    said_finished,
 )
 
 
@@ -40,6 +41,22 @@ SPEECH = [0.95]
 def test_a_turn_starts_after_the_prefix_padding_and_ends_after_the_silence() -> None:
     script = SILENCE * 10 + SPEECH * frames(640) + SILENCE * frames(640)
     assert run(script) == [SpeechStarted(10), PauseStarted(30), SpeechEnded(10, 30)]
+
+
+def test_the_silence_is_counted_to_the_millisecond() -> None:
+    detector = TurnDetector(TurnSettings(silence_duration_ms=500))
+    for p in SPEECH * 20 + SILENCE * 15:  # 480 ms of silence in whole frames
+        detector.push(p)
+    assert detector.unscored(19.9) == []
+    assert detector.unscored(20) == [SpeechEnded(0, 20)]  # 500 ms, not the frame's 512
+    assert detector.unscored(31) == []  # ended once
+
+
+def test_audio_too_short_to_score_ends_no_turn_while_speaking() -> None:
+    detector = TurnDetector(TurnSettings(silence_duration_ms=500))
+    for p in SPEECH * 20:
+        detector.push(p)
+    assert detector.unscored(31) == []
 
 
 def test_the_start_is_announced_only_once_the_padding_is_heard() -> None:
@@ -195,6 +212,8 @@ def test_each_pause_is_checked_once() -> None:
         ("Can you tell me the weather and.", Reading.UNFINISHED),
         ("Tell me about it, um.", Reading.UNFINISHED),
         ("Who are you talking to?", Reading.UNFINISHED),
+        ("Ever tried", Reading.OPEN),  # no full stop: the audio decides
+        ("We should leave early so that we", Reading.UNFINISHED),
         ("I know who you are.", Reading.OPEN),
         ("Turn the lights on.", Reading.OPEN),
         ("", Reading.UNFINISHED),
@@ -210,3 +229,11 @@ def test_the_transcript_and_the_model_decide_together() -> None:
     assert not finished(0.99, "I'd like to book a table for")  # the words hold it open
     assert finished(0.7, "Turn the lights on.") and not finished(0.69, "Turn the lights on.")
     assert finished(0.5, None) and not finished(0.49, None)  # no transcript: the model
+
+
+def test_the_words_alone_decide_where_they_can() -> None:
+    assert said_finished("Two people at eight tonight.") is True
+    assert said_finished("I'd like to book a table for") is False
+    assert said_finished("Turn the lights on.") is None  # the model decides
+    assert said_finished("Ever tried") is None
+    assert said_finished(None) is None

@@ -70,6 +70,7 @@ from .turns import (
     TurnDetector,
     TurnEvent,
     finished,
+    said_finished,
 )
 
 __all__ = [
@@ -279,9 +280,10 @@ class Listener:
         return await self._scheduler.run(Priority.VAD, model.probability, audio)
 
     async def _judge_pause(self, start: int, end: int, pause: Utterance | None) -> None:
-        """Judge whether the turn paused at `end` is finished, by the model and the
-        pause's transcript; leave the verdict for the detection loop."""
-        probability = await self._judge(start, end)
+        """Judge whether the turn paused at `end` is finished, by the pause's transcript
+        and, where its words do not decide, the model; leave the verdict for the
+        detection loop. The model runs only then, after the transcript: run beside
+        Whisper, it would slow the transcript that the answer waits for."""
         text = None
         guess = pause.guess if pause is not None else None
         if guess is not None:
@@ -290,7 +292,10 @@ class Listener:
             await asyncio.wait([guess])  # not cancelled with this task: the turn may use it
             if not guess.cancelled() and guess.exception() is None:
                 text = guess.result().text
-        self._verdict = finished(probability, text)
+        verdict = said_finished(text)
+        if verdict is None:
+            verdict = finished(await self._judge(start, end), text)
+        self._verdict = verdict
         self._intake.arrived.set()  # wake the detection loop
 
     def _stop_judging(self) -> None:
@@ -310,6 +315,7 @@ class Listener:
         start = self._scored
         count = (ring.end - start) // FRAME
         if count == 0:
+            await self._events(self._detector.unscored((ring.end - start) * 1000 / RATE))
             return
         frames = ring.window(start, start + count * FRAME).reshape(count, FRAME)
         probabilities = await self._batcher.score(self._vad, frames)
@@ -326,6 +332,7 @@ class Listener:
             self._recognition.start_interim(self._speech_start * FRAME - LEADING, self._scored)
         if self._detector.speaking and self._pause is None:
             self._recognition.hearing(self._speech_start * FRAME - LEADING, self._scored)
+        await self._events(self._detector.unscored((ring.end - self._scored) * 1000 / RATE))
 
     def _interim_due(self) -> bool:
         recognition = self._recognition

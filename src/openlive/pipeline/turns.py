@@ -7,6 +7,10 @@ every rule can be tested with plain lists of numbers::
     PAUSING --speech again--> SPEAKING
     PAUSING --silence for silenceDurationMs--> QUIET (the turn ends)
 
+The silence is counted to the millisecond: audio that arrived after the last whole
+frame, too short to score, counts as silence once the frames before it are silent
+(`unscored`), so a pause of 500 ms ends the turn at 500 ms, not at 512.
+
 With a learned end of turn (`TurnSettings.learned`: the client set no
 `silenceDurationMs`), a pause of `check_ms` also asks whether the turn is finished
 (`PauseCheck`): how it was said (the turn model's probability, from the audio) and what
@@ -50,6 +54,7 @@ __all__ = [
     "TurnSettings",
     "finished",
     "reading",
+    "said_finished",
 ]
 
 FRAME_MS = 32
@@ -221,6 +226,17 @@ class TurnDetector:
             return [PauseCheck(self._speech_start, frame + 1)]
         return []
 
+    def unscored(self, ms: float) -> list[TurnEvent]:
+        """`ms` of audio (less than a frame) came after the last frame pushed, too little
+        to score yet. Counted as silence, it may make the pause `silence_duration_ms`
+        long: then the turn ends now, not at the end of the frame (up to 31 ms later)."""
+        if self._state is not _State.PAUSING:
+            return []
+        silent_ms = (self._frame - self._pause_start + 1) * FRAME_MS + ms
+        if silent_ms >= self.settings.silence_duration_ms:
+            return self._end()
+        return []
+
     def verdict(self, done: bool) -> list[TurnEvent]:
         """The answer to the latest `PauseCheck` (`finished`): if the turn is finished
         and that pause still goes on, the turn ends now; otherwise nothing changes (a
@@ -263,11 +279,12 @@ _TRAILING_OFF = ("...", "…", "-", "—", ",", ";", ":")
 HANGING = _words(
     """a an the and or but nor because if although though unless whose my your his her its
     our their every each very of to for at by about from into onto with without between
-    during through than um uh er erm hmm ah mm"""
+    during through than i we they he she um uh er erm hmm ah mm"""
 )
 """English words that a finished utterance rarely ends with, and unfinished speech
 often does (a speaker stops to think after them): articles, conjunctions, possessives,
-prepositions that are not particles, fillers. "Who are you talking to?" waits."""
+prepositions that are not particles, subject pronouns, fillers. "Who are you talking
+to?" waits."""
 OPEN = _words(
     """that which who whom where when while until so like as in on after before over
     under is are was were be been being am will would could should can may might must
@@ -286,18 +303,38 @@ class Reading(enum.Enum):
 
 
 def reading(text: str) -> Reading:
-    """How a transcript reads: `UNFINISHED` if it does not end a sentence (the
-    recognizer's own punctuation, learned from how it was said: Whisper ends a
-    sentence with a full stop or a question mark, and trailing-off speech with an
-    ellipsis, a dash or nothing) or ends with one of `HANGING`; `OPEN` if it ends with
-    one of `OPEN`; else `FINISHED`."""
+    """How a transcript reads, by the recognizer's own punctuation (learned from how it
+    was said: Whisper ends a sentence with a full stop or a question mark, and
+    trailing-off speech with an ellipsis or a dash) and its last word:
+
+    - `UNFINISHED`: it trails off, or ends with one of `HANGING`, or has no final
+      punctuation and ends with one of `OPEN`;
+    - `OPEN` (the audio decides): it ends with one of `OPEN`, or has no final
+      punctuation (Whisper leaves it off many a short phrase: "Ever tried");
+    - `FINISHED`: a sentence that ends with any other word."""
     text = text.strip()
-    if not text or text.endswith(_TRAILING_OFF) or not text.endswith(_ENDS):
+    if not text or text.endswith(_TRAILING_OFF):
         return Reading.UNFINISHED
     words = re.findall(r"[\w']+", text.lower())
     if not words or words[-1] in HANGING:
         return Reading.UNFINISHED
+    if not text.endswith(_ENDS):
+        # Whisper leaves the full stop off many a short phrase ("Ever tried"): without
+        # one, a last word that may go on holds the turn, any other is the model's.
+        return Reading.UNFINISHED if words[-1] in OPEN else Reading.OPEN
     return Reading.OPEN if words[-1] in OPEN else Reading.FINISHED
+
+
+def said_finished(transcript: str | None) -> bool | None:
+    """Whether the words alone decide that a turn is finished (True) or not (False);
+    None where the turn model must: `finished` without the model's probability."""
+    match None if transcript is None else reading(transcript):
+        case Reading.UNFINISHED:
+            return False
+        case Reading.FINISHED:
+            return True
+        case _:
+            return None
 
 
 def finished(probability: float, transcript: str | None) -> bool:
