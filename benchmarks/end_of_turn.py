@@ -15,12 +15,15 @@ Each is run through the server's own decision code, offline and frame by frame: 
 VAD into `TurnDetector` with the settings of a session that sets no
 `silenceDurationMs`; at each pause, the speculative transcript the listener would make
 (Whisper on the turn's audio up to the pause plus `TRAILING`); at each `PauseCheck`, the
-turn model (`SmartTurn`) on the audio the listener would give it; `turns.finished` of
-the two handed to `verdict`. An incomplete utterance is **cut in on** when its turn
-ends before the second half begins. A complete one's **delay** runs from the end of its
-speech (the end of the last 10 ms above -50 dBFS) to the decision: the later of the
-check plus the model's time and the pause's start plus `TRAILING` plus Whisper's time
-(both measured on each call, on this machine, as it is loaded when it runs).
+transcript's words (`turns.said_finished`) and, where they do not decide, the turn model
+(`SmartTurn`) on the audio the listener would give it (`turns.finished`), the verdict
+handed to `verdict`. An incomplete utterance is **cut in on** when its turn ends before
+the second half begins. A complete one's **delay** runs from the end of its speech (the
+end of the last 10 ms above -50 dBFS) to the decision: the later of the check and the
+pause's start plus `TRAILING` plus Whisper's time, plus the model's time where it was
+asked (as the listener asks it: after the transcript; each time measured on each call,
+on this machine, as it is loaded when it runs). The frames are whole here: the silence
+of 500 ms ends at the 16th frame (512 ms), where the server counts it to the millisecond.
 
 Rows: silence alone (500 ms, the default without the model); the model alone (what a
 session gets with `--no-speculative-recognition`); the model with the transcript (the
