@@ -180,6 +180,11 @@ class ScriptedConversation(Conversation):
     def __init__(self, llm: ScriptedLLM) -> None:
         self._llm = llm
         self.closed = False
+        self.prepared: list[list[ChatMessage]] = []
+        """The histories read ahead (`prepare`), in order."""
+
+    async def prepare(self, messages: Sequence[ChatMessage]) -> None:
+        self.prepared.append(list(messages))
 
     async def reply(
         self,

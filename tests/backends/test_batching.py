@@ -17,6 +17,7 @@ import pytest
 from openlive.backends.base import ChatMessage, Conversation, Sampling, TextDelta, Usage
 from openlive.backends.embedded import EmbeddedLLM
 from openlive.backends.prompt_share import SHORT_TOKENS
+from tests.fakes import eventually
 
 pytestmark = pytest.mark.models
 
@@ -102,6 +103,22 @@ async def test_each_conversation_keeps_its_cache_between_replies(llm: EmbeddedLL
     # Each second turn reads only what is new: its first prompt at least was cached.
     assert second_a.cached_tokens >= first_a.prompt_tokens
     assert second_b.cached_tokens >= first_b.prompt_tokens
+
+
+async def test_the_history_read_ahead_is_not_read_again(llm: EmbeddedLLM) -> None:
+    conversation = llm.conversation()
+    sampling = Sampling(temperature=0.0, max_tokens=8)
+    history = [SYSTEM, ChatMessage("user", "Name a fruit."), ChatMessage("assistant", "A pear.")]
+    try:
+        await conversation.prepare(history)  # the user has begun speaking
+        await eventually(lambda: llm._decoder is not None and llm._decoder.running == 0)
+        turn = [*history, ChatMessage("user", "Another one.")]
+        _, usage, _, _ = await answer(conversation, turn, sampling)
+    finally:
+        await conversation.aclose()
+    # All but the user's words and the assistant's header were read ahead.
+    assert usage.cached_tokens == len(llm._header_tokens(history))
+    assert usage.prompt_tokens - usage.cached_tokens < 12
 
 
 async def test_a_cancelled_reply_frees_the_model_within_a_step(llm: EmbeddedLLM) -> None:

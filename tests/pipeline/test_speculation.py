@@ -260,7 +260,7 @@ def test_a_held_reply_is_not_urgent_until_released() -> None:
     the reply is speculative (its conversation `held`): nobody waits for it yet."""
     conversation = ScriptedLLM().conversation()
     starting = SimpleNamespace(
-        _replies=[SimpleNamespace(_produced=0, _pending=[], owner=conversation)]
+        _replies=[SimpleNamespace(_produced=0, _pending=[], max_tokens=8, owner=conversation)]
     )
     urgent = BatchDecoder.urgent.fget
     assert urgent is not None and urgent(starting)
@@ -394,3 +394,25 @@ async def test_a_transcript_other_than_the_guess_gets_a_fresh_answer(ear: Ear) -
     assert first.cancelled and first.stopped and not second.overlapped
     assert second.messages[-1] == ChatMessage("user", "Is it raining today?")
     assert (ear.context.turns, ear.usage()) == await without_speculation("Is it raining today?")
+
+
+async def test_the_history_is_read_ahead_when_the_user_begins_a_turn(ear: Ear) -> None:
+    await ear.turn("Is it raining?", said="Is it raining?")
+    await ear.turn("And tomorrow?", said="And tomorrow?")
+    system = ChatMessage("system", "Be brief.")
+    assert ear.llm.conversations[0].prepared == [
+        [system],
+        [system, ChatMessage("user", "Is it raining?"), ChatMessage("assistant", "Sure, it is.")],
+    ]
+
+
+async def test_nothing_is_read_ahead_while_an_answer_is_open(ear: Ear) -> None:
+    ear.llm.script[0] = Reply(["Sure, ", "it is."], usage=USAGE, pause_before=1)
+    await ear.heard(VoiceStarted())
+    await ear.heard(VoiceEnded())
+    timing = TurnTiming(speech_end=0.0, decided=0.0, recognized=0.0, speculative=False)
+    await ear.heard(UserSpoke(Transcript("Hello?", "en", 1.0, 1.0), 1.0, timing))
+    await eventually(lambda: bool(ear.llm.calls) and ear.llm.calls[0].paused.is_set())
+    await ear.heard(VoiceStarted())  # the user speaks over the answer
+    assert len(ear.llm.conversations[0].prepared) == 1
+    ear.llm.calls[0].resume.set()

@@ -213,6 +213,12 @@ class Conversation(abc.ABC):
         model is free again. Raises `LLMError` on a backend failure.
         """
 
+    async def prepare(self, messages: Sequence[ChatMessage]) -> None:
+        """The next reply's prompt will be `messages` and then a user message not known
+        yet (the user is speaking it): a backend that keeps a cache may read that much
+        of the prompt now, while nobody waits, so that the reply reads only the rest.
+        Returns once that is under way; by default, does nothing."""
+
     async def aclose(self) -> None:
         """Release what the conversation holds (a saved KV cache, for instance)."""
 

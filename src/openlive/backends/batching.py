@@ -78,6 +78,8 @@ class Generation:
     """The conversation it belongs to: its sequence keeps that conversation's cache."""
     prompt: list[int]
     max_tokens: int
+    """0: the prompt is read into the sequence's cache, and nothing is generated (the
+    start of a prompt read ahead, for the reply that will follow it)."""
     sampling: SamplerSettings
     emit: Emit
     stop: tuple[str, ...] = ()
@@ -197,6 +199,7 @@ class BatchDecoder:
             (
                 r._produced < FIRST_TOKENS
                 and len(r._pending) <= SHORT_TOKENS
+                and r.max_tokens > 0
                 and not getattr(r.owner, "held", False)
             )
             or getattr(r.owner, "urgent", False)
@@ -212,7 +215,7 @@ class BatchDecoder:
             reply.emit(RuntimeError("every sequence of the model is answering"))
             return
         common = _common_prefix(seq.tokens, reply.prompt)
-        if common == len(reply.prompt):
+        if common == len(reply.prompt) and reply.max_tokens:
             common -= 1  # evaluate the last prompt token again, for its logits
         self._forget(seq, common)
         seq.busy = True
@@ -220,6 +223,11 @@ class BatchDecoder:
         reply.cached = common
         reply._seq = seq
         reply._pending = reply.prompt[common:]
+        if not reply._pending and not reply.max_tokens:  # read ahead already
+            reply.finish_reason = "length"
+            self._finish(reply)
+            reply.emit(None)
+            return
         reply._sampler = self._sampler(reply.sampling)
         reply._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._replies.append(reply)
@@ -296,7 +304,7 @@ class BatchDecoder:
         for reply, take in zip(starting, takes, strict=True):
             chunk = reply._pending[: min(take, STEP_TOKENS - n)]
             if chunk:
-                add(reply, chunk, len(chunk) == len(reply._pending))
+                add(reply, chunk, len(chunk) == len(reply._pending) and reply.max_tokens > 0)
         batch.n_tokens = n
         return rows
 
@@ -332,6 +340,8 @@ class BatchDecoder:
             if row >= 0:
                 token = llama_cpp.llama_sampler_sample(reply._sampler, self._ctx, row)
                 self._took(reply, token)
+            elif not reply._pending and not reply.max_tokens:
+                self._end(reply, "length")  # read ahead: nothing to generate
 
     def _took(self, reply: Generation, token: int) -> None:
         if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):

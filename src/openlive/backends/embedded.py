@@ -350,6 +350,31 @@ class EmbeddedLLM(LLM):
         )
         return text, usage
 
+    async def _read_ahead(self, owner: object, messages: Sequence[ChatMessage]) -> None:
+        """Read the prompt of `messages` and the next user message's header into
+        `owner`'s cache (`Conversation.prepare`)."""
+
+        def submit() -> None:
+            assert self._decoder is not None
+            prompt = self._header_tokens(messages)
+            if 0 < len(prompt) < self.capabilities.context_tokens // 2:  # else it may not fit
+                idle = SamplerSettings(temperature=0.0, top_p=1.0, top_k=1, repeat_penalty=1.0)
+                self._decoder.submit(Generation(owner, prompt, 0, idle, lambda _: None))
+
+        await self._scheduler.run(Priority.LLM, submit)
+        self._wake.set()
+
+    def _header_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The prompt of `messages` and a user message, up to where its text begins."""
+        mark = "\x00"
+        rendered = self._formatter(messages=render_history([*messages, ChatMessage("user", mark)]))
+        at = rendered.prompt.rfind(mark)
+        if at < 0:
+            return []
+        head = rendered.prompt[:at]
+        tokens: list[int] = self._llama.tokenize(head.encode("utf-8"), add_bos=True, special=True)
+        return tokens
+
     def _submit(
         self,
         owner: object,
@@ -474,6 +499,9 @@ class _EmbeddedConversation(Conversation):
         finally:
             producer.cancel()  # the decoder drops the reply at its next step
             await asyncio.wait([producer])
+
+    async def prepare(self, messages: Sequence[ChatMessage]) -> None:
+        await self._llm._read_ahead(self, messages)
 
     async def aclose(self) -> None:
         self.closed = True

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 
 from ..backends.base import ChatMessage, ContextOverflow, FunctionSpec, LLMError, MalformedCall
@@ -120,6 +120,7 @@ class Responder:
                 self._speculative,
                 lambda: has_room(parts.llm_stats, voice.scheduler),
                 voice.stats,
+                self._read_ahead,
             )
 
     # --- input -----------------------------------------------------------------------
@@ -149,7 +150,7 @@ class Responder:
                 return
             case VoiceStarted(offset):
                 if speculation is not None:
-                    speculation.discard()  # a new turn: a speculation before it is stale
+                    speculation.began()
                 if plan.listening.voice_activity:
                     await self._send(voice_activity(True, offset))
                 self.parts.frames.activity_started()
@@ -330,6 +331,13 @@ class Responder:
             for result in results:
                 context.append(context.result(result))
         return None
+
+    def _read_ahead(self) -> Coroutine[None, None, None] | None:
+        """The LLM reading the history ahead of the user's new turn, if an answer to it
+        would follow that history now."""
+        if not self.turns.idle or self._answer is not None:
+            return None
+        return self.parts.conversation.prepare(self._context.messages())
 
     def _speculative(self, text: str) -> tuple[Recipe, SpeechResponse] | None:
         """The held answer to the user saying `text` now, and its recipe; None while an

@@ -22,6 +22,10 @@ waits for is queued. Once started, it stays below everything others wait for: it
 reply's steps are not urgent (`Conversation.held`) and its synthesis is
 `Priority.SPECULATION`.
 
+Before any of that, when the user begins a turn, the LLM may read the history the
+turn's answer will follow (`began`, `Conversation.prepare`): the answer then reads
+only the user's words and what follows them.
+
 Every task is one of the responder's group. One speculation at a time: a new one waits
 until the one before it has ended (a conversation has one reply at a time), and `take`
 waits for a discarded one before the real answer starts.
@@ -32,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 
 from ..backends.base import ChatMessage, FunctionSpec, LLMStats
@@ -60,6 +64,9 @@ class Recipe:
 Make = Callable[[str], tuple[Recipe, SpeechResponse] | None]
 """The responder's side: the answer to the user saying `text` now, under a `Hold`, and
 its recipe; None where this session does not speculate now (an answer is open, say)."""
+ReadAhead = Callable[[], Coroutine[None, None, None] | None]
+"""The responder's side: reading the history ahead of the user's new turn
+(`Conversation.prepare`), or None where no answer would follow it now."""
 
 
 def has_room(stats: LLMStats, scheduler: Scheduler) -> bool:
@@ -107,10 +114,13 @@ class Speculation:
         make: Make,
         room: Callable[[], bool],
         stats: VoiceStats,
+        read_ahead: ReadAhead = lambda: None,
     ) -> None:
         """`make` builds the held answer; `room`: whether the models have room for it
-        now; `stats` counts the answers speculated and those used."""
+        now; `stats` counts the answers speculated and those used; `read_ahead` reads
+        the history ahead of a new turn."""
         self._make = make
+        self._read_ahead = read_ahead
         self._room = room
         self._stats = stats
         self._tasks: asyncio.TaskGroup | None = None
@@ -126,6 +136,13 @@ class Speculation:
     def pending(self) -> bool:
         """A speculative answer is in the making or made."""
         return self._current is not None
+
+    def began(self) -> None:
+        """The user began a turn: a speculation before it is stale (discarded), and the
+        history its answer will follow is read ahead."""
+        self.discard()
+        if self._tasks is not None and (reading := self._read_ahead()) is not None:
+            self._tasks.create_task(reading, name="read-ahead")
 
     def begin(self, guess: asyncio.Task[Transcript]) -> None:
         """A pause began and `guess` transcribes it: answer it once it is ready (any
