@@ -6,11 +6,14 @@ time in 20 ms messages, with silence streamed between turns as a microphone woul
 
 * Voice to voice: from sending the last voiced sample of the user's speech to the first
   response audio received, over `--turns` spoken turns in one session per server.
-  Three servers are driven turn by turn in alternation, so that load from elsewhere
+  Four servers are driven turn by turn in alternation, so that load from elsewhere
   falls on all alike: `answers` (the default: the transcript and the answer's first
   clause made during the pause), `recognition` (`--no-speculative-answers`: only the
   transcript) and `plain` (`--no-speculative-recognition`: nothing before the turn
-  ends). Each turn's stages come from the server's `/metrics`
+  ends), each with `silenceDurationMs` 500; and `learned`, the default server with no
+  `silenceDurationMs`, so that the learned end of turn decides. A turn whose answer
+  began before the user had finished (a pause mid-sentence taken for the end) is
+  counted as cut in, not timed. Each turn's stages come from the server's `/metrics`
   (`openlive_voice_stage_seconds`), read before and after the turn; the speculative
   work of each server (started, used, thrown away) from its counters.
 * First turns: `--first-turns` times, two new sessions on the first server, one
@@ -27,7 +30,7 @@ time in 20 ms messages, with silence streamed between turns as a microphone woul
 ms frame that Silero VAD scores at 0.5 or more.
 
 Usage: .venv/bin/python benchmarks/latency.py [--turns N] [--barge-ins N] [--out PATH]
-       [--servers answers recognition plain] [--first-turns N]
+       [--servers answers recognition plain learned] [--first-turns N]
 """
 
 from __future__ import annotations
@@ -72,12 +75,14 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latency.json"
 STAGES = ("end_of_speech", "recognition", "first_token", "first_audio", "total")
 SYSTEM = "You are a friendly voice assistant. Answer in one short sentence."
 STORY = "Tell me a long story about a brave knight and a dragon, with many details."
-SERVERS = {
-    "answers": (),
-    "recognition": ("--no-speculative-answers",),
-    "plain": ("--no-speculative-recognition",),
+SERVERS: dict[str, tuple[tuple[str, ...], int | None]] = {
+    "answers": ((), SILENCE_MS),
+    "recognition": (("--no-speculative-answers",), SILENCE_MS),
+    "plain": (("--no-speculative-recognition",), SILENCE_MS),
+    "learned": ((), None),
 }
-"""The servers compared, by name: their `openlive serve` flags."""
+"""The servers compared, by name: their `openlive serve` flags, and the client's
+`silenceDurationMs` (None: unset, so the learned end of turn decides)."""
 SPECULATION = {
     "recognitions": "openlive_speculative_recognitions",
     "recognitions_used": "openlive_speculative_recognitions_used",
@@ -191,7 +196,7 @@ def client(server: Server) -> genai.Client:
 
 
 def voice_config(
-    max_output_tokens: int = 24, language: str | None = None
+    max_output_tokens: int = 24, language: str | None = None, silence_ms: int | None = SILENCE_MS
 ) -> types.LiveConnectConfig:
     return types.LiveConnectConfig(
         speech_config=types.SpeechConfig(language_code=language) if language else None,
@@ -202,7 +207,7 @@ def voice_config(
         max_output_tokens=max_output_tokens,
         realtime_input_config=types.RealtimeInputConfig(
             automatic_activity_detection=types.AutomaticActivityDetection(
-                silence_duration_ms=SILENCE_MS
+                silence_duration_ms=silence_ms
             )
         ),
     )
@@ -257,6 +262,9 @@ class Turn:
     utterance: int
     voice_to_voice_s: float
     stages: dict[str, float]
+    cut_in: bool = False
+    """An answer began before the user had finished (a pause mid-sentence ended the
+    turn): the turn's latency is not counted."""
 
 
 @dataclass
@@ -280,17 +288,22 @@ class Conversation:
         before = await asyncio.to_thread(stage_totals, self.server)
         sent = await self.mic.say(samples, last_voiced(samples))
         first_audio: float | None = None
+        cut_in = False
         while True:
             received, message = await asyncio.wait_for(self.messages.get(), 60)
-            if first_audio is None and audio_in(message):
-                first_audio = received
+            if audio_in(message):
+                if received <= sent:
+                    cut_in = True  # an answer to part of the sentence
+                elif first_audio is None:
+                    first_audio = received
             content = message.server_content
             if content is not None and content.turn_complete and first_audio is not None:
                 break
         await asyncio.sleep(0.3)  # the server records the turn as it ends
         after = await asyncio.to_thread(stage_totals, self.server)
+        if cut_in:
+            return Turn(self.name, index, first_audio - sent, {}, cut_in=True)
         assert after["turns"] == before["turns"] + 1, "one spoken turn was answered"
-        assert first_audio > sent, "the answer began before the user had finished"
         stages = {s: after[s] - before[s] for s in STAGES}
         return Turn(self.name, index, first_audio - sent, stages)
 
@@ -301,7 +314,8 @@ async def conversations(servers: dict[str, Server], turns: int) -> list[Turn]:
     async with AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
         convs: list[Conversation] = []
         for name, server in servers.items():
-            connect = client(server).aio.live.connect(model=MODEL, config=voice_config())
+            config = voice_config(silence_ms=SERVERS[name][1])
+            connect = client(server).aio.live.connect(model=MODEL, config=config)
             session = await stack.enter_async_context(connect)
             convs.append(Conversation(name, server, session, Microphone(session)))
         background = [tasks.create_task(c.mic.run()) for c in convs]
@@ -313,6 +327,7 @@ async def conversations(servers: dict[str, Server], turns: int) -> list[Turn]:
                     turn = await conv.turn(t % len(clips), clips[t % len(clips)])
                     print(
                         f"  turn {t + 1}/{turns} {conv.name}: {turn.voice_to_voice_s:.3f} s"
+                        f"{' (cut in)' if turn.cut_in else ''}"
                         f" ({', '.join(f'{k} {v:.3f}' for k, v in turn.stages.items())})",
                         file=sys.stderr,
                         flush=True,
@@ -444,11 +459,15 @@ def paired(turns: Sequence[Turn], names: Sequence[str]) -> dict[str, dict[str, f
     """Each server's voice to voice less the first server's, round by round (the same
     utterance, moments apart, so that load from elsewhere falls on both alike): the
     median and p95 of the differences."""
-    base = [t.voice_to_voice_s for t in turns if t.server == names[0]]
+    base = [t for t in turns if t.server == names[0]]
     out = {}
     for name in names[1:]:
-        mine = [t.voice_to_voice_s for t in turns if t.server == name]
-        if diffs := [m - b for m, b in zip(mine, base, strict=False)]:
+        mine = [t for t in turns if t.server == name]
+        pairs = zip(mine, base, strict=False)
+        diffs = [
+            m.voice_to_voice_s - b.voice_to_voice_s for m, b in pairs if not (m.cut_in or b.cut_in)
+        ]
+        if diffs:
             out[f"{name} - {names[0]}"] = summary(diffs)
     return out
 
@@ -473,7 +492,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # One data folder: the servers use the same certificate, which the client trusts.
-        servers = {name: start_server(Path(tmp), *SERVERS[name]) for name in args.servers}
+        servers = {name: start_server(Path(tmp), *SERVERS[name][0]) for name in args.servers}
         first = next(iter(servers.values()))
         try:
             os.environ.update(first.env)
@@ -514,12 +533,13 @@ def main() -> int:
         ],
     }
     for name in servers:
-        mine = [t for t in turns if t.server == name]
+        mine = [t for t in turns if t.server == name and not t.cut_in]
         if not mine:
             continue
         result["voice_to_voice"][name] = {
             "client_s": summary([t.voice_to_voice_s for t in mine]),
             "stages_s": {s: summary([t.stages[s] for t in mine]) for s in STAGES},
+            "cut_in": sum(t.server == name and t.cut_in for t in turns),
             "speculation": work[name],
         }
     args.out.parent.mkdir(parents=True, exist_ok=True)
