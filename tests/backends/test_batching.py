@@ -117,7 +117,7 @@ async def test_the_history_read_ahead_is_not_read_again(llm: EmbeddedLLM) -> Non
     finally:
         await conversation.aclose()
     # All but the user's words and the assistant's header were read ahead.
-    assert usage.cached_tokens == len(llm._header_tokens(history))
+    assert usage.cached_tokens == len(llm.prompts.head(history))
     assert usage.prompt_tokens - usage.cached_tokens < 12
 
 

@@ -44,7 +44,8 @@ from .base import (
     Usage,
 )
 from .batching import BatchDecoder, Generation, SamplerSettings, kv_bytes_per_token
-from .calling import arguments_prompt, choose_functions, render_history, valid_arguments
+from .calling import arguments_prompt, choose_functions, valid_arguments
+from .chat_prompt import ChatPrompt
 from .fitting import fit_prompt
 from .scheduler import Priority, Scheduler
 from .thinking import answer_messages, thinking_messages, thinking_tokens
@@ -121,9 +122,7 @@ class EmbeddedLLM(LLM):
         self._own_scheduler = scheduler is None
         self._scheduler = scheduler or Scheduler("llm")
         self._llama: Any = None
-        self._formatter: Any = None
-        self._longest_token = 1
-        """The most bytes of text one token of the vocabulary stands for."""
+        self._prompt: ChatPrompt | None = None
         self._decoder: BatchDecoder | None = None
         self._wake = asyncio.Event()
         self._engine: asyncio.Task[None] | None = None
@@ -134,7 +133,6 @@ class EmbeddedLLM(LLM):
 
     def _load(self) -> None:
         from llama_cpp import Llama
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         if not self.path.is_file():
             raise LLMError(f"model file not found: {self.path}")
@@ -142,19 +140,8 @@ class EmbeddedLLM(LLM):
         self._llama = Llama(
             model_path=str(self.path), n_ctx=64, n_batch=64, n_threads=1, verbose=False
         )
-        self._longest_token = max(
-            len(self._llama.detokenize([token])) for token in range(self._llama.n_vocab())
-        )
-        template = self._llama.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise LLMError(f"{self.path.name} has no chat template")
+        self._prompt = ChatPrompt(self._llama, self.path.name)
         model = self._llama._model
-        self._formatter = Jinja2ChatFormatter(
-            template=template,
-            eos_token=model.token_get_text(self._llama.token_eos()),
-            bos_token=model.token_get_text(self._llama.token_bos()),
-            stop_token_ids=[self._llama.token_eos()],
-        )
         generation_threads = self._generation_threads or (
             1 if self.path.stat().st_size <= SMALL_MODEL_BYTES else self._threads
         )
@@ -196,6 +183,7 @@ class EmbeddedLLM(LLM):
             self._decoder = None
         self._llama.close()
         self._llama = None
+        self._prompt = None
 
     def conversation(self) -> Conversation:
         return _EmbeddedConversation(self)
@@ -222,23 +210,14 @@ class EmbeddedLLM(LLM):
         self.stats = LLMStats()
 
     async def count_tokens(self, text: str) -> int:
-        return self._count(text)
+        return self.prompts.count(text)
 
-    def _count(self, text: str) -> int:
-        return len(self._tokenize(text))
-
-    def _tokenize(self, text: str) -> list[int]:
-        tokens: list[int] = self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
-        return tokens
-
-    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
-        """The chat template applied to `messages`, tokenized, ending with the
-        assistant's header."""
-        rendered = self._formatter(messages=render_history(messages))
-        tokens: list[int] = self._llama.tokenize(
-            rendered.prompt.encode("utf-8"), add_bos=True, special=True
-        )
-        return tokens
+    @property
+    def prompts(self) -> ChatPrompt:
+        """The model's chat template and tokenizer (once started)."""
+        if self._prompt is None:
+            raise LLMError(f"{self.name} is not loaded")
+        return self._prompt
 
     # --- the decoder's steps -----------------------------------------------------------
 
@@ -285,8 +264,8 @@ class EmbeddedLLM(LLM):
             if calls:
                 for call in calls:
                     put(call)
-                prompt = await self._scheduler.run(Priority.LLM, self.prompt_tokens, messages)
-                arguments = sum(len(self._tokenize(json.dumps(c.args))) for c in calls)
+                prompt = await self._scheduler.run(Priority.LLM, self.prompts.prompt, messages)
+                arguments = sum(self.prompts.count(json.dumps(c.args)) for c in calls)
                 put(Usage(len(prompt), arguments, finish_reason="tool_calls"))
                 return
             thoughts = 0
@@ -344,7 +323,7 @@ class EmbeddedLLM(LLM):
         text = "".join(reply.text)
         usage = Usage(
             prompt_tokens=len(reply.prompt),
-            response_tokens=len(self._tokenize(text)) if text else 0,
+            response_tokens=self.prompts.count(text) if text else 0,
             cached_tokens=reply.cached,
             finish_reason=reply.finish_reason,
         )
@@ -356,24 +335,13 @@ class EmbeddedLLM(LLM):
 
         def submit() -> None:
             assert self._decoder is not None
-            prompt = self._header_tokens(messages)
+            prompt = self.prompts.head(messages)
             if 0 < len(prompt) < self.capabilities.context_tokens // 2:  # else it may not fit
                 idle = SamplerSettings(temperature=0.0, top_p=1.0, top_k=1, repeat_penalty=1.0)
                 self._decoder.submit(Generation(owner, prompt, 0, idle, lambda _: None))
 
         await self._scheduler.run(Priority.LLM, submit)
         self._wake.set()
-
-    def _header_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
-        """The prompt of `messages` and a user message, up to where its text begins."""
-        mark = "\x00"
-        rendered = self._formatter(messages=render_history([*messages, ChatMessage("user", mark)]))
-        at = rendered.prompt.rfind(mark)
-        if at < 0:
-            return []
-        head = rendered.prompt[:at]
-        tokens: list[int] = self._llama.tokenize(head.encode("utf-8"), add_bos=True, special=True)
-        return tokens
 
     def _submit(
         self,
@@ -390,8 +358,9 @@ class EmbeddedLLM(LLM):
         max_tokens = min(sampling.max_tokens or _DEFAULT_MAX_TOKENS, limit // 2)
         # The system message and the newest turns that fit with room to answer, found
         # without reading what cannot fit (`fitting.py`).
+        prompts = self.prompts
         prompt = fit_prompt(
-            messages, limit - max_tokens, self.prompt_tokens, self._count, self._longest_token
+            messages, limit - max_tokens, prompts.prompt, prompts.count, prompts.longest_token
         )
         reply = Generation(
             owner,
