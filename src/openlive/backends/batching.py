@@ -24,46 +24,22 @@ from __future__ import annotations
 import codecs
 import ctypes
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .prompt_share import SHORT_TOKENS, PromptShare
+from .sampling import SamplerSettings, sampler_chain
 
-__all__ = [
-    "BatchDecoder",
-    "Generation",
-    "SamplerSettings",
-    "kv_bytes_per_token",
-    "tenant_of",
-]
+__all__ = ["BatchDecoder", "Generation", "kv_bytes_per_token", "tenant_of"]
 
 log = logging.getLogger(__name__)
 
 STEP_TOKENS: Final = 512
 """The most tokens one step decodes (llama.cpp's batch size)."""
-PENALTY_LAST_N: Final = 64
-"""How many of the newest generated tokens the repeat penalties look at (llama-cpp-python's
-default)."""
 FIRST_TOKENS: Final = 12
 """The tokens of a reply that come before about its first clause ("Sure, I can help")."""
-MIN_P: Final = 0.05
-"""llama-cpp-python's default min-p filter, kept so that sampling is unchanged."""
-
-
-@dataclass(frozen=True, slots=True)
-class SamplerSettings:
-    temperature: float
-    top_p: float
-    top_k: int
-    repeat_penalty: float
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    seed: int | None = None
-    grammar: tuple[str, str] | None = None
-    """A GBNF grammar and its root rule, or None."""
 
 
 Emit = Callable[[str | BaseException | None], None]
@@ -228,7 +204,7 @@ class BatchDecoder:
             self._finish(reply)
             reply.emit(None)
             return
-        reply._sampler = self._sampler(reply.sampling)
+        reply._sampler = sampler_chain(self._llama_cpp, self._vocab, reply.sampling)
         reply._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._replies.append(reply)
 
@@ -443,37 +419,6 @@ class BatchDecoder:
             del seq.tokens[keep:]
 
     # --- sampling and text -----------------------------------------------------------
-
-    def _sampler(self, s: SamplerSettings) -> Any:
-        """A llama.cpp sampler chain, in the order llama-cpp-python builds it."""
-        llama_cpp = self._llama_cpp
-        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
-
-        def add(sampler: Any) -> None:
-            llama_cpp.llama_sampler_chain_add(chain, sampler)
-
-        add(
-            llama_cpp.llama_sampler_init_penalties(
-                llama_cpp.llama_vocab_n_tokens(self._vocab),
-                PENALTY_LAST_N,
-                s.repeat_penalty,
-                s.frequency_penalty,
-                s.presence_penalty,
-            )
-        )
-        if s.grammar is not None:
-            grammar, root = s.grammar
-            add(llama_cpp.llama_sampler_init_grammar(self._vocab, grammar.encode(), root.encode()))
-        if s.temperature == 0.0:
-            add(llama_cpp.llama_sampler_init_greedy())
-        else:
-            add(llama_cpp.llama_sampler_init_top_k(s.top_k))
-            add(llama_cpp.llama_sampler_init_top_p(s.top_p, 1))
-            add(llama_cpp.llama_sampler_init_min_p(MIN_P, 1))
-            add(llama_cpp.llama_sampler_init_temp(s.temperature))
-            seed = s.seed if s.seed is not None else random.getrandbits(32)
-            add(llama_cpp.llama_sampler_init_dist(seed & 0xFFFFFFFF))
-        return chain
 
     def _piece(self, token: int) -> bytes:
         buf = ctypes.create_string_buffer(64)

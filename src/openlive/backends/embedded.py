@@ -43,10 +43,11 @@ from .base import (
     Thought,
     Usage,
 )
-from .batching import BatchDecoder, Generation, SamplerSettings, kv_bytes_per_token
+from .batching import BatchDecoder, Generation, kv_bytes_per_token
 from .calling import arguments_prompt, choose_functions, valid_arguments
 from .chat_prompt import ChatPrompt
 from .fitting import fit_prompt
+from .sampling import SamplerSettings
 from .scheduler import Priority, Scheduler
 from .thinking import answer_messages, thinking_messages, thinking_tokens
 
