@@ -48,3 +48,14 @@ def test_a_model_names_its_engines(tmp_path: Path) -> None:
 def test_engine_mistakes_are_named(tmp_path: Path, table: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _load(tmp_path, f'[models."m"]\n{table}\n')
+
+
+def test_the_llm_threads_are_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "openlive.toml"
+    path.write_text("[llm]\nthreads = 2\ngeneration_threads = 1\n")
+    llm = load_toml(path)[0]
+    assert llm is not None and (llm.threads, llm.generation_threads) == (2, 1)
+    for bad in ("0", '"two"', "1.5", "true"):
+        path.write_text(f"[llm]\ngeneration_threads = {bad}\n")
+        with pytest.raises(ValueError, match="generation_threads must be a whole number"):
+            load_toml(path)

@@ -137,6 +137,10 @@ class LLMSpec:
     def check(self) -> None:
         if self.kind not in ("embedded", "openai"):
             raise ValueError(f"llm kind must be 'embedded' or 'openai', not {self.kind!r}")
+        for name in ("threads", "generation_threads"):
+            value = getattr(self, name)
+            if value is not None and (type(value) is not int or value < 1):
+                raise ValueError(f"llm {name} must be a whole number of at least 1")
         if self.kind == "openai" and not (self.base_url and self.model):
             raise ValueError("an openai llm needs base_url and model")
 
