@@ -17,13 +17,14 @@ With automatic activity detection disabled, `activity_start` / `activity_end` de
 the turn instead.
 
 A learned end of turn (the client set no `silenceDurationMs`): at the detector's
-`PauseCheck`, a task judges whether the turn is finished (`turns.finished`) from the
-turn model's probability on the turn's audio so far (on the VAD's lane of the
-scheduler: a transcription in progress never delays it) and the pause's speculative
+`PauseCheck`, a task judges whether the turn is finished from the pause's speculative
 transcript (promoted to a decided turn's priority, since the decision now waits for
-it; the answer would wait for it anyway). Frames go on being scored meanwhile; the
-verdict is handed to the detector when it comes, which ends the turn if it is finished
-and the pause still goes on. When audio stops arriving, the model alone is asked after
+it; the answer would wait for it anyway): its words (`turns.said_finished`) or, where
+they do not decide, the turn model's probability on the turn's audio so far as well
+(`turns.finished`; on the VAD's lane of the scheduler, after the transcript, which it
+would otherwise slow). Frames go on being scored meanwhile; the verdict is handed to
+the detector when it comes, which ends the turn if it is finished and the pause still
+goes on. When audio stops arriving, the model alone is asked after
 500 ms of wall-clock time (audio that comes late by less is not taken for a pause),
 and the turn ends then or at the limit.
 
