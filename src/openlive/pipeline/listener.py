@@ -17,16 +17,12 @@ With automatic activity detection disabled, `activity_start` / `activity_end` de
 the turn instead.
 
 A learned end of turn (the client set no `silenceDurationMs`): at the detector's
-`PauseCheck`, a task judges whether the turn is finished from the pause's speculative
-transcript (promoted to a decided turn's priority, since the decision now waits for
-it; the answer would wait for it anyway): its words (`turns.said_finished`) or, where
-they do not decide, the turn model's probability on the turn's audio so far as well
-(`turns.finished`; on the VAD's lane of the scheduler, after the transcript, which it
-would otherwise slow). Frames go on being scored meanwhile; the verdict is handed to
-the detector when it comes, which ends the turn if it is finished and the pause still
-goes on. When audio stops arriving, the model alone is asked after
-500 ms of wall-clock time (audio that comes late by less is not taken for a pause),
-and the turn ends then or at the limit.
+`PauseCheck`, a task judges whether the turn is finished (`judge.py`: the pause's
+transcript, and where its words do not decide, the turn model). Frames go on being
+scored meanwhile; the verdict is handed to the detector when it comes, which ends the
+turn if it is finished and the pause still goes on. When audio stops arriving, the
+model alone is asked after 500 ms of wall-clock time (audio that comes late by less is
+not taken for a pause), and the turn ends then or at the limit.
 
 Recognition is speculative: as soon as a pause has lasted `TRAILING` (the audio an
 utterance keeps after its speech), the speech so far is transcribed, while the silence
@@ -54,11 +50,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backends.registry import VoiceModels
-from ..backends.scheduler import Priority, Scheduler
+from ..backends.scheduler import Scheduler
 from ..backends.vad_batch import VADBatcher
 from ..backends.voice import ASROptions, Transcript
 from ..protocol.messages import Blob
 from .intake import FRAME, RATE, AudioIntake
+from .judge import Judge
 from .recognition import INTERIM_STEP, Recognition, UserSpeaking, UserSpoke, Utterance
 from .timing import VoiceStats
 from .turns import (
@@ -71,7 +68,6 @@ from .turns import (
     TurnDetector,
     TurnEvent,
     finished,
-    said_finished,
 )
 
 __all__ = [
@@ -182,6 +178,7 @@ class Listener:
         self._turn_from = 0
         """Where the audio after the last turn begins."""
         self._tasks: asyncio.TaskGroup | None = None
+        self._judge = Judge(voice.turn, scheduler, self._intake, LEADING)
         self._judging: asyncio.Task[None] | None = None
         """A learned end of turn: the judgement of the current pause, under way."""
         self._verdict: bool | None = None
@@ -254,7 +251,7 @@ class Listener:
             if await self._arrives(wait):
                 return True
             start, end = self._speech_start * FRAME, self._intake.ring.end
-            if finished(await self._judge(start, end, wait), None):
+            if finished(await self._judge.audio(start, end, wait), None):
                 return False
             limit -= wait
         return await self._arrives(max(0.0, limit))
@@ -268,35 +265,9 @@ class Listener:
             return False
         return True
 
-    async def _judge(self, start: int, end: int, silence: float = 0.0) -> float:
-        """The turn model's probability that the turn is finished: its speech from
-        sample `start` (with a lead-in) to `end`, then `silence` seconds of silence."""
-        model = self._voice.turn
-        if model is None:
-            return 1.0
-        ring = self._intake.ring
-        audio = ring.window(max(ring.position, start - LEADING), end)
-        if silence:
-            audio = np.concatenate([audio, np.zeros(int(silence * RATE), dtype=np.float32)])
-        return await self._scheduler.run(Priority.VAD, model.probability, audio)
-
     async def _judge_pause(self, start: int, end: int, pause: Utterance | None) -> None:
-        """Judge whether the turn paused at `end` is finished, by the pause's transcript
-        and, where its words do not decide, the model; leave the verdict for the
-        detection loop. The model runs only then, after the transcript: run beside
-        Whisper, it would slow the transcript that the answer waits for."""
-        text = None
-        guess = pause.guess if pause is not None else None
-        if guess is not None:
-            if pause is not None and pause.ticket is not None:
-                pause.ticket.promote(Priority.RECOGNITION)
-            await asyncio.wait([guess])  # not cancelled with this task: the turn may use it
-            if not guess.cancelled() and guess.exception() is None:
-                text = guess.result().text
-        verdict = said_finished(text)
-        if verdict is None:
-            verdict = finished(await self._judge(start, end), text)
-        self._verdict = verdict
+        """Judge the turn paused at `end`; leave the verdict for the detection loop."""
+        self._verdict = await self._judge.pause(start, end, pause)
         self._intake.arrived.set()  # wake the detection loop
 
     def _stop_judging(self) -> None:

@@ -1,0 +1,63 @@
+"""A learned end of turn's judgements: whether a paused turn is finished.
+
+The listener asks at the detector's `PauseCheck` (`pause`), and when audio stops
+arriving mid-turn (`audio`). A pause is judged by its speculative transcript first
+(promoted to a decided turn's priority, since the decision now waits for it; the answer
+would wait for it anyway): its words decide where they can (`turns.said_finished`),
+and only where they do not is the turn model asked, after the transcript (beside
+Whisper it would slow the transcript the answer waits for), on the VAD's lane of the
+scheduler, so that no transcription in progress delays it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+
+from ..backends.scheduler import Priority, Scheduler
+from ..backends.voice import TurnModel
+from .intake import RATE, AudioIntake
+from .recognition import Utterance
+from .turns import finished, said_finished
+
+__all__ = ["Judge"]
+
+
+class Judge:
+    def __init__(
+        self, model: TurnModel | None, scheduler: Scheduler, intake: AudioIntake, lead_in: int
+    ) -> None:
+        """`model`: the turn model (None: every turn sounds finished); `lead_in`: samples
+        of audio given to it before the turn's speech."""
+        self._model = model
+        self._scheduler = scheduler
+        self._intake = intake
+        self._lead_in = lead_in
+
+    async def audio(self, start: int, end: int, silence: float = 0.0) -> float:
+        """The turn model's probability that the turn is finished: its speech from
+        sample `start` (with the lead-in) to `end`, then `silence` seconds of silence."""
+        if self._model is None:
+            return 1.0
+        ring = self._intake.ring
+        audio = ring.window(max(ring.position, start - self._lead_in), end)
+        if silence:
+            audio = np.concatenate([audio, np.zeros(int(silence * RATE), dtype=np.float32)])
+        return await self._scheduler.run(Priority.VAD, self._model.probability, audio)
+
+    async def pause(self, start: int, end: int, pause: Utterance | None) -> bool:
+        """Whether the turn whose speech runs from `start` to `end` is finished, paused
+        there: by `pause`'s transcript, and where its words do not decide, the model."""
+        text = None
+        guess = pause.guess if pause is not None else None
+        if guess is not None:
+            if pause is not None and pause.ticket is not None:
+                pause.ticket.promote(Priority.RECOGNITION)
+            await asyncio.wait([guess])  # not cancelled with this task: the turn may use it
+            if not guess.cancelled() and guess.exception() is None:
+                text = guess.result().text
+        verdict = said_finished(text)
+        if verdict is None:
+            verdict = finished(await self.audio(start, end), text)
+        return verdict
