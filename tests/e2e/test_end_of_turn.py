@@ -96,10 +96,18 @@ def words(text: str) -> str:
 
 async def test_a_pause_mid_sentence_does_not_end_the_turn(server: Server) -> None:
     audio = await asyncio.to_thread(sentence)
-    learned, silence_500 = await asyncio.gather(
-        converse(server, audio, {}),
-        converse(server, audio, {"silence_duration_ms": 500}),
-    )
+    for take in range(2):
+        learned, silence_500 = await asyncio.gather(
+            converse(server, audio, {}),
+            converse(server, audio, {"silence_duration_ms": 500}),
+        )
+        first = learned[0][1] if learned else ""
+        if [kind for kind, _ in learned] == ["heard", "answer"] or take:
+            break
+        # Whisper base now and then hears a word that was not said after the first half
+        # ("...a table for it."): a finished sentence, which ends the turn (as in
+        # benchmarks/README.md, end_of_turn.py). Such a take is run once again.
+        assert words(first).startswith(words(FIRST)) and first.endswith("."), learned
     # Learned: one turn, the whole sentence, one answer (none to the first half).
     assert [kind for kind, _ in learned] == ["heard", "answer"], learned
     heard = words(learned[0][1])

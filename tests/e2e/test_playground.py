@@ -3,8 +3,8 @@ server: a recording of human speech as the microphone, the answer's audio observ
 where the page plays it (its AudioWorklet), barge-in, a text turn, and a reload that
 resumes the session.
 
-The fake microphone plays its file in a loop: speech, then 1 s of silence, in which the
-answer starts, then the speech again, over the answer.
+The fake microphone plays its file in a loop: speech, then 1.4 s of silence, in which
+the answer starts, then the speech again, over the answer.
 """
 
 from __future__ import annotations
@@ -43,9 +43,12 @@ def wav(path: Path, samples: np.ndarray) -> Path:
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with wave.open(str(SPEECH / "clone-test.wav")) as clip:
         said = np.frombuffer(clip.readframes(clip.getnframes()), "<i2")
-    # The learned end of turn ends it within 1.6 s of silence, and the answer starts
-    # within about 0.5 s of that: the speech comes again 2.5 s in, over the answer.
-    silence = np.zeros(40000, "<i2")
+    # The recording's speech ends 0.05 s before its end and starts 0.5 s into it. After
+    # 1.4 s of silence it comes again 1.96 s after the speech ended: after the longest
+    # a turn is held (1.6 s), and, when the turn ended at once (about 0.3 s), over an
+    # answer that started within a second and plays for about two (the barge-in is
+    # heard 0.16 s in, 2.1 s after the speech ended).
+    silence = np.zeros(22400, "<i2")
     return wav(tmp_path_factory.mktemp("mic") / "speech.wav", np.concatenate([said, silence]))
 
 
