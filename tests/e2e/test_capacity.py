@@ -148,8 +148,9 @@ async def test_a_warm_servers_first_spoken_turn_is_as_fast_as_its_second(
     finally:
         stop_server(fresh)
     # The benchmark holds it to 10 % (benchmarks/capacity.py --starts). On a shared
-    # machine one turn can be 0.4 s slow for reasons of its own (seen: 1.49 s against
-    # 1.04 s, in a full run, with warm-up on), so the test only catches what a model
-    # loaded or compiled on first use would cost: a second or more.
+    # machine one turn can be 0.4 to 0.6 s slow for reasons of its own (seen, in full
+    # runs with warm-up on: 1.49 s against 1.04 s; 1.19 s against 0.60 s), so the test
+    # only catches what a model loaded or compiled on first use would cost: a second
+    # or more.
     later = min(second, third)
-    assert first <= later * 1.5 + 0.25, (first, second, third)
+    assert first < later + 1.0, (first, second, third)
