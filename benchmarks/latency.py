@@ -50,7 +50,7 @@ from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from google import genai
@@ -75,14 +75,22 @@ DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latency.json"
 STAGES = ("end_of_speech", "recognition", "first_token", "first_audio", "total")
 SYSTEM = "You are a friendly voice assistant. Answer in one short sentence."
 STORY = "Tell me a long story about a brave knight and a dragon, with many details."
-SERVERS: dict[str, tuple[tuple[str, ...], int | None]] = {
-    "answers": ((), SILENCE_MS),
-    "recognition": (("--no-speculative-answers",), SILENCE_MS),
-    "plain": (("--no-speculative-recognition",), SILENCE_MS),
-    "learned": ((), None),
+
+
+class Variant(NamedTuple):
+    flags: tuple[str, ...]
+    """The server's `openlive serve` flags."""
+    silence_ms: int | None
+    """The client's `silenceDurationMs` (None: unset, so the learned end of turn decides)."""
+
+
+SERVERS = {
+    "answers": Variant((), SILENCE_MS),
+    "recognition": Variant(("--no-speculative-answers",), SILENCE_MS),
+    "plain": Variant(("--no-speculative-recognition",), SILENCE_MS),
+    "learned": Variant((), None),
 }
-"""The servers compared, by name: their `openlive serve` flags, and the client's
-`silenceDurationMs` (None: unset, so the learned end of turn decides)."""
+"""The servers compared, by name."""
 SPECULATION = {
     "recognitions": "openlive_speculative_recognitions",
     "recognitions_used": "openlive_speculative_recognitions_used",
@@ -314,7 +322,7 @@ async def conversations(servers: dict[str, Server], turns: int) -> list[Turn]:
     async with AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
         convs: list[Conversation] = []
         for name, server in servers.items():
-            config = voice_config(silence_ms=SERVERS[name][1])
+            config = voice_config(silence_ms=SERVERS[name].silence_ms)
             connect = client(server).aio.live.connect(model=MODEL, config=config)
             session = await stack.enter_async_context(connect)
             convs.append(Conversation(name, server, session, Microphone(session)))
@@ -492,7 +500,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         # One data folder: the servers use the same certificate, which the client trusts.
-        servers = {name: start_server(Path(tmp), *SERVERS[name][0]) for name in args.servers}
+        servers = {name: start_server(Path(tmp), *SERVERS[name].flags) for name in args.servers}
         first = next(iter(servers.values()))
         try:
             os.environ.update(first.env)

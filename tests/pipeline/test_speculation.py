@@ -260,7 +260,7 @@ def test_a_held_reply_is_not_urgent_until_released() -> None:
     the reply is speculative (its conversation `held`): nobody waits for it yet."""
     conversation = ScriptedLLM().conversation()
     starting = SimpleNamespace(
-        _replies=[SimpleNamespace(_produced=0, _pending=[], max_tokens=8, owner=conversation)]
+        _replies=[SimpleNamespace(_produced=0, _pending=[], reads_only=False, owner=conversation)]
     )
     urgent = BatchDecoder.urgent.fget
     assert urgent is not None and urgent(starting)

@@ -54,8 +54,8 @@ class Generation:
     """The conversation it belongs to: its sequence keeps that conversation's cache."""
     prompt: list[int]
     max_tokens: int
-    """0: the prompt is read into the sequence's cache, and nothing is generated (the
-    start of a prompt read ahead, for the reply that will follow it)."""
+    """0: the prompt is read into the sequence's cache, and nothing is generated
+    (`reads_only`)."""
     sampling: SamplerSettings
     emit: Emit
     stop: tuple[str, ...] = ()
@@ -76,6 +76,11 @@ class Generation:
     _sampler: Any = None
     _decoder: Any = None
     _seq: _Sequence | None = None
+
+    @property
+    def reads_only(self) -> bool:
+        """The start of a prompt read ahead, for the reply that will follow it."""
+        return self.max_tokens == 0
 
 
 @dataclass(eq=False, slots=True)
@@ -175,7 +180,7 @@ class BatchDecoder:
             (
                 r._produced < FIRST_TOKENS
                 and len(r._pending) <= SHORT_TOKENS
-                and r.max_tokens > 0
+                and not r.reads_only
                 and not getattr(r.owner, "held", False)
             )
             or getattr(r.owner, "urgent", False)
@@ -191,7 +196,7 @@ class BatchDecoder:
             reply.emit(RuntimeError("every sequence of the model is answering"))
             return
         common = _common_prefix(seq.tokens, reply.prompt)
-        if common == len(reply.prompt) and reply.max_tokens:
+        if common == len(reply.prompt) and not reply.reads_only:
             common -= 1  # evaluate the last prompt token again, for its logits
         self._forget(seq, common)
         seq.busy = True
@@ -199,12 +204,13 @@ class BatchDecoder:
         reply.cached = common
         reply._seq = seq
         reply._pending = reply.prompt[common:]
-        if not reply._pending and not reply.max_tokens:  # read ahead already
+        if reply.reads_only and not reply._pending:  # read ahead already
             reply.finish_reason = "length"
             self._finish(reply)
             reply.emit(None)
             return
-        reply._sampler = sampler_chain(self._llama_cpp, self._vocab, reply.sampling)
+        if not reply.reads_only:
+            reply._sampler = sampler_chain(self._llama_cpp, self._vocab, reply.sampling)
         reply._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._replies.append(reply)
 
@@ -280,7 +286,7 @@ class BatchDecoder:
         for reply, take in zip(starting, takes, strict=True):
             chunk = reply._pending[: min(take, STEP_TOKENS - n)]
             if chunk:
-                add(reply, chunk, len(chunk) == len(reply._pending) and reply.max_tokens > 0)
+                add(reply, chunk, len(chunk) == len(reply._pending) and not reply.reads_only)
         batch.n_tokens = n
         return rows
 
@@ -316,7 +322,7 @@ class BatchDecoder:
             if row >= 0:
                 token = llama_cpp.llama_sampler_sample(reply._sampler, self._ctx, row)
                 self._took(reply, token)
-            elif not reply._pending and not reply.max_tokens:
+            elif reply.reads_only and not reply._pending:
                 self._end(reply, "length")  # read ahead: nothing to generate
 
     def _took(self, reply: Generation, token: int) -> None:

@@ -74,6 +74,9 @@ step is so short that the threads' waits for each other cost more than they shar
 threads spinning, 20 ms with them passive, 17 ms beside a busy process). One thread also
 leaves the other cores to recognition and speech meanwhile."""
 
+_NO_SAMPLING = SamplerSettings(temperature=0.0, top_p=1.0, top_k=1, repeat_penalty=1.0)
+"""The sampling of a prompt read ahead, which samples nothing."""
+
 Put = Callable[[ReplyEvent | BaseException | None], None]
 
 
@@ -338,8 +341,7 @@ class EmbeddedLLM(LLM):
             assert self._decoder is not None
             prompt = self.prompts.head(messages)
             if 0 < len(prompt) < self.capabilities.context_tokens // 2:  # else it may not fit
-                idle = SamplerSettings(temperature=0.0, top_p=1.0, top_k=1, repeat_penalty=1.0)
-                self._decoder.submit(Generation(owner, prompt, 0, idle, lambda _: None))
+                self._decoder.submit(Generation(owner, prompt, 0, _NO_SAMPLING, lambda _: None))
 
         await self._scheduler.run(Priority.LLM, submit)
         self._wake.set()

@@ -284,11 +284,14 @@ class Listener:
         for _ in range(max(0, lost)):
             await self._events(self._detector.push(0.0))
             self._scored += FRAME
-        start = self._scored
-        count = (ring.end - start) // FRAME
-        if count == 0:
-            await self._events(self._detector.unscored((ring.end - start) * 1000 / RATE))
-            return
+        count = (ring.end - self._scored) // FRAME
+        if count:
+            await self._score_frames(self._scored, count)
+        await self._events(self._detector.unscored((ring.end - self._scored) * 1000 / RATE))
+
+    async def _score_frames(self, start: int, count: int) -> None:
+        """Score `count` frames from sample `start`, and act on what they say."""
+        ring = self._intake.ring
         frames = ring.window(start, start + count * FRAME).reshape(count, FRAME)
         probabilities = await self._batcher.score(self._vad, frames)
         self._intake.score(start // FRAME, np.asarray(probabilities, dtype=np.float32))
@@ -304,7 +307,6 @@ class Listener:
             self._recognition.start_interim(self._speech_start * FRAME - LEADING, self._scored)
         if self._detector.speaking and self._pause is None:
             self._recognition.hearing(self._speech_start * FRAME - LEADING, self._scored)
-        await self._events(self._detector.unscored((ring.end - self._scored) * 1000 / RATE))
 
     def _interim_due(self) -> bool:
         recognition = self._recognition

@@ -332,17 +332,22 @@ class Responder:
                 context.append(context.result(result))
         return None
 
+    @property
+    def _answering(self) -> bool:
+        """An answer is open or about to start."""
+        return not self.turns.idle or self._answer is not None
+
     def _read_ahead(self) -> Coroutine[None, None, None] | None:
         """The LLM reading the history ahead of the user's new turn, if an answer to it
         would follow that history now."""
-        if not self.turns.idle or self._answer is not None:
+        if self._answering:
             return None
         return self.parts.conversation.prepare(self._context.messages())
 
     def _speculative(self, text: str) -> tuple[Recipe, SpeechResponse] | None:
         """The held answer to the user saying `text` now, and its recipe; None while an
         answer is open or about to start (it answers something else)."""
-        if not self.turns.idle or self._answer is not None:
+        if self._answering:
             return None
         plan = self.parts.plan
         message = ChatMessage("user", text)

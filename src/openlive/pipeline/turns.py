@@ -344,12 +344,7 @@ def finished(probability: float, transcript: str | None) -> bool:
     it (on this project's voices the model alone is wrong too often to overrule it:
     `benchmarks/end_of_turn.py`). An `OPEN` one is the model's to decide
     (`OPEN_FINISHED`), and so is a turn without a transcript (`FINISHED`)."""
-    match None if transcript is None else reading(transcript):
-        case Reading.UNFINISHED:
-            return False
-        case Reading.FINISHED:
-            return True
-        case Reading.OPEN:
-            return probability >= OPEN_FINISHED
-        case _:
-            return probability >= FINISHED
+    said = said_finished(transcript)
+    if said is not None:
+        return said
+    return probability >= (FINISHED if transcript is None else OPEN_FINISHED)
