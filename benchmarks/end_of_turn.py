@@ -299,7 +299,7 @@ def measure(
         if out.ended_at is not None:
             delays.append((out.ended_at - u.speech_end) / RATE * 1000)
             if delays[-1] > 300 and out.checks:
-                late.append([SENTENCES[u.sentence][0], u.voice, out.checks])
+                late.append([SENTENCES[u.sentence][0], u.voice, round(delays[-1]), out.checks])
     cut_in, by_pause = 0, {p: [0, 0] for p in PAUSES_S}
     for key, u in enumerate(incomplete, start=len(complete)):
         assert u.gap is not None

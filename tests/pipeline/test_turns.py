@@ -216,6 +216,14 @@ def test_each_pause_is_checked_once() -> None:
         ("We should leave early so that we", Reading.UNFINISHED),
         ("I know who you are.", Reading.OPEN),
         ("Turn the lights on.", Reading.OPEN),
+        ("If it rains tomorrow.", Reading.UNFINISHED),  # a clause without its main clause
+        ("Sure. When you can.", Reading.OPEN),  # short: the audio decides
+        ("If it rains tomorrow, we stay home.", Reading.FINISHED),
+        ("When is the meeting?", Reading.FINISHED),
+        ("Because it is late.", Reading.FINISHED),
+        ("How do I get from the station to the station?", Reading.UNFINISHED),  # echo
+        ("Thank you. Thank you.", Reading.FINISHED),
+        ("Ever tried. Ever failed.", Reading.FINISHED),
         ("", Reading.UNFINISHED),
         ("¿Qué hora es?", Reading.FINISHED),
     ],

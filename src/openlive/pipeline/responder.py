@@ -17,7 +17,7 @@ Every `turnComplete` says how its turn ended (`Ending`) and whether another answ
 follows (`TurnProtocol.answer_follows`).
 
 A spoken answer may be made during the pause before its turn is decided
-(`speculation.py`): the responder makes it as it would make the answer (`_response`),
+(`speculation.py`): the responder makes it as it would make the answer (`answer.py`),
 held; the answer to the decided turn is that one if it was made from the same prompt.
 """
 
@@ -25,10 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Coroutine
 
-from ..backends.base import ChatMessage, ContextOverflow, FunctionSpec, LLMError, MalformedCall
+from ..backends.base import ChatMessage, ContextOverflow, LLMError, MalformedCall
 from ..backends.voice import Transcript
 from ..protocol.errors import InternalError, InvalidArgument
 from ..protocol.listening import input_transcription, voice_activity
@@ -45,7 +44,7 @@ from ..protocol.turn import (
     TurnProtocol,
     TurnState,
 )
-from .affect import Mood, delivery, instruction
+from .answer import Answers, Cue, may_speculate
 from .context import ChatContext
 from .listener import (
     ListenerEvent,
@@ -58,10 +57,9 @@ from .listener import (
 )
 from .parts import SessionParts, Voice
 from .proactive import decide
-from .response import Send, TextResponse
+from .response import Send
 from .speculation import Recipe, Speculation, has_room
 from .speech import Hold, SpeechResponse
-from .timing import TurnTiming
 from .tools import PendingCalls, wire_calls
 from .translation import Translation
 
@@ -71,17 +69,6 @@ log = logging.getLogger(__name__)
 
 MAX_CALL_ROUNDS = 4
 """Rounds of function calls one model turn may make before it must answer in words."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Cue:
-    """What the next answer knows of the spoken turn it answers."""
-
-    timing: TurnTiming | None = None
-    mood: Mood | None = None
-    """How the user sounded (affective dialog)."""
-    verbatim: str | None = None
-    """The answer, already written (a translation session's): None, the model writes it."""
 
 
 class Responder:
@@ -113,9 +100,10 @@ class Responder:
         self._busy = busy
         self._wake = asyncio.Event()
         self._answer: asyncio.Task[LLMError | None] | None = None
-        self._cue = _Cue()
+        self._cue = Cue()
+        self._answers = Answers(session, parts, send, voice, self._answer_follows)
         self._speculation: Speculation | None = None
-        if voice is not None and voice.speculate_answers and _may_speculate(parts):
+        if voice is not None and voice.speculate_answers and may_speculate(parts):
             self._speculation = Speculation(
                 self._speculative,
                 lambda: has_room(parts.llm_stats, voice.scheduler),
@@ -130,9 +118,9 @@ class Responder:
         for action in self.turns.receive(what, messages):
             await self._act(action)
 
-    async def user_text(self, what: Input, text: str, cue: _Cue | None = None) -> None:
+    async def user_text(self, what: Input, text: str, cue: Cue | None = None) -> None:
         """The user's words: a message with the frames that arrived before them."""
-        self._cue = cue or _Cue()
+        self._cue = cue or Cue()
         await self.take(what, ChatMessage("user", text, images=self.parts.frames.take()))
 
     async def heard(self, event: ListenerEvent) -> None:
@@ -173,7 +161,7 @@ class Responder:
                     return
                 affect = self.parts.affect
                 mood = affect.observe(prosody) if affect and prosody else None
-                await self.user_text(Input.SPOKEN_TURN, transcript.text, _Cue(timing, mood))
+                await self.user_text(Input.SPOKEN_TURN, transcript.text, Cue(timing, mood))
 
     async def _translate(self, translation: Translation, spoke: UserSpoke) -> None:
         """A spoken turn of a translation session: answered by its translation, spoken
@@ -183,7 +171,7 @@ class Responder:
         if answer == "":
             await self.take(Input.IGNORED_TURN)
             return
-        await self.user_text(Input.SPOKEN_TURN, heard.text, _Cue(spoke.timing, verbatim=answer))
+        await self.user_text(Input.SPOKEN_TURN, heard.text, Cue(spoke.timing, verbatim=answer))
 
     def _transcription(self, transcript: Transcript) -> ServerMessage:
         """`inputTranscription` of a spoken turn: its text, its language as the session
@@ -288,14 +276,14 @@ class Responder:
         """One model turn. The history keeps what the client was sent, even when the
         turn is cancelled."""
         cue = self._cue
-        self._cue = _Cue(mood=cue.mood)  # the timing is this turn's; the mood stays
+        self._cue = Cue(mood=cue.mood)  # the timing is this turn's; the mood stays
         try:
             return await self._rounds(cue)
         finally:
             if cue.timing is not None and self._voice is not None:
                 self._voice.stats.record(cue.timing)
 
-    async def _rounds(self, cue: _Cue) -> LLMError | None:
+    async def _rounds(self, cue: Cue) -> LLMError | None:
         plan, window, context = self.parts.plan, self.parts.window, self._context
         for round in range(MAX_CALL_ROUNDS + 1):
             functions = plan.functions.specs if round < MAX_CALL_ROUNDS else ()
@@ -305,7 +293,9 @@ class Responder:
             if self._speculation is not None and self._speculation.pending:
                 recipe = Recipe(plan, tuple(context.messages()), tuple(functions))
                 taken = await self._speculation.take(recipe)
-            response = taken.response if taken is not None else self._response(cue, functions)
+            response = (
+                taken.response if taken is not None else self._answers.make(context, cue, functions)
+            )
             try:
                 await (taken.run(cue.timing) if taken is not None else response.run())
             finally:
@@ -353,79 +343,9 @@ class Responder:
         message = ChatMessage("user", text)
         context = ChatContext(self._context.system_instruction, [*self._context.turns, message])
         functions = plan.functions.specs
-        response = self._response(
-            _Cue(), functions, context=context, hold=Hold(self.parts.conversation)
-        )
+        response = self._answers.make(context, Cue(), functions, hold=Hold(self.parts.conversation))
         assert isinstance(response, SpeechResponse)
         return Recipe(plan, tuple(context.messages()), tuple(functions)), response
 
-    def _response(
-        self,
-        cue: _Cue,
-        functions: Sequence[FunctionSpec],
-        *,
-        context: ChatContext | None = None,
-        hold: Hold | None = None,
-    ) -> TextResponse | SpeechResponse:
-        """The answer to `context` (the session's, by default); `hold`: a speculative
-        one, held."""
-        parts, plan = self.parts, self.parts.plan
-        context = self._context if context is None else context
-        conversation, sampling = parts.conversation, plan.sampling
-        if plan.translation is not None:  # the last user turn's translation, no calls
-            conversation, context, sampling = plan.translation.turn(
-                conversation, context, sampling, cue.verbatim
-            )
-            functions = ()
-        elif note := instruction(cue.mood):  # affective dialog: this answer only
-            system = f"{context.system_instruction}\n\n{note}".strip()
-            context = ChatContext(system, context.turns)
-        thoughts = plan.features.include_thoughts
-        if not plan.speak:
-            return TextResponse(
-                self._session,
-                conversation,
-                context,
-                sampling,
-                self._send,
-                functions,
-                thoughts=thoughts,
-                more=self._answer_follows,
-            )
-        assert self._voice is not None and parts.voice is not None
-        mood = delivery(cue.mood)
-        return SpeechResponse(
-            self._session,
-            conversation,
-            context,
-            sampling,
-            self._send,
-            parts.voice.tts,
-            self._voice.scheduler,
-            transcribe=plan.transcribe_output,
-            timing=cue.timing,
-            functions=functions,
-            thoughts=thoughts,
-            voice=plan.voice,
-            language=plan.speech_language,
-            delivery=plan.delivery.then(mood) if plan.delivery else mood,
-            more=self._answer_follows,
-            hold=hold,
-        )
-
     def _answer_follows(self) -> bool:
         return self.turns.answer_follows
-
-
-def _may_speculate(parts: SessionParts) -> bool:
-    """Whether a session's spoken turns may be answered speculatively: its answers are
-    spoken, and made from the transcript alone (a translation, proactive audio and
-    affective dialog each decide the answer from more than the words)."""
-    plan = parts.plan
-    return (
-        plan.speak
-        and plan.translation is None
-        and not plan.features.proactive_audio
-        and not plan.features.affective_dialog
-        and parts.listener is not None
-    )

@@ -292,6 +292,19 @@ OPEN = _words(
 )
 """English words that an utterance may end with, though more often it goes on ("I know
 who you are." "...and then we were"): the audio decides."""
+SUBORDINATING = _words("if when whenever unless although though")
+"""English words that open a clause which a main clause usually follows ("If it rains
+tomorrow, we will stay in."). Whisper puts a full stop where the speaker draws breath
+before the main clause ("If it rains tomorrow."), and the turn model hears that breath
+as the end of a turn, so such a clause alone holds the turn. ("Because" and "before"
+are left out: "Because it's late." and "Before lunch." are common answers.)"""
+SUBORDINATE_WORDS = 4
+"""The fewest words of a clause alone that hold the turn: "If possible." and "When you
+can." are whole answers, and the audio decides them."""
+ECHO_WORDS = 2
+"""A transcript whose last phrase ends on this many of its own words said again holds
+the turn (`_echoes`)."""
+_SENTENCE = re.compile(r"[^.!?。？！]+[.!?。？！]*")
 
 
 class Reading(enum.Enum):
@@ -308,9 +321,14 @@ def reading(text: str) -> Reading:
     trailing-off speech with an ellipsis or a dash) and its last word:
 
     - `UNFINISHED`: it trails off, or ends with one of `HANGING`, or has no final
-      punctuation and ends with one of `OPEN`;
+      punctuation and ends with one of `OPEN`, or its last sentence is a clause opened
+      by one of `SUBORDINATING`, alone ("If it rains tomorrow."), or its last phrase
+      ends by saying again words it said before (`_echoes`: "...to the station to the
+      station?");
     - `OPEN` (the audio decides): it ends with one of `OPEN`, or has no final
-      punctuation (Whisper leaves it off many a short phrase: "Ever tried");
+      punctuation (Whisper leaves it off many a short phrase: "Ever tried"), or its
+      last sentence is a short clause opened by one of `SUBORDINATING` ("If
+      possible.");
     - `FINISHED`: a sentence that ends with any other word."""
     text = text.strip()
     if not text or text.endswith(_TRAILING_OFF):
@@ -322,7 +340,34 @@ def reading(text: str) -> Reading:
         # Whisper leaves the full stop off many a short phrase ("Ever tried"): without
         # one, a last word that may go on holds the turn, any other is the model's.
         return Reading.UNFINISHED if words[-1] in OPEN else Reading.OPEN
-    return Reading.OPEN if words[-1] in OPEN else Reading.FINISHED
+    clause = _subordinate_alone(text)
+    if clause >= SUBORDINATE_WORDS or _echoes(text):
+        return Reading.UNFINISHED
+    return Reading.OPEN if clause or words[-1] in OPEN else Reading.FINISHED
+
+
+def _echoes(text: str) -> bool:
+    """Whether the last phrase of `text` (from its last punctuation) ends on
+    `ECHO_WORDS` of its own words said again, in the same order: how Whisper fills the
+    silence after a sentence broken off ("...from the station to" heard as "...from the
+    station to the station?")."""
+    phrase = re.split(r"[.!?。？！,;:]\s", text.rstrip(".!?。？！"))[-1]
+    words = re.findall(r"[\w']+", phrase.lower())
+    tail = words[-ECHO_WORDS:]
+    return len(words) > ECHO_WORDS and any(
+        words[i : i + ECHO_WORDS] == tail for i in range(len(words) - ECHO_WORDS)
+    )
+
+
+def _subordinate_alone(text: str) -> int:
+    """The words of the last sentence of `text` if it is a statement that a
+    subordinating word opens and no comma splits (a clause without its main clause),
+    else 0."""
+    sentences = _SENTENCE.findall(text)
+    last = sentences[-1].strip() if sentences else ""
+    words = re.findall(r"[\w']+", last.lower())
+    alone = words and words[0] in SUBORDINATING and last.endswith(".")
+    return len(words) if alone and not re.search(r"[,;:]", last) else 0
 
 
 def said_finished(transcript: str | None) -> bool | None:
