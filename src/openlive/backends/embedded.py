@@ -12,16 +12,14 @@ evaluates only what is new since the last one. The cells are shared by all seque
 (`cache_budget_bytes`); past them, or past `sequences` conversations, the least
 recently used idle cache is dropped and that session re-reads its history once.
 
-Given functions, a reply may be calls instead of text: `calling.py` says which, and the
-model writes each call's arguments under a grammar made from its schema. Given a
-thinking budget, a first pass reasons before the answer (`thinking.py`).
+Given functions, a reply may be calls instead of text, and given a thinking budget, a
+first pass reasons before the answer: each reply's passes are `embedded_reply.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import logging
 import os
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -33,23 +31,19 @@ from .base import (
     Capabilities,
     ChatMessage,
     Conversation,
-    FunctionCall,
     FunctionSpec,
     LLMError,
     LLMStats,
     ReplyEvent,
     Sampling,
-    TextDelta,
-    Thought,
     Usage,
 )
 from .batching import BatchDecoder, Generation, kv_bytes_per_token
-from .calling import arguments_prompt, choose_functions, valid_arguments
 from .chat_prompt import ChatPrompt
+from .embedded_reply import produce
 from .fitting import fit_prompt
 from .sampling import SamplerSettings
 from .scheduler import Priority, Scheduler
-from .thinking import answer_messages, thinking_messages, thinking_tokens
 
 __all__ = ["DEFAULT_SEQUENCES", "SMALL_MODEL_BYTES", "EmbeddedLLM", "bundled_gguf"]
 
@@ -61,8 +55,6 @@ _DEFAULT_TOP_K = 40
 _DEFAULT_MAX_TOKENS = 256
 """A small model left to run on tends to repeat itself; clients may ask for more."""
 _REPEAT_PENALTY = 1.1
-_ARGUMENT_TOKENS = 256
-"""The most tokens a call's arguments may take."""
 DEFAULT_SEQUENCES = 32
 """Conversations whose KV caches stay in the context at once (and so the most replies
 decoded together)."""
@@ -76,8 +68,6 @@ leaves the other cores to recognition and speech meanwhile."""
 
 _NO_SAMPLING = SamplerSettings(temperature=0.0, top_p=1.0, top_k=1, repeat_penalty=1.0)
 """The sampling of a prompt read ahead, which samples nothing."""
-
-Put = Callable[[ReplyEvent | BaseException | None], None]
 
 
 def bundled_gguf() -> Path:
@@ -248,50 +238,7 @@ class EmbeddedLLM(LLM):
 
     # --- one reply -------------------------------------------------------------------
 
-    async def _produce(
-        self,
-        conv: _EmbeddedConversation,
-        messages: Sequence[ChatMessage],
-        sampling: Sampling,
-        functions: Sequence[FunctionSpec],
-        put: Put,
-    ) -> None:
-        """Generate one reply into `put`. Cancel-safe."""
-        try:
-            last = messages[-1] if messages else None
-            chosen = (
-                choose_functions(last.content, functions)
-                if last is not None and last.role == "user" and last.result is None
-                else []
-            )
-            calls = [c for f in chosen if (c := await self._call(conv, f, last)) is not None]
-            if calls:
-                for call in calls:
-                    put(call)
-                prompt = await self._scheduler.run(Priority.LLM, self.prompts.prompt, messages)
-                arguments = sum(self.prompts.count(json.dumps(c.args)) for c in calls)
-                put(Usage(len(prompt), arguments, finish_reason="tool_calls"))
-                return
-            thoughts = 0
-            if sampling.thinking_budget:
-                notes, thoughts = await self._think(conv, messages, sampling, put)
-                messages = answer_messages(messages, notes)
-            _, usage = await self._generate(conv, messages, sampling, lambda t: put(TextDelta(t)))
-            put(
-                Usage(
-                    usage.prompt_tokens,
-                    usage.response_tokens,
-                    usage.cached_tokens,
-                    usage.finish_reason,
-                    thoughts,
-                )
-            )
-        except Exception as exc:  # handed to the consumer, not lost
-            put(exc)
-        finally:
-            put(None)
-
-    async def _generate(
+    async def generate(
         self,
         owner: object,
         messages: Sequence[ChatMessage],
@@ -299,8 +246,8 @@ class EmbeddedLLM(LLM):
         put: Callable[[str], None] | None,
         grammar: tuple[str, str] | None = None,
     ) -> tuple[str, Usage]:
-        """Decode one reply to `messages` on `owner`'s sequence, its deltas to `put`;
-        return its text and usage."""
+        """Decode one reply to `messages` on `owner`'s sequence, its deltas to `put`
+        (each pass of a reply: `embedded_reply.py`); return its text and usage."""
         loop = asyncio.get_running_loop()
         deltas: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
 
@@ -332,6 +279,9 @@ class EmbeddedLLM(LLM):
             finish_reason=reply.finish_reason,
         )
         return text, usage
+
+    async def prompt_length(self, messages: Sequence[ChatMessage]) -> int:
+        return len(await self._scheduler.run(Priority.LLM, self.prompts.prompt, messages))
 
     async def _read_ahead(self, owner: object, messages: Sequence[ChatMessage]) -> None:
         """Read the prompt of `messages` and the next user message's header into
@@ -388,52 +338,6 @@ class EmbeddedLLM(LLM):
         self.stats.replies += 1
         return reply
 
-    async def _think(
-        self,
-        conv: _EmbeddedConversation,
-        messages: Sequence[ChatMessage],
-        sampling: Sampling,
-        put: Callable[[Thought], None],
-    ) -> tuple[str, int]:
-        """The reasoning pass: its deltas go to `put` as `Thought`s; returns its text and
-        its token count."""
-        think = Sampling(
-            temperature=sampling.temperature,
-            top_p=sampling.top_p,
-            top_k=sampling.top_k,
-            seed=sampling.seed,
-            max_tokens=thinking_tokens(sampling.thinking_budget),
-        )
-        text, usage = await self._generate(
-            conv, thinking_messages(messages), think, lambda t: put(Thought(t))
-        )
-        return text.strip(), usage.response_tokens
-
-    async def _call(
-        self, conv: _EmbeddedConversation, spec: FunctionSpec, request: ChatMessage | None
-    ) -> FunctionCall | None:
-        """`spec` called with the arguments the model writes from `request`, or None if
-        they did not fit in `_ARGUMENT_TOKENS`."""
-        from llama_cpp.llama_grammar import LlamaGrammar
-
-        assert request is not None
-        grammar = LlamaGrammar.from_json_schema(json.dumps(spec.parameters), verbose=False)
-        sampling = Sampling(temperature=0.0, max_tokens=_ARGUMENT_TOKENS)
-        messages = arguments_prompt(spec, request.content)
-        # On a sequence of its own, so that the conversation's cache is kept.
-        text, _ = await self._generate(
-            conv.side, messages, sampling, None, (grammar._grammar, grammar._root)
-        )
-        try:
-            args = json.loads(text)
-        except ValueError:
-            log.warning("arguments of %s cut short: %r", spec.name, text[:80])
-            return None
-        if not valid_arguments(spec, args):  # the grammar allows what the schema may not
-            log.warning("arguments of %s do not validate: %r", spec.name, text[:80])
-            return None
-        return FunctionCall(spec.name, args)
-
     async def _release(self, conv: _EmbeddedConversation) -> None:
         if self._decoder is None:
             return
@@ -458,7 +362,7 @@ class _EmbeddedConversation(Conversation):
         # thinking budget), so that a slow reader never holds the shared model.
         queue: asyncio.Queue[ReplyEvent | BaseException | None] = asyncio.Queue()
         producer = asyncio.create_task(
-            self._llm._produce(self, messages, sampling, functions, queue.put_nowait),
+            produce(self._llm, self, self.side, messages, sampling, functions, queue.put_nowait),
             name="llm-reply",
         )
         try:
