@@ -13,7 +13,7 @@ from openlive.backends.base import (
     MalformedCall,
 )
 from openlive.backends.calling import choose_functions, render_history, valid_arguments
-from openlive.backends.openai_compat import _function_call, _PartialCall
+from openlive.backends.openai_stream import PartialCall, function_call
 from openlive.pipeline.tools import Functions, to_json_schema
 from openlive.protocol.errors import InvalidArgument
 from openlive.protocol.messages import Tool
@@ -141,13 +141,13 @@ def test_the_text_of_a_results_parts_is_read_with_it() -> None:
 
 def test_an_engines_call_is_checked() -> None:
     specs = {"get_weather": WEATHER}
-    assert _function_call(_PartialCall("get_weather", '{"city": "Oslo"}'), specs) == FunctionCall(
+    assert function_call(PartialCall("get_weather", '{"city": "Oslo"}'), specs) == FunctionCall(
         "get_weather", {"city": "Oslo"}
     )
     for partial in (
-        _PartialCall("get_time", "{}"),
-        _PartialCall("get_weather", '{"city": '),
-        _PartialCall("get_weather", '{"town": "Oslo"}'),
+        PartialCall("get_time", "{}"),
+        PartialCall("get_weather", '{"city": '),
+        PartialCall("get_weather", '{"town": "Oslo"}'),
     ):
         with pytest.raises(MalformedCall):  # the turn ends, not the session
-            _function_call(partial, specs)
+            function_call(partial, specs)
