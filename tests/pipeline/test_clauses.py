@@ -38,6 +38,17 @@ def test_the_first_clause_is_cut_at_a_comma_to_start_sooner() -> None:
     assert clauses(text, first=False, final=False) == ([], text)  # later ones wait
 
 
+def test_the_first_clause_does_not_wait_for_the_word_after_its_mark() -> None:
+    assert clauses("I'm sorry for your loss,", first=True, final=False) == (
+        ["I'm sorry for your loss,"],
+        "",
+    )
+    assert clauses("Hello!", first=True, final=False) == (["Hello!"], "")
+    assert clauses("It costs 1,", first=True, final=False) == ([], "It costs 1,")  # 1,500
+    assert stream(["It costs 1,", "500 euros."]) == ["It costs 1,500 euros."]
+    assert clauses("Hello!", first=False, final=False) == ([], "Hello!")  # later ones wait
+
+
 def test_the_rest_is_spoken_at_the_end() -> None:
     assert stream(["no punctuation at all"]) == ["no punctuation at all"]
     assert stream(["  "]) == []

@@ -58,10 +58,13 @@ this left to play goes ahead even of other answers' first clauses (under load, b
 the other sessions' work, it would come too late and the answer would stall)."""
 
 _CLAUSE_END = re.compile(r"([.!?;:]+[\"')\]]*|\n)\s+")
-_SOFT_BREAK = re.compile(r",\s+")
+_SOFT_BREAK = re.compile(r",\s+|(?<!\d),$|[!?]$")
 _FIRST_CLAUSE_MIN_CHARS = 4
 """The first clause is cut at its first comma past this many characters ("Sure, ..."),
-so that the first audio is a short piece, quick to synthesize."""
+so that the first audio is a short piece, quick to synthesize; and it is cut at a comma,
+an exclamation or a question mark as soon as the mark comes, without waiting for the
+next word (a token later) to show a space after it, except a comma after a digit
+("1,500")."""
 
 
 def clauses(buffer: str, *, first: bool, final: bool) -> tuple[list[str], str]:
