@@ -22,7 +22,9 @@ the second half begins. A complete one's **delay** runs from the end of its spee
 end of the last 10 ms above -50 dBFS) to the decision: the later of the check and the
 pause's start plus `TRAILING` plus Whisper's time, plus the model's time where it was
 asked (as the listener asks it: after the transcript; each time measured on each call,
-on this machine, as it is loaded when it runs). The frames are whole here: the silence
+on this machine, as it is loaded when it runs); a complete one whose turn ends before
+its speech does (at a breath inside it) is cut in on too, and counted apart, not as
+quick. The frames are whole here: the silence
 of 500 ms ends at the 16th frame (512 ms), where the server counts it to the millisecond.
 
 Rows: silence alone (500 ms, the default without the model); the model alone (what a
@@ -298,7 +300,7 @@ def measure(
         asr_ms += out.asr_ms
         if out.ended_at is not None:
             delays.append((out.ended_at - u.speech_end) / RATE * 1000)
-            if delays[-1] > 300 and out.checks:
+            if not 0 <= delays[-1] <= 300 and out.checks:
                 late.append([SENTENCES[u.sentence][0], u.voice, round(delays[-1]), out.checks])
     cut_in, by_pause = 0, {p: [0, 0] for p in PAUSES_S}
     for key, u in enumerate(incomplete, start=len(complete)):
@@ -310,7 +312,10 @@ def measure(
             cut_in += 1
             by_pause[pause][0] += 1
             early.append([SENTENCES[u.sentence][0], u.voice, pause, out.checks])
-    within = sum(d <= 300 for d in delays)
+    # A complete utterance whose turn ended before its speech did was cut in on (at a
+    # pause inside it): not a quick end.
+    complete_cut = sum(d < 0 for d in delays)
+    within = sum(0 <= d <= 300 for d in delays)
     at_limit = sum(d >= settings.silence_duration_ms for d in delays)
     return {
         "complete": len(complete),
@@ -320,13 +325,14 @@ def measure(
         "delay_ms_p90": round(quantile(delays, 0.9), 1),
         "delay_ms_max": round(max(delays), 1),
         "complete_ended_by_the_limit": at_limit,
+        "complete_cut_in": complete_cut,
         "incomplete": len(incomplete),
         "cut_in": cut_in,
         "cut_in_share": round(cut_in / len(incomplete), 3),
         "cut_in_by_pause_s": {str(p): f"{c}/{n}" for p, (c, n) in by_pause.items()},
         "model_ms_p50": round(statistics.median(model_ms), 1) if model_ms else None,
         "whisper_ms_p50": round(statistics.median(asr_ms), 1) if asr_ms else None,
-        "complete_later_than_300ms": late,
+        "complete_not_within_300ms": late,
         "incomplete_cut_in": early,
     }
 
@@ -384,7 +390,8 @@ def main() -> int:
         print(
             f"{name}: complete within 300 ms {row['complete_within_300ms']}/{row['complete']}"
             f" (delay p50 {row['delay_ms_p50']} ms, p90 {row['delay_ms_p90']} ms,"
-            f" {row['complete_ended_by_the_limit']} only at the limit);"
+            f" {row['complete_ended_by_the_limit']} only at the limit,"
+            f" {row['complete_cut_in']} cut in on before their end);"
             f" incomplete cut in on {row['cut_in']}/{row['incomplete']}"
             f" {row['cut_in_by_pause_s']}"
         )

@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from .kv_sequences import KVSequence, Sequences
 from .prompt_share import SHORT_TOKENS, PromptShare
 from .sampling import SamplerSettings, sampler_chain
 
@@ -75,23 +76,12 @@ class Generation:
     """Text held back because it may be the start of a stop sequence."""
     _sampler: Any = None
     _decoder: Any = None
-    _seq: _Sequence | None = None
+    _seq: KVSequence | None = None
 
     @property
     def reads_only(self) -> bool:
         """The start of a prompt read ahead, for the reply that will follow it."""
         return self.max_tokens == 0
-
-
-@dataclass(eq=False, slots=True)
-class _Sequence:
-    id: int
-    tokens: list[int] = field(default_factory=list)
-    """What the KV cache holds for this sequence, position by position."""
-    owner: object | None = None
-    used: int = 0
-    """The step it was last used in (least recently used sequences are reused first)."""
-    busy: bool = False
 
 
 def tenant_of(owner: object) -> object:
@@ -149,9 +139,8 @@ class BatchDecoder:
             self._ctx = llama_cpp.llama_init_from_model(model.model, params)
         if self._ctx is None:
             raise RuntimeError(f"llama.cpp could not make a context of {cells} cells")
-        self._memory = llama_cpp.llama_get_memory(self._ctx)
         self._batch = llama_cpp.llama_batch_init(STEP_TOKENS, 0, 1)
-        self._sequences = [_Sequence(i) for i in range(sequences)]
+        self._sequences = Sequences(llama_cpp, llama_cpp.llama_get_memory(self._ctx), sequences)
         self._keep = keep_caches
         self._replies: list[Generation] = []
         self._steps = 0
@@ -191,14 +180,14 @@ class BatchDecoder:
         """Start `reply` at the next step, on its owner's sequence."""
         for other in [r for r in self._replies if r.owner is reply.owner]:
             self._end(other, "cancelled")  # a conversation has one reply at a time
-        seq = self._sequence_for(reply.owner)
+        seq = self._sequences.of(reply.owner)
         if seq is None:
             reply.emit(RuntimeError("every sequence of the model is answering"))
             return
         common = _common_prefix(seq.tokens, reply.prompt)
         if common == len(reply.prompt) and not reply.reads_only:
             common -= 1  # evaluate the last prompt token again, for its logits
-        self._forget(seq, common)
+        self._sequences.forget(seq, common)
         seq.busy = True
         seq.used = self._steps
         reply.cached = common
@@ -218,10 +207,7 @@ class BatchDecoder:
         """Forget `owner`'s cache (its session ended)."""
         for reply in [r for r in self._replies if r.owner is owner]:
             self._end(reply, "cancelled")
-        for seq in self._sequences:
-            if seq.owner is owner:
-                self._forget(seq, 0)
-                seq.owner = None
+        self._sequences.release(owner)
         if tenant_of(owner) is owner:  # a tenant's use outlives its sessions, decaying
             self._share.forget(owner)
 
@@ -242,7 +228,7 @@ class BatchDecoder:
         for reply in list(self._replies):
             self._fail(reply, error)
         for seq in self._sequences:
-            self._forget(seq, 0)
+            self._sequences.forget(seq, 0)
 
     def close(self) -> None:
         for reply in list(self._replies):
@@ -294,7 +280,7 @@ class BatchDecoder:
         llama_cpp = self._llama_cpp
         started = time.perf_counter()
         status = llama_cpp.llama_decode(self._ctx, self._batch)
-        while status == 1 and self._evict():  # no room for the batch in the KV cache
+        while status == 1 and self._sequences.evict():  # no room for the batch in the KV cache
             status = llama_cpp.llama_decode(self._ctx, self._batch)
         if status != 0:
             # Nothing was decoded: the replies that were starting give way; if none
@@ -387,42 +373,10 @@ class BatchDecoder:
         if seq is not None:
             seq.busy = False
             if not self._keep:
-                self._forget(seq, 0)
+                self._sequences.forget(seq, 0)
         if reply._sampler is not None:
             self._llama_cpp.llama_sampler_free(reply._sampler)
             reply._sampler = None
-
-    # --- sequences and the KV cache ------------------------------------------------------
-
-    def _sequence_for(self, owner: object) -> _Sequence | None:
-        """`owner`'s sequence; else a free one; else the least recently used idle one,
-        whose cache is dropped (that conversation re-reads its history next time)."""
-        for seq in self._sequences:
-            if seq.owner is owner:
-                return seq
-        idle = [s for s in self._sequences if not s.busy]
-        if not idle:
-            return None
-        seq = min(idle, key=lambda s: (s.owner is not None, s.used))
-        self._forget(seq, 0)
-        seq.owner = owner
-        return seq
-
-    def _evict(self) -> bool:
-        """Drop the least recently used idle cache; False if there is none."""
-        idle = [s for s in self._sequences if not s.busy and s.tokens]
-        if not idle:
-            return False
-        seq = min(idle, key=lambda s: s.used)
-        log.info("KV cache full: dropping an idle session's cache (%d tokens)", len(seq.tokens))
-        self._forget(seq, 0)
-        return True
-
-    def _forget(self, seq: _Sequence, keep: int) -> None:
-        """Remove the cells of `seq` from position `keep` on."""
-        if len(seq.tokens) > keep:
-            self._llama_cpp.llama_memory_seq_rm(self._memory, seq.id, keep, -1)
-            del seq.tokens[keep:]
 
     # --- sampling and text -----------------------------------------------------------
 
