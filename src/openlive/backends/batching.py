@@ -227,8 +227,7 @@ class BatchDecoder:
         """End every reply in progress with `error`, and drop their caches."""
         for reply in list(self._replies):
             self._fail(reply, error)
-        for seq in self._sequences:
-            self._sequences.forget(seq, 0)
+        self._sequences.clear()
 
     def close(self) -> None:
         for reply in list(self._replies):

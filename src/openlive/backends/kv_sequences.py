@@ -12,7 +12,6 @@ is dropped (`evict`). Like the decoder, it runs on one thread and has no locks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +40,6 @@ class Sequences:
         self._memory = memory
         self._all = [KVSequence(i) for i in range(count)]
 
-    def __iter__(self) -> Iterator[KVSequence]:
-        return iter(self._all)
-
     def of(self, owner: object) -> KVSequence | None:
         """`owner`'s sequence; else a free one; else the least recently used idle one,
         whose cache is dropped (that conversation re-reads its history next time)."""
@@ -64,6 +60,11 @@ class Sequences:
             if seq.owner is owner:
                 self.forget(seq, 0)
                 seq.owner = None
+
+    def clear(self) -> None:
+        """Drop every cache (the sequences keep their owners)."""
+        for seq in self._all:
+            self.forget(seq, 0)
 
     def evict(self) -> bool:
         """Drop the least recently used idle cache; False if there is none."""

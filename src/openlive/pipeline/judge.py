@@ -50,9 +50,8 @@ class Judge:
         """Whether the turn whose speech runs from `start` to `end` is finished, paused
         there: by `pause`'s transcript, and where its words do not decide, the model."""
         text = None
-        guess = pause.guess if pause is not None else None
-        if guess is not None:
-            if pause is not None and pause.ticket is not None:
+        if pause is not None and (guess := pause.guess) is not None:
+            if pause.ticket is not None:
                 pause.ticket.promote(Priority.RECOGNITION)
             await asyncio.wait([guess])  # not cancelled with this task: the turn may use it
             if not guess.cancelled() and guess.exception() is None:

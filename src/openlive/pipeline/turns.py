@@ -304,6 +304,7 @@ can." are whole answers, and the audio decides them."""
 ECHO_WORDS = 2
 """A transcript whose last phrase ends on this many of its own words said again holds
 the turn (`_echoes`)."""
+_WORD = re.compile(r"[\w']+")
 _SENTENCE = re.compile(r"[^.!?。？！]+[.!?。？！]*")
 
 
@@ -333,7 +334,7 @@ def reading(text: str) -> Reading:
     text = text.strip()
     if not text or text.endswith(_TRAILING_OFF):
         return Reading.UNFINISHED
-    words = re.findall(r"[\w']+", text.lower())
+    words = _WORD.findall(text.lower())
     if not words or words[-1] in HANGING:
         return Reading.UNFINISHED
     if not text.endswith(_ENDS):
@@ -352,7 +353,7 @@ def _echoes(text: str) -> bool:
     silence after a sentence broken off ("...from the station to" heard as "...from the
     station to the station?")."""
     phrase = re.split(r"[.!?。？！,;:]\s", text.rstrip(".!?。？！"))[-1]
-    words = re.findall(r"[\w']+", phrase.lower())
+    words = _WORD.findall(phrase.lower())
     tail = words[-ECHO_WORDS:]
     return len(words) > ECHO_WORDS and any(
         words[i : i + ECHO_WORDS] == tail for i in range(len(words) - ECHO_WORDS)
@@ -365,8 +366,8 @@ def _subordinate_alone(text: str) -> int:
     else 0."""
     sentences = _SENTENCE.findall(text)
     last = sentences[-1].strip() if sentences else ""
-    words = re.findall(r"[\w']+", last.lower())
-    alone = words and words[0] in SUBORDINATING and last.endswith(".")
+    words = _WORD.findall(last.lower())
+    alone = bool(words) and words[0] in SUBORDINATING and last.endswith(".")
     return len(words) if alone and not re.search(r"[,;:]", last) else 0
 
 
