@@ -54,7 +54,12 @@ INTERNAL = "Internal error encountered."
 """The reason of the 1011 that closes a session whose LLM failed."""
 UNAVAILABLE = "The service is currently unavailable."
 """The reason of the 1011 that closes a session that needed the state and could not have it."""
-TEXT: dict[str, Any] = {"response_modalities": ["TEXT"], "temperature": 0, "max_output_tokens": 16}
+TEXT: dict[str, Any] = {
+    "response_modalities": ["TEXT"],
+    "system_instruction": "You are a helpful assistant.",
+    "temperature": 0,
+    "max_output_tokens": 16,
+}
 BYSTANDER = "What is the capital of France?"
 """What the bystanders are asked: the embedded model answers Paris."""
 

@@ -46,7 +46,11 @@ def test_a_wheel_installed_with_pip_alone_serves_the_embedded_models(tmp_path: P
         assert "Start" in httpx.get(f"{base}/", timeout=5).text  # the playground shipped
         with connect(f"ws://127.0.0.1:{port}/{LIVE}?key=any", open_timeout=10) as ws:
             config = {"responseModalities": ["TEXT"], "temperature": 0}
-            setup = {"model": "models/gemini-live-2.5-flash-preview", "generationConfig": config}
+            setup = {
+                "model": "models/gemini-live-2.5-flash-preview",
+                "generationConfig": config,
+                "systemInstruction": {"parts": [{"text": "You are a helpful assistant."}]},
+            }
             ws.send(json.dumps({"setup": setup}))
             assert "setupComplete" in json.loads(ws.recv(timeout=10))
             turn = {"role": "user", "parts": [{"text": "What is the capital of France?"}]}

@@ -292,9 +292,10 @@ async def test_an_engine_killed_mid_answer_closes_that_session_only(
             monkeypatch.setenv("SSL_CERT_FILE", server.env["SSL_CERT_FILE"])
             sdk = sdk_client(server)
             story = text_config(max_output_tokens=400)
+            helpful = text_config(system_instruction="You are a helpful assistant.")
             async with (
                 sdk.aio.live.connect(model=MODEL, config=story) as doomed,
-                sdk.aio.live.connect(model="local", config=text_config()) as bystander,
+                sdk.aio.live.connect(model="local", config=helpful) as bystander,
             ):
                 await doomed.send_client_content(
                     turns=user("Tell me a very long story about the sea."), turn_complete=True

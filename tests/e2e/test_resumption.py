@@ -23,9 +23,9 @@ from .live import MODEL, client, prompt_tokens, run_js
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("sdk_env")]
 
 SYSTEM = "You are a helpful assistant."
-FACT = "The secret code is 4721."
-QUESTION = "What is the secret code?"
-ANSWER = "4721"
+FACT = "The password is banana."
+QUESTION = "What is the password?"
+ANSWER = "banana"
 """A fact the embedded SmolLM2-135M repeats reliably when asked (at temperature 0)."""
 
 

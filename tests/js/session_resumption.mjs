@@ -1,14 +1,14 @@
-// Session resumption: tells the model a code, closes, reconnects with the last handle
-// and asks for the code. Prints one JSON line: both answers, the two handles used, and
+// Session resumption: tells the model a password, closes, reconnects with the last handle
+// and asks for it. Prints one JSON line: both answers, the two handles used, and
 // the promptTokenCount of the resumed turn.
 import { ask, open } from './resumable.mjs';
 
 const first = await open();
-const said = await ask(first, 'The secret code is 4721.');
+const said = await ask(first, 'The password is banana.');
 first.session.close();
 
 const second = await open(said.handle);
-const asked = await ask(second, 'What is the secret code?');
+const asked = await ask(second, 'What is the password?');
 second.session.close();
 
 console.log(JSON.stringify({

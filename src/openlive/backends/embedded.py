@@ -42,6 +42,7 @@ from .batching import BatchDecoder, Generation, kv_bytes_per_token
 from .chat_prompt import ChatPrompt
 from .embedded_reply import produce
 from .fitting import fit_prompt
+from .models import prepare_llm
 from .sampling import SamplerSettings
 from .scheduler import Priority, Scheduler
 
@@ -98,15 +99,19 @@ class EmbeddedLLM(LLM):
         cache_budget_bytes: int = 512 * 1024 * 1024,
         sequences: int = DEFAULT_SEQUENCES,
         scheduler: Scheduler | None = None,
+        models_dir: Path | None = None,
     ) -> None:
-        """`context_tokens`: the most one conversation's prompt and reply may take;
-        `cache_budget_bytes`: the memory of the KV cells that all conversations share
-        (0: no cache is kept between replies); `threads`: llama.cpp's threads (every
-        CPU the process may use); `generation_threads`: its threads for a step that
-        decodes a single token, a lone reply generating (None: one for a model of at most
-        `SMALL_MODEL_BYTES`, else `threads`)."""
+        """`gguf`: the model file (None: the bundled one, converted to Q8_0 in
+        `models_dir` where one is given, see `models.prepare_llm`); `context_tokens`:
+        the most one conversation's prompt and reply may take; `cache_budget_bytes`: the
+        memory of the KV cells that all conversations share (0: no cache is kept between
+        replies); `threads`: llama.cpp's threads (every CPU the process may use);
+        `generation_threads`: its threads for a step that decodes a single token, a lone
+        reply generating (None: one for a model of at most `SMALL_MODEL_BYTES`, else
+        `threads`)."""
         self.path = gguf or bundled_gguf()
         self.name = self.path.stem
+        self._models_dir = models_dir if gguf is None else None
         self.capabilities = Capabilities(kv_cache_per_session=True, context_tokens=context_tokens)
         self.stats = LLMStats()
         self._threads = threads or max(1, len(os.sched_getaffinity(0)))
@@ -130,6 +135,11 @@ class EmbeddedLLM(LLM):
 
         if not self.path.is_file():
             raise LLMError(f"model file not found: {self.path}")
+        if self._models_dir is not None:
+            try:
+                self.path = prepare_llm(self._models_dir, self.path)
+            except (OSError, ValueError) as exc:
+                log.warning("the bundled model runs as shipped (Q4_1, slower): %s", exc)
         # The tokenizer, the chat template and the weights; the decoder has the context.
         self._llama = Llama(
             model_path=str(self.path), n_ctx=64, n_batch=64, n_threads=1, verbose=False

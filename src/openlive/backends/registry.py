@@ -133,7 +133,10 @@ def voice_table(
     return table
 
 
-def build_llm(spec: LLMSpec, scheduler: Scheduler | None = None) -> LLM:
+def build_llm(
+    spec: LLMSpec, scheduler: Scheduler | None = None, models_dir: Path | None = None
+) -> LLM:
+    """The LLM `spec` names; the bundled model is prepared in `models_dir`, if given."""
     if spec.kind == "openai":
         from .openai_compat import OpenAICompatibleLLM
 
@@ -148,6 +151,7 @@ def build_llm(spec: LLMSpec, scheduler: Scheduler | None = None) -> LLM:
         generation_threads=spec.generation_threads,
         cache_budget_bytes=spec.kv_cache_mb * 1024 * 1024,
         scheduler=scheduler,
+        models_dir=models_dir,
     )
 
 
@@ -159,15 +163,16 @@ class Backends:
         catalogue: Catalogue,
         prebuilt: Mapping[LLMSpec, LLM] | None = None,
         scheduler: Scheduler | None = None,
+        models_dir: Path | None = None,
     ) -> None:
         """Build each LLM the catalogue uses, except those `prebuilt` already gives.
 
         Embedded models run their steps on `scheduler` (shared with the voice models),
-        or on a scheduler of their own."""
+        or on a scheduler of their own; the bundled one is prepared in `models_dir`."""
         self.catalogue = catalogue
         given = {spec.key: llm for spec, llm in (prebuilt or {}).items()}
         self._llms: dict[tuple[object, ...], LLM] = {
-            spec.key: given[spec.key] if spec.key in given else build_llm(spec, scheduler)
+            spec.key: given.get(spec.key) or build_llm(spec, scheduler, models_dir)
             for spec in catalogue.llm_specs()
         }
 

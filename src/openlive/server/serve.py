@@ -60,7 +60,7 @@ async def serve(config: ServerConfig) -> None:
 async def _serve(config: ServerConfig, store: Store) -> None:
     catalogue = Catalogue(config.llm, config.models, [v.name for v in config.voices])
     scheduler = Scheduler()  # every embedded model's work, by priority, on one thread
-    backends = Backends(catalogue, scheduler=scheduler)
+    backends = Backends(catalogue, scheduler=scheduler, models_dir=config.data_dir / "models")
     voice_models, _ = await asyncio.gather(
         asyncio.to_thread(
             load_voice,
