@@ -63,9 +63,9 @@ decoded together)."""
 SMALL_MODEL_BYTES = 256 * 1024 * 1024
 """A model this small decodes a single token faster on one thread than on two: its
 step is so short that the threads' waits for each other cost more than they share
-(the bundled model, as shipped in Q4_1, on 2 cores: 12 ms against 9 ms on an idle machine with OpenMP's
-threads spinning, 20 ms with them passive, 17 ms beside a busy process). One thread also
-leaves the other cores to recognition and speech meanwhile."""
+(the bundled model, as shipped in Q4_1, on 2 cores: 12 ms against 9 ms on an idle
+machine with OpenMP's threads spinning, 20 ms with them passive, 17 ms beside a busy
+process). One thread also leaves the other cores to recognition and speech meanwhile."""
 
 _NO_SAMPLING = SamplerSettings(temperature=0.0, top_p=1.0, top_k=1, repeat_penalty=1.0)
 """The sampling of a prompt read ahead, which samples nothing."""
