@@ -96,17 +96,19 @@ def words(text: str) -> str:
 
 async def test_a_pause_mid_sentence_does_not_end_the_turn(server: Server) -> None:
     audio = await asyncio.to_thread(sentence)
-    for take in range(2):
+    for take in range(3):
         learned, silence_500 = await asyncio.gather(
             converse(server, audio, {}),
             converse(server, audio, {"silence_duration_ms": 500}),
         )
         first = learned[0][1] if learned else ""
-        if [kind for kind, _ in learned] == ["heard", "answer"] or take:
+        if [kind for kind, _ in learned] == ["heard", "answer"] or take == 2:
             break
         # Whisper base now and then hears a word that was not said after the first half
         # ("...a table for it."): a finished sentence, which ends the turn (as in
-        # benchmarks/README.md, end_of_turn.py). Such a take is run once again.
+        # benchmarks/README.md, end_of_turn.py). So does audio cut off mid-word, when
+        # this process, starved on a loaded machine, stops sending for half a second.
+        # Such a take is run again, twice at most.
         assert words(first).startswith(words(FIRST)) and first.endswith("."), learned
     # Learned: one turn, the whole sentence, one answer (none to the first half).
     assert [kind for kind, _ in learned] == ["heard", "answer"], learned

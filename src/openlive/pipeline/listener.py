@@ -85,6 +85,10 @@ LEADING = RATE // 5
 """Audio kept before an utterance's speech: Whisper does better with a lead-in."""
 TRAILING = 2 * FRAME
 """Audio kept after its speech; a pause this long starts speculative recognition."""
+READ_GRACE_S = 0.05
+"""After a wait for audio runs out, the time given to the event loop to read what came
+meanwhile before it counts as silence: a loop held up itself (a busy machine) wakes to
+its timer and to the audio that was waiting at once, and the timer would win."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,12 +261,14 @@ class Listener:
         return await self._arrives(max(0.0, limit))
 
     async def _arrives(self, seconds: float | None) -> bool:
-        """Wait up to `seconds` (None: for ever) for audio; False if none came."""
+        """Wait up to `seconds` (None: for ever) for audio; False if none came, not even
+        in the `READ_GRACE_S` after."""
         try:
             async with asyncio.timeout(seconds):
                 await self._intake.arrived.wait()
         except TimeoutError:
-            return False
+            await asyncio.sleep(READ_GRACE_S)
+            return self._intake.arrived.is_set()
         return True
 
     async def _judge_pause(self, start: int, end: int, pause: Utterance | None) -> None:
