@@ -139,7 +139,7 @@ def prepare_whisper(cache_dir: Path, *, verify: bool = False) -> Path:
     """
     folder = Path(cache_dir) / _FOLDER
     sources = whisper_sources()
-    stamp = _read_stamp(folder)
+    stamp = _read_stamp(folder / _STAMP)
     if stamp is not None and _stamp_matches(stamp, folder, sources, verify=verify):
         return folder
     if stamp is not None:
@@ -159,9 +159,9 @@ def _stat(path: Path) -> dict[str, int] | None:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _read_stamp(folder: Path) -> dict[str, Any] | None:
+def _read_stamp(path: Path) -> dict[str, Any] | None:
     try:
-        stamp = json.loads((folder / _STAMP).read_text(encoding="utf-8"))
+        stamp = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(stamp, dict) or stamp.get("version") != _STAMP_VERSION:
@@ -253,16 +253,26 @@ def _join(parts: list[Source], out: IO[bytes]) -> tuple[str, int]:
 
 @contextmanager
 def _atomic(path: Path) -> Iterator[IO[bytes]]:
-    """Write `path` whole or not at all: to a temporary file beside it, renamed at the end."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write `path` whole or not at all (`_atomic_path`), through a file object."""
+    with _atomic_path(path) as tmp, tmp.open("wb") as out:
+        yield out
+
+
+@contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    """Have `path` written whole or not at all: the caller writes the temporary file
+    beside it that this yields, which is synced to disk and renamed into place at the
+    end (and removed if the caller fails)."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
+        yield tmp
+        with tmp.open("rb") as written:
+            os.fsync(written.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -290,16 +300,8 @@ def prepare_llm(cache_dir: Path, source: Path) -> Path:
 
     made = Path(cache_dir) / f"{source.stem.rsplit('.', 1)[0]}.Q8_0.gguf"  # name.Q4_1.gguf
     stamp_path = made.with_name(made.name + _STAMP)
-    try:
-        stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        stamp = None
     wanted = {"version": _STAMP_VERSION, "source": str(source), "source_stat": _stat(source)}
-    if (
-        isinstance(stamp, dict)
-        and stamp.get("made") == _stat(made)
-        and {k: stamp.get(k) for k in wanted} == wanted
-    ):
+    if _read_stamp(stamp_path) == {**wanted, "made": _stat(made)}:
         return made
     made.parent.mkdir(parents=True, exist_ok=True)
     stamp_path.unlink(missing_ok=True)
@@ -307,23 +309,18 @@ def prepare_llm(cache_dir: Path, source: Path) -> Path:
     params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
     params.allow_requantize = True  # from Q4_1: every weight fits Q8_0's finer grid
     params.nthread = max(1, len(os.sched_getaffinity(0)))
-    fd, tmp = tempfile.mkstemp(dir=made.parent, prefix=f".{made.name}.", suffix=".tmp")
-    os.close(fd)
     quiet = logging.getLogger("llama-cpp-python")  # its progress: a line a tensor
     level = quiet.level
     quiet.setLevel(logging.ERROR)
     try:
-        failed = llama_cpp.llama_model_quantize(
-            str(source).encode(), tmp.encode(), ctypes.byref(params)
-        )
-        if failed:
-            raise ValueError(f"llama.cpp cannot convert {source} (error {failed})")
-        with open(tmp, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(tmp, made)
+        with _atomic_path(made) as tmp:
+            failed = llama_cpp.llama_model_quantize(
+                str(source).encode(), str(tmp).encode(), ctypes.byref(params)
+            )
+            if failed:
+                raise ValueError(f"llama.cpp cannot convert {source} (error {failed})")
     finally:
         quiet.setLevel(level)
-        Path(tmp).unlink(missing_ok=True)
     with _atomic(stamp_path) as out:
         out.write(json.dumps({**wanted, "made": _stat(made)}, indent=1).encode())
     log.info("prepared %s from %s", made, source.name)

@@ -172,7 +172,9 @@ class Backends:
         self.catalogue = catalogue
         given = {spec.key: llm for spec, llm in (prebuilt or {}).items()}
         self._llms: dict[tuple[object, ...], LLM] = {
-            spec.key: given.get(spec.key) or build_llm(spec, scheduler, models_dir)
+            spec.key: (
+                given[spec.key] if spec.key in given else build_llm(spec, scheduler, models_dir)
+            )
             for spec in catalogue.llm_specs()
         }
 
