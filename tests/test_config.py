@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from openlive.backends.catalogue import Catalogue
-from openlive.config import EngineSpec, LLMSpec, ModelSpec, load_toml
+from openlive.config import EngineSpec, LLMSpec, ModelSpec
+from openlive.config_file import load_toml
 
 ENGINES = """
 [models."remote-voice"]

@@ -71,6 +71,7 @@ async def test_the_embedded_llm_runs_the_prepared_model(tmp_path: Path) -> None:
     await llm.start()
     try:
         assert llm.path == tmp_path / "SmolLM2-135M-Instruct.Q8_0.gguf"
+        assert llm.name == "SmolLM2-135M-Instruct.Q8_0"  # the label of its /metrics
         conversation = llm.conversation()
         text = ""
         messages = [

@@ -18,8 +18,9 @@ from openlive.audio.pcm import Samples
 from openlive.audio.resample import resample
 from openlive.backends.catalogue import Catalogue
 from openlive.backends.models import prepare_whisper
-from openlive.backends.piper import PiperTTS, bundled_voice, reshape
+from openlive.backends.piper import PiperTTS, bundled_voice
 from openlive.backends.registry import voice_table
+from openlive.backends.reshape import reshape
 from openlive.backends.voice import OUTPUT_RATE, SAMPLE_RATE, VoiceModelError
 from openlive.backends.voices import (
     BUILTIN_VOICES,
@@ -30,7 +31,8 @@ from openlive.backends.voices import (
     find_language,
 )
 from openlive.backends.whisper import WhisperASR
-from openlive.config import LLMSpec, VoiceSpec, load_toml, load_voices
+from openlive.config import LLMSpec, VoiceSpec
+from openlive.config_file import load_toml, load_voices
 from openlive.protocol.errors import InvalidArgument
 
 PROTOCOL_CODES = [

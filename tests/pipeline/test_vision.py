@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from openlive.backends.base import ChatMessage, FunctionCall, FunctionResult, Image
-from openlive.backends.openai_compat import _chat_message, _chat_messages
+from openlive.backends.openai_messages import chat_message, chat_messages
 from openlive.pipeline.vision import ACTIVITY_LEAD, MAX_FRAMES, Frames, image_of, media_tokens
 from openlive.protocol.errors import InvalidArgument
 from openlive.protocol.messages import Blob, Content, MediaResolution, Part
@@ -104,7 +104,7 @@ def test_what_is_not_a_jpeg_or_png_is_refused(blob: Blob, reason: str) -> None:
 
 def test_an_engine_gets_images_as_data_urls_after_the_text() -> None:
     message = ChatMessage("user", "What is this?", images=(Image("image/png", PNG),))
-    assert _chat_message(message) == {
+    assert chat_message(message) == {
         "role": "user",
         "content": [
             {"type": "text", "text": "What is this?"},
@@ -114,7 +114,7 @@ def test_an_engine_gets_images_as_data_urls_after_the_text() -> None:
             },
         ],
     }
-    assert _chat_message(ChatMessage("user", "plain")) == {"role": "user", "content": "plain"}
+    assert chat_message(ChatMessage("user", "plain")) == {"role": "user", "content": "plain"}
 
 
 def test_a_spoken_turn_takes_only_the_frames_of_its_activity() -> None:
@@ -156,7 +156,7 @@ def test_the_images_of_function_results_follow_the_results_of_their_round() -> N
         ChatMessage("tool", "", result=FunctionResult("c2", "find", {"found": True})),
         ChatMessage("assistant", "Red."),
     ]
-    chat = _chat_messages(messages)
+    chat = chat_messages(messages)
     assert [m["role"] for m in chat] == ["user", "assistant", "tool", "tool", "user", "assistant"]
     assert chat[2]["content"] == "{}\na red door"
     assert chat[3]["content"] == '{"found": true}'

@@ -10,7 +10,8 @@ import pytest
 
 from openlive.backends.catalogue import VOICE_ACTIVITY_MODELS, Catalogue
 from openlive.backends.voice import Word
-from openlive.config import LLMSpec, load_toml
+from openlive.config import LLMSpec
+from openlive.config_file import load_toml
 from openlive.pipeline.languages import RecognitionLanguages, recognition_languages, whisper_code
 from openlive.pipeline.plan import SessionPlan, plan_session
 from openlive.pipeline.word_times import fit_words, speech_runs

@@ -124,6 +124,7 @@ class EmbeddedLLM(LLM):
                 self.path = prepare_llm(self._models_dir, self.path)
             except (OSError, ValueError) as exc:
                 log.warning("the bundled model runs as shipped (Q4_1, slower): %s", exc)
+            self.name = self.path.stem  # the file that runs, as /metrics labels it
         # The tokenizer, the chat template and the weights; the decoder has the context.
         self._llama = Llama(
             model_path=str(self.path), n_ctx=64, n_batch=64, n_threads=1, verbose=False

@@ -43,8 +43,6 @@ An engine that fails mid-answer fails the answer (`LLMError`; the session closes
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -55,9 +53,7 @@ import openai
 from openai import _base_client
 from openai.types.chat import (
     ChatCompletion,
-    ChatCompletionContentPartParam,
     ChatCompletionMessageParam,
-    ChatCompletionUserMessageParam,
 )
 from openai.types.completion_usage import CompletionUsage
 
@@ -75,6 +71,7 @@ from .base import (
     TextDelta,
     Usage,
 )
+from .openai_messages import chat_messages, tool
 from .openai_stream import StreamedReply, function_call
 
 __all__ = ["OpenAICompatibleLLM"]
@@ -122,86 +119,6 @@ _TOKENIZERS = (
     # llama-cpp-python's server, which adds the model's BOS (if it has one).
     _Tokenizer("/extras/tokenize", lambda model, text: {"model": model, "input": text}),
 )
-
-
-def _chat_message(message: ChatMessage) -> ChatCompletionMessageParam:
-    match message.role:
-        case "system":
-            return {"role": "system", "content": message.content}
-        case "user" if message.images:
-            return _user_with_images(message)
-        case "user":
-            return {"role": "user", "content": message.content}
-        case "assistant" if message.calls:
-            return {
-                "role": "assistant",
-                "content": message.content or None,
-                "tool_calls": [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": call.name, "arguments": json.dumps(call.args)},
-                    }
-                    for call in message.calls
-                ],
-            }
-        case "assistant":
-            return {"role": "assistant", "content": message.content}
-        case "tool":
-            assert message.result is not None
-            content = json.dumps(message.result.response)
-            return {
-                "role": "tool",
-                "tool_call_id": message.result.id,
-                "content": f"{content}\n{message.content}" if message.content else content,
-            }
-
-
-def _chat_messages(messages: Sequence[ChatMessage]) -> list[ChatCompletionMessageParam]:
-    """The history as the engine takes it. The images of a round's results follow its
-    `tool` messages, in a user message: nothing may come between a call and its result."""
-    chat: list[ChatCompletionMessageParam] = []
-    shown: list[ChatMessage] = []
-    for message in messages:
-        if shown and message.role != "tool":
-            chat.append(_results_images(shown))
-            shown = []
-        chat.append(_chat_message(message))
-        if message.role == "tool" and message.images:
-            shown.append(message)
-    if shown:
-        chat.append(_results_images(shown))
-    return chat
-
-
-def _results_images(results: Sequence[ChatMessage]) -> ChatCompletionUserMessageParam:
-    names = ", ".join(dict.fromkeys(m.result.name for m in results if m.result is not None))
-    images = tuple(image for m in results for image in m.images)
-    return _user_with_images(ChatMessage("user", f"Images returned by {names}:", images=images))
-
-
-def _user_with_images(message: ChatMessage) -> ChatCompletionUserMessageParam:
-    """A user message with its images as `image_url` parts (data URLs) after its text."""
-    parts: list[ChatCompletionContentPartParam] = []
-    if message.content:
-        parts.append({"type": "text", "text": message.content})
-    for image in message.images:
-        data = base64.b64encode(image.data).decode("ascii")
-        parts.append(
-            {"type": "image_url", "image_url": {"url": f"data:{image.mime_type};base64,{data}"}}
-        )
-    return {"role": "user", "content": parts}
-
-
-def _tool(spec: FunctionSpec) -> dict[str, Any]:
-    return {
-        "type": "function",
-        "function": {
-            "name": spec.name,
-            "description": spec.description,
-            "parameters": spec.parameters,
-        },
-    }
 
 
 class OpenAICompatibleLLM(LLM):
@@ -327,7 +244,7 @@ class OpenAICompatibleLLM(LLM):
         sampling: Sampling,
         functions: Sequence[FunctionSpec] = (),
     ) -> AsyncGenerator[ReplyEvent, None]:
-        chat = _chat_messages(messages)
+        chat = chat_messages(messages)
         request: dict[str, Any] = {
             "model": self.name,
             "messages": chat,
@@ -335,7 +252,7 @@ class OpenAICompatibleLLM(LLM):
             "stream_options": {"include_usage": True},
         }
         if functions:
-            request["tools"] = [_tool(f) for f in functions]
+            request["tools"] = [tool(f) for f in functions]
         optional = {
             "temperature": sampling.temperature,
             "top_p": sampling.top_p,

@@ -16,9 +16,8 @@ from ..config import (
     ServerConfig,
     default_data_dir,
     is_loopback,
-    load_toml,
-    load_voices,
 )
+from ..config_file import load_toml, load_voices
 from .flags import build_parser
 
 __all__ = ["main"]
