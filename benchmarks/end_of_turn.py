@@ -12,24 +12,29 @@ end with its last word and the rest begin with its first) to make:
   keeps the prosody it has inside the sentence.
 
 Each is run through the server's own decision code, offline and frame by frame: Silero
-VAD into `TurnDetector` with the settings of a session that sets no
-`silenceDurationMs`; at each pause, the speculative transcript the listener would make
-(Whisper on the turn's audio up to the pause plus `TRAILING`); at each `PauseCheck`, the
-transcript's words (`turns.said_finished`) and, where they do not decide, the turn model
-(`SmartTurn`) on the audio the listener would give it (`turns.finished`), the verdict
-handed to `verdict`. An incomplete utterance is **cut in on** when its turn ends before
-the second half begins. A complete one's **delay** runs from the end of its speech (the
-end of the last 10 ms above -50 dBFS) to the decision: the later of the check and the
-pause's start plus `TRAILING` plus Whisper's time, plus the model's time where it was
-asked (as the listener asks it: after the transcript; each time measured on each call,
-on this machine, as it is loaded when it runs); a complete one whose turn ends before
-its speech does (at a breath inside it) is cut in on too, and counted apart, not as
-quick. The frames are whole here: the silence
-of 500 ms ends at the 16th frame (512 ms), where the server counts it to the millisecond.
+VAD into `TurnDetector` with the settings of a session that sets no `silenceDurationMs`;
+at each pause, the speculative transcript the listener would make (Whisper on the turn's
+audio up to the pause plus `TRAILING`); at each `PauseCheck`, the transcript's words
+(`turn_end.said_finished`; where they end on a word that may go on, with the text turn
+model's reading, `turn_end.words_finished`) and, where they do not decide, the turn
+model (`SmartTurn`) on the audio the listener would give it (`turn_end.finished`), the
+verdict handed to `verdict`. An incomplete utterance is **cut in on** when its turn ends
+before the second half begins. A complete one's **delay** runs from the end of its
+speech (the end of the last 10 ms above -50 dBFS) to the decision: the later of the
+check and the pause's start plus `TRAILING` plus Whisper's time, plus the models' time
+where they were asked (as the listener asks it: after the transcript; each time measured
+on each call, on this machine, as it is loaded when it runs); a complete one whose turn
+ends before its speech does (at a breath inside it) is cut in on too, and counted apart,
+not as quick. The frames are whole here: the silence of 500 ms ends at the 16th frame
+(512 ms), where the server counts it to the millisecond.
 
 Rows: silence alone (500 ms, the default without the model); the model alone (what a
-session gets with `--no-speculative-recognition`); the model with the transcript (the
-default). Nothing is random; the audio is the same on every run.
+session gets with `--no-speculative-recognition`); the model with the transcript; the
+model with the transcript and the text turn model (the default). The decisions are
+not random, but the speech is: Piper's synthesis draws its noise afresh each time, so
+sentences made again come out a little differently (a word's end softer, a pause a
+little longer), and the counts move with them. Compare rows of one run, or of runs on
+one `--audio` cache.
 
 Usage: .venv/bin/python benchmarks/end_of_turn.py [--out PATH] [--audio CACHE]
 
@@ -60,14 +65,20 @@ if str(ROOT) not in sys.path:
 
 from openlive.audio.pcm import OUTPUT_RATE  # noqa: E402
 from openlive.audio.resample import resample  # noqa: E402
-from openlive.backends.models import prepare_whisper  # noqa: E402
+from openlive.backends.models import (  # noqa: E402
+    bundled_gguf,
+    prepare_llm,
+    prepare_whisper,  # noqa: E402
+)
 from openlive.backends.piper import PiperTTS  # noqa: E402
 from openlive.backends.silero import SileroVAD  # noqa: E402
 from openlive.backends.smart_turn import SmartTurn  # noqa: E402
+from openlive.backends.text_turn import TextTurn  # noqa: E402
 from openlive.backends.voice import ASROptions  # noqa: E402
 from openlive.backends.whisper import WhisperASR  # noqa: E402
 from openlive.config import default_data_dir  # noqa: E402
 from openlive.pipeline.listener import LEADING, TRAILING  # noqa: E402
+from openlive.pipeline.turn_end import asks_words, finished, words_finished  # noqa: E402
 from openlive.pipeline.turns import (  # noqa: E402
     FRAME_MS,
     PauseCheck,
@@ -76,8 +87,6 @@ from openlive.pipeline.turns import (  # noqa: E402
     SpeechStarted,
     TurnDetector,
     TurnSettings,
-    finished,
-    said_finished,
 )
 
 RATE = 16_000
@@ -130,18 +139,31 @@ class Outcome:
     """Samples into the utterance when the turn was decided, the models' time included."""
     model_ms: list[float]
     asr_ms: list[float]
-    checks: list[tuple[float, str | None, bool]]
-    """Each check's probability, transcript and verdict."""
+    checks: list[tuple[object, ...]]
+    """Each check's probability, transcript and verdict (and the text turn model's
+    probability, where it was asked)."""
+    words_ms: list[float]
 
 
 class Judge:
     """The models the learned end of turn asks, with their answers kept (the same audio
     gives the same answer, so each row after the first reuses them) and timed."""
 
-    def __init__(self, model: SmartTurn, asr: WhisperASR | None) -> None:
-        self.model, self.asr = model, asr
+    def __init__(
+        self, model: SmartTurn, asr: WhisperASR | None, words: TextTurn | None = None
+    ) -> None:
+        self.model, self.asr, self.words = model, asr, words
         self._p: dict[tuple[int, int, int], tuple[float, float]] = {}
         self._text: dict[tuple[int, int, int], tuple[str, float]] = {}
+        self._end: dict[str, tuple[float, float]] = {}
+
+    def message_end(self, text: str) -> tuple[float, float]:
+        assert self.words is not None
+        if text not in self._end:
+            started = time.perf_counter()
+            p = self.words.probability(text)
+            self._end[text] = (p, (time.perf_counter() - started) * 1000)
+        return self._end[text]
 
     def probability(self, key: int, audio: np.ndarray, a: int, b: int) -> tuple[float, float]:
         if (key, a, b) not in self._p:
@@ -170,9 +192,10 @@ def run(
     audio = utterance.audio
     speech_start, text, text_ready = 0, None, 0.0
     pending: tuple[float, bool] | None = None
+    words_ms: list[float] = []
     model_ms: list[float] = []
     asr_ms: list[float] = []
-    checks: list[tuple[float, str | None, bool]] = []
+    checks: list[tuple[object, ...]] = []
     for i in range(len(audio) // FRAME):
         events = []
         if pending is not None and pending[0] <= (i + 1) * FRAME:
@@ -194,8 +217,14 @@ def run(
                 # The transcript first; the model only where its words do not decide.
                 said = text if judge.asr else None
                 at = max(event.end * FRAME, text_ready if judge.asr else 0)
-                done = said_finished(said)
-                p = None
+                end = None
+                if judge.words is not None and asks_words(said):
+                    assert said is not None
+                    end, ms = judge.message_end(said)
+                    words_ms.append(ms)
+                    at += ms * RATE / 1000
+                done = words_finished(said, end)
+                p: float | None = None
                 if done is None:
                     a = max(0, event.start * FRAME - LEADING)
                     p, ms = judge.probability(key, audio, a, event.end * FRAME)
@@ -204,10 +233,10 @@ def run(
                     done = finished(p, said)
                     p = round(p, 3)
                 pending = (at, done)
-                checks.append((p, said, done))
+                checks.append((p, said, done) if end is None else (p, said, done, round(end, 4)))
             elif isinstance(event, SpeechEnded):
-                return Outcome(decided, model_ms, asr_ms, checks)
-    return Outcome(None, model_ms, asr_ms, checks)
+                return Outcome(decided, model_ms, asr_ms, checks, words_ms)
+    return Outcome(None, model_ms, asr_ms, checks, words_ms)
 
 
 def speech_end(audio: np.ndarray) -> int:
@@ -292,12 +321,14 @@ def measure(
     delays: list[float] = []
     model_ms: list[float] = []
     asr_ms: list[float] = []
+    words_ms: list[float] = []
     late: list[object] = []
     early: list[object] = []
     for key, u in enumerate(complete):
         out = run(vad, judge, u, settings, key)
         model_ms += out.model_ms
         asr_ms += out.asr_ms
+        words_ms += out.words_ms
         if out.ended_at is not None:
             delays.append((out.ended_at - u.speech_end) / RATE * 1000)
             if not 0 <= delays[-1] <= 300 and out.checks:
@@ -306,6 +337,7 @@ def measure(
     for key, u in enumerate(incomplete, start=len(complete)):
         assert u.gap is not None
         out = run(vad, judge, u, settings, key)
+        words_ms += out.words_ms
         pause = round((u.gap[1] - u.gap[0]) / RATE, 2)
         by_pause[pause][1] += 1
         if out.ended_at is not None and out.ended_at <= u.gap[1]:
@@ -332,6 +364,8 @@ def measure(
         "cut_in_by_pause_s": {str(p): f"{c}/{n}" for p, (c, n) in by_pause.items()},
         "model_ms_p50": round(statistics.median(model_ms), 1) if model_ms else None,
         "whisper_ms_p50": round(statistics.median(asr_ms), 1) if asr_ms else None,
+        "words_model_calls": len(words_ms),
+        "words_model_ms_p50": round(statistics.median(words_ms), 1) if words_ms else None,
         "complete_not_within_300ms": late,
         "incomplete_cut_in": early,
     }
@@ -365,13 +399,16 @@ def main() -> int:
 
     learned = TurnSettings.from_live()
     both = Judge(model, asr)
+    words = TextTurn(prepare_llm(default_data_dir() / "models", bundled_gguf()))
     rows = {
         "silence 500 ms": measure(vad, None, learned.without_model(), complete, incomplete),
         "learned: the model alone": measure(vad, Judge(model, None), learned, complete, incomplete),
-        "learned: the model and the transcript (default)": measure(
-            vad, both, learned, complete, incomplete
-        ),
+        "learned: the model and the transcript": measure(vad, both, learned, complete, incomplete),
     }
+    both.words = words  # the same transcripts and probabilities, kept
+    rows["learned: the model, the transcript and the text model (default)"] = measure(
+        vad, both, learned, complete, incomplete
+    )
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
@@ -395,7 +432,12 @@ def main() -> int:
             f" incomplete cut in on {row['cut_in']}/{row['incomplete']}"
             f" {row['cut_in_by_pause_s']}"
         )
-    print(f"model per call: {report['model_ms_per_call']} ms; load {report['load_average']}")
+    default = rows["learned: the model, the transcript and the text model (default)"]
+    print(
+        f"model per call: {report['model_ms_per_call']} ms; text model:"
+        f" {default['words_model_calls']} calls, p50 {default['words_model_ms_p50']} ms;"
+        f" load {report['load_average']}"
+    )
     return 0
 
 

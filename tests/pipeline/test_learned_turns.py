@@ -16,7 +16,7 @@ import pytest
 from openlive.audio.pcm import Samples, float_to_pcm16
 from openlive.backends.registry import VoiceModels
 from openlive.backends.scheduler import Scheduler
-from openlive.backends.voice import ASROptions, Transcript, TurnModel
+from openlive.backends.voice import ASROptions, TextTurnModel, Transcript, TurnModel
 from openlive.pipeline.listener import Listener, ListenerEvent, UserSpoke, VoiceEnded
 from openlive.pipeline.turns import TurnDetector, TurnSettings
 from openlive.protocol.messages import Blob
@@ -29,6 +29,7 @@ SENTENCES = {
     1: "I'd like to book a table for",
     2: "I'd like to book a table for two.",
     3: "Ever tried",  # no full stop: the words do not decide
+    4: "The reason I am calling is that.",  # a word that may go on: the text model
 }
 
 
@@ -52,14 +53,29 @@ class FixedTurnModel(TurnModel):
         return self.p
 
 
-class Ear:
+class FixedTextModel(TextTurnModel):
+    name = "fixed words"
+
     def __init__(self, probability: float) -> None:
+        self.p = probability
+        self.asked: list[str] = []
+
+    def probability(self, text: str) -> float:
+        self.asked.append(text)
+        return self.p
+
+
+class Ear:
+    def __init__(self, probability: float, message_end: float = 0.5) -> None:
         self.vad = LoudnessVAD()
         self.model = FixedTurnModel(probability)
+        self.words = FixedTextModel(message_end)
         self.scheduler = Scheduler("test")
         self.events: list[ListenerEvent] = []
         self.fed = 0
-        voice = VoiceModels(vad=self.vad, asr=SentenceASR(), tts=SilentTTS(), turn=self.model)
+        voice = VoiceModels(
+            vad=self.vad, asr=SentenceASR(), tts=SilentTTS(), turn=self.model, words=self.words
+        )
         self.listener = Listener(
             voice,
             self.scheduler,
@@ -89,7 +105,7 @@ class Ear:
 
 @pytest.fixture
 async def ear(request: pytest.FixtureRequest) -> AsyncIterator[Ear]:
-    ear = Ear(getattr(request, "param", 0.9))
+    ear = Ear(*getattr(request, "param", (0.9,)))
     async with running(ear.listener.run, ear.scheduler):
         yield ear
 
@@ -103,9 +119,10 @@ async def test_a_finished_sentence_ends_the_turn_long_before_the_limit(ear: Ear)
     await eventually(lambda: len(ear.spoken) == 1)
     assert ear.spoken == [SENTENCES[2]]
     assert ear.model.calls == 0  # the words decided both pauses: the model was not asked
+    assert ear.words.asked == []  # nor the text model: no sentence ended on an open word
 
 
-@pytest.mark.parametrize("ear", [0.99], indirect=True)
+@pytest.mark.parametrize("ear", [(0.99,)], indirect=True)
 async def test_where_the_words_do_not_decide_the_model_does(ear: Ear) -> None:
     bursts = [quiet(100), sound(300)] * 3
     await ear.play(quiet(220), *bursts, quiet(480), real_time=True)
@@ -116,7 +133,7 @@ async def test_where_the_words_do_not_decide_the_model_does(ear: Ear) -> None:
     assert ear.model.calls == 1
 
 
-@pytest.mark.parametrize("ear", [0.99], indirect=True)
+@pytest.mark.parametrize("ear", [(0.99,)], indirect=True)
 async def test_an_unfinished_sentence_holds_the_turn_through_a_long_pause(ear: Ear) -> None:
     """The model is sure the first half is finished; its words say otherwise."""
     await ear.play(quiet(320), sound(600), quiet(1000), sound(600), quiet(1800))
@@ -125,7 +142,7 @@ async def test_an_unfinished_sentence_holds_the_turn_through_a_long_pause(ear: E
     assert len([e for e in ear.events if isinstance(e, VoiceEnded)]) == 1
 
 
-@pytest.mark.parametrize("ear", [0.2], indirect=True)
+@pytest.mark.parametrize("ear", [(0.2,)], indirect=True)
 async def test_without_a_finished_sentence_the_pause_runs_to_the_limit(ear: Ear) -> None:
     await ear.play(quiet(320), sound(600), quiet(1500))
     await asyncio.sleep(0.3)
@@ -133,3 +150,27 @@ async def test_without_a_finished_sentence_the_pause_runs_to_the_limit(ear: Ear)
     await ear.play(quiet(200))
     await eventually(lambda: len(ear.spoken) == 1)
     assert ear.spoken == [SENTENCES[1]]
+
+
+@pytest.mark.parametrize("ear", [(0.99, 0.002)], indirect=True)
+async def test_a_sentence_that_the_text_model_hears_go_on_holds_the_turn(ear: Ear) -> None:
+    """Whisper's full stop after "...is that", and a turn model sure it is finished:
+    the text model, unlikely to end a message there, holds the turn."""
+    bursts = [quiet(100), sound(300)] * 4
+    await ear.play(quiet(220), *bursts, quiet(900), real_time=True)
+    assert ear.words.asked == [SENTENCES[4]]
+    assert not any(isinstance(e, VoiceEnded) for e in ear.events)  # held past 500 ms
+    await ear.play(quiet(900))
+    await eventually(lambda: len(ear.spoken) == 1)  # the limit ended it
+    assert ear.spoken == [SENTENCES[4]]
+
+
+@pytest.mark.parametrize("ear", [(0.99, 0.3)], indirect=True)
+async def test_a_sentence_the_text_model_finds_likely_to_end_goes_to_the_turn_model(
+    ear: Ear,
+) -> None:
+    bursts = [quiet(100), sound(300)] * 4
+    await ear.play(quiet(220), *bursts, quiet(480), real_time=True)
+    assert any(isinstance(e, VoiceEnded) for e in ear.events)  # within the silence sent
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.words.asked == [SENTENCES[4]] and ear.model.calls == 1

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import pytest
 
+from openlive.pipeline.turn_end import (
+    Reading,
+    asks_words,
+    finished,
+    reading,
+    said_finished,
+    words_finished,
+)
 from openlive.pipeline.turns import (
     LEARNED_CHECK_MS,
     LEARNED_LIMIT_MS,
     PauseCheck,
     PauseEnded,
     PauseStarted,
-    Reading,
     SpeechEnded,
     SpeechStarted,
     TurnDetector,
     TurnEvent,
     TurnSettings,
-    finished,
-    reading,
-    said_finished,
 )
 
 
@@ -214,8 +218,9 @@ def test_each_pause_is_checked_once() -> None:
         ("Who are you talking to?", Reading.UNFINISHED),
         ("Ever tried", Reading.OPEN),  # no full stop: the audio decides
         ("We should leave early so that we", Reading.UNFINISHED),
-        ("I know who you are.", Reading.OPEN),
-        ("Turn the lights on.", Reading.OPEN),
+        ("I know who you are.", Reading.OPEN_WORD),  # the language model, then the audio
+        ("Turn the lights on.", Reading.OPEN_WORD),
+        ("The reason I am calling is that.", Reading.OPEN_WORD),
         ("If it rains tomorrow.", Reading.UNFINISHED),  # a clause without its main clause
         ("Sure. When you can.", Reading.OPEN),  # short: the audio decides
         ("If it rains tomorrow, we stay home.", Reading.FINISHED),
@@ -223,6 +228,8 @@ def test_each_pause_is_checked_once() -> None:
         ("Because it is late.", Reading.FINISHED),
         ("How do I get from the station to the station?", Reading.UNFINISHED),  # echo
         ("Thank you. Thank you.", Reading.FINISHED),
+        ("please add some x and. Please add some XN.", Reading.UNFINISHED),  # restarted
+        ("I want pizza. I want pasta.", Reading.FINISHED),  # two words alike: not a restart
         ("Ever tried. Ever failed.", Reading.FINISHED),
         ("", Reading.UNFINISHED),
         ("¿Qué hora es?", Reading.FINISHED),
@@ -245,3 +252,17 @@ def test_the_words_alone_decide_where_they_can() -> None:
     assert said_finished("Turn the lights on.") is None  # the model decides
     assert said_finished("Ever tried") is None
     assert said_finished(None) is None
+
+
+def test_the_language_model_holds_a_sentence_that_ends_on_an_open_word() -> None:
+    """Asked only where a sentence ends on a word that may go on; a message unlikely to
+    end there holds the turn, a likely one leaves it to the audio; it never ends one."""
+    assert asks_words("The reason I am calling is that.")
+    assert words_finished("The reason I am calling is that.", 0.002) is False
+    assert words_finished("Turn the lights on.", 0.08) is None  # the audio decides
+    assert words_finished("Turn the lights on.", None) is None  # not asked
+    assert not asks_words("Ever tried")  # no full stop: the audio alone
+    assert words_finished("Ever tried", 0.0) is None
+    assert not asks_words("Two people at eight tonight.")
+    assert words_finished("Two people at eight tonight.", 0.0) is True  # the words end it
+    assert not asks_words(None) and words_finished(None, None) is None

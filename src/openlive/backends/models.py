@@ -50,6 +50,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -296,6 +297,14 @@ def prepare_llm(cache_dir: Path, source: Path) -> Path:
     (about half a second for the bundled model; later calls check sizes and mtimes).
     Raises `OSError` if it cannot be written, `ValueError` if llama.cpp cannot read
     `source`."""
+    with _PREPARING:  # the LLM and the text turn model may both ask at the first start
+        return _prepare_llm(cache_dir, source)
+
+
+_PREPARING = threading.Lock()
+
+
+def _prepare_llm(cache_dir: Path, source: Path) -> Path:
     import llama_cpp
 
     made = Path(cache_dir) / f"{source.stem.rsplit('.', 1)[0]}.Q8_0.gguf"  # name.Q4_1.gguf

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..config import EngineSpec, LLMSpec, VoiceSpec
-from .base import LLM
+from .base import LLM, LLMError
 from .catalogue import Catalogue
 from .scheduler import Scheduler
-from .voice import ASR, TTS, VAD, TurnModel, VoiceModelError
+from .voice import ASR, TTS, VAD, TextTurnModel, TurnModel, VoiceModelError
 from .voices import BUILTIN_VOICES, VoiceStyle
 
 __all__ = ["Backends", "Recognizer", "VoiceModels", "build_llm", "load_voice", "voice_table"]
@@ -39,6 +39,9 @@ class VoiceModels:
     """The models' own speech engines."""
     turn: TurnModel | None = None
     """The learned end of turn (Smart Turn v3); None: turns end on silence alone."""
+    words: TextTurnModel | None = None
+    """The learned end of turn's reading of the words (the bundled LLM asked whether a
+    message ends there); None: the words decide by their punctuation alone."""
 
     def for_model(
         self, recognizer: Recognizer | None = None, speech: EngineSpec | None = None
@@ -87,6 +90,7 @@ def load_voice(
     synthesizers = {spec: EngineTTS(spec) for spec in dict.fromkeys(model_speech)}
     tts = PiperTTS(voice_table(voices))
     turn = _turn_model() if learned_turns else None
+    words = _text_turn_model(data_dir / "models") if turn is not None else None
     engines: list[ASR | TTS] = [*recognizers.values(), *synthesizers.values()]
     names = ", ".join(m.name for m in engines)
     log.info(
@@ -95,9 +99,28 @@ def load_voice(
         asr.name,
         tts.name,
         f", {turn.name}" if turn else "",
+        f", {words.name}" if words else "",
         f" (and {names})" * bool(names),
     )
-    return VoiceModels(vad, asr, tts, recognizers, synthesizers, turn)
+    return VoiceModels(vad, asr, tts, recognizers, synthesizers, turn, words)
+
+
+def _text_turn_model(models_dir: Path) -> TextTurnModel | None:
+    """The bundled LLM as the embedded LLM runs it (prepared in `models_dir`), else as
+    shipped; None, with a warning, where it cannot load."""
+    from .models import bundled_gguf, prepare_llm
+    from .text_turn import TextTurn
+
+    try:
+        gguf = bundled_gguf()
+        try:
+            gguf = prepare_llm(models_dir, gguf)
+        except (OSError, ValueError) as exc:
+            log.warning("the text turn model runs the bundled model as shipped: %s", exc)
+        return TextTurn(gguf)
+    except (LLMError, VoiceModelError) as exc:
+        log.warning("a learned end of turn reads the words by punctuation alone: %s", exc)
+        return None
 
 
 def _turn_model() -> TurnModel | None:

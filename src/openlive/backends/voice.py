@@ -31,6 +31,7 @@ __all__ = [
     "Delivery",
     "TTSCapabilities",
     "Transcript",
+    "TextTurnModel",
     "TurnModel",
     "VADStream",
     "VoiceModelError",
@@ -97,6 +98,17 @@ class TurnModel(abc.ABC):
         """The probability, in [0, 1], that the speaker has finished: `audio` is the
         turn at `SAMPLE_RATE`, from before its speech to now (the pause so far
         included). Thread-safe."""
+
+
+class TextTurnModel(abc.ABC):
+    """Whether a turn is finished, judged from its words: a language model's reading."""
+
+    name: str
+
+    @abc.abstractmethod
+    def probability(self, text: str) -> float:
+        """The probability, in [0, 1], that a message whose text is `text` (its final
+        punctuation disregarded) ends there. Thread-safe."""
 
 
 # --- ASR ---------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from .intake import FRAME, RATE, AudioIntake
 from .judge import Judge
 from .recognition import INTERIM_STEP, Recognition, UserSpeaking, UserSpoke, Utterance
 from .timing import VoiceStats
+from .turn_end import finished
 from .turns import (
     DEFAULT_SILENCE_MS,
     PauseCheck,
@@ -67,7 +68,6 @@ from .turns import (
     SpeechStarted,
     TurnDetector,
     TurnEvent,
-    finished,
 )
 
 __all__ = [
@@ -182,7 +182,7 @@ class Listener:
         self._turn_from = 0
         """Where the audio after the last turn begins."""
         self._tasks: asyncio.TaskGroup | None = None
-        self._judge = Judge(voice.turn, scheduler, self._intake, LEADING)
+        self._judge = Judge(voice.turn, scheduler, self._intake, LEADING, voice.words)
         self._judging: asyncio.Task[None] | None = None
         """A learned end of turn: the judgement of the current pause, under way."""
         self._verdict: bool | None = None
