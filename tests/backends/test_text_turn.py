@@ -24,6 +24,7 @@ def words(tmp_path_factory: pytest.TempPathFactory) -> TextTurn:
         "The reason I am calling is that.",  # Whisper's full stop after a pause
         "What time does the pharmacy on?",
         "My favourite thing to do on Sundays is.",
+        "The reason I am calling this that.",  # as the server heard it in a test
     ],
 )
 def test_a_sentence_broken_off_is_unlikely_to_end_a_message(words: TextTurn, text: str) -> None:
@@ -40,7 +41,7 @@ def test_a_sentence_broken_off_is_unlikely_to_end_a_message(words: TextTurn, tex
     ],
 )
 def test_a_whole_sentence_is_likely_to(words: TextTurn, text: str) -> None:
-    assert words.probability(text) > 2 * MESSAGE_END
+    assert words.probability(text) > 1.5 * MESSAGE_END
 
 
 def test_the_final_punctuation_is_disregarded(words: TextTurn) -> None:
