@@ -62,6 +62,8 @@ class FixedTextModel(TextTurnModel):
 
     def probability(self, text: str) -> float:
         self.asked.append(text)
+        if self.p < 0:
+            raise RuntimeError("llama_decode failed")
         return self.p
 
 
@@ -174,3 +176,15 @@ async def test_a_sentence_the_text_model_finds_likely_to_end_goes_to_the_turn_mo
     assert any(isinstance(e, VoiceEnded) for e in ear.events)  # within the silence sent
     await eventually(lambda: len(ear.spoken) == 1)
     assert ear.words.asked == [SENTENCES[4]] and ear.model.calls == 1
+
+
+@pytest.mark.parametrize("ear", [(0.99, -1.0)], indirect=True)
+async def test_a_text_model_that_fails_leaves_the_turn_to_the_turn_model(
+    ear: Ear, caplog: pytest.LogCaptureFixture
+) -> None:
+    bursts = [quiet(100), sound(300)] * 4
+    await ear.play(quiet(220), *bursts, quiet(480), real_time=True)
+    assert any(isinstance(e, VoiceEnded) for e in ear.events)  # the turn model ended it
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.words.asked == [SENTENCES[4]] and ear.model.calls == 1
+    assert "the text turn model failed" in caplog.text

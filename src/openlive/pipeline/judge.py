@@ -14,6 +14,7 @@ transcription in progress delays them.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import numpy as np
 
@@ -24,6 +25,8 @@ from .recognition import Utterance
 from .turn_end import asks_words, finished, words_finished
 
 __all__ = ["Judge"]
+
+log = logging.getLogger(__name__)
 
 
 class Judge:
@@ -69,7 +72,10 @@ class Judge:
         message_end = None
         if self._words is not None and asks_words(text):
             assert text is not None
-            message_end = await self._scheduler.run(Priority.VAD, self._words.probability, text)
+            try:
+                message_end = await self._scheduler.run(Priority.VAD, self._words.probability, text)
+            except Exception:  # it only advises: the turn model decides, as without it
+                log.exception("the text turn model failed; the turn model decides")
         verdict = words_finished(text, message_end)
         if verdict is None:
             verdict = finished(await self.audio(start, end), text)
