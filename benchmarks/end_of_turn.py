@@ -65,11 +65,7 @@ if str(ROOT) not in sys.path:
 
 from openlive.audio.pcm import OUTPUT_RATE  # noqa: E402
 from openlive.audio.resample import resample  # noqa: E402
-from openlive.backends.models import (  # noqa: E402
-    bundled_gguf,
-    prepare_llm,
-    prepare_whisper,  # noqa: E402
-)
+from openlive.backends.models import bundled_gguf, prepare_llm, prepare_whisper  # noqa: E402
 from openlive.backends.piper import PiperTTS  # noqa: E402
 from openlive.backends.silero import SileroVAD  # noqa: E402
 from openlive.backends.smart_turn import SmartTurn  # noqa: E402

@@ -41,7 +41,7 @@ from .batching import BatchDecoder, Generation, kv_bytes_per_token
 from .chat_prompt import ChatPrompt
 from .embedded_reply import produce
 from .fitting import fit_prompt
-from .models import bundled_gguf, prepare_llm
+from .models import bundled_gguf, llm_file
 from .sampling import SamplerSettings
 from .scheduler import Priority, Scheduler
 
@@ -120,10 +120,7 @@ class EmbeddedLLM(LLM):
         if not self.path.is_file():
             raise LLMError(f"model file not found: {self.path}")
         if self._models_dir is not None:
-            try:
-                self.path = prepare_llm(self._models_dir, self.path)
-            except (OSError, ValueError) as exc:
-                log.warning("the bundled model runs as shipped (Q4_1, slower): %s", exc)
+            self.path = llm_file(self._models_dir, self.path)
             self.name = self.path.stem  # the file that runs, as /metrics labels it
         # The tokenizer, the chat template and the weights; the decoder has the context.
         self._llama = Llama(

@@ -34,9 +34,9 @@ not Q4_1). `prepare_llm` converts it once to Q8_0 (0.5 s, 145 MB), which holds e
 Q4_1 weight almost exactly: on the project's own prose its perplexity is 37.59 against
 the original's 37.56, and the two agree on the likeliest next token 95 % of the time
 (Q4_0, the same size as Q4_1, is far off: 40.3 against 32.7 on other text). An answer's
-first clause comes in 207 ms instead of 259 (median; `benchmarks/llm_file.py`).
-The stamp beside it records the source's and
-the result's size and mtime, as for Whisper.
+first clause comes in 207 ms instead of 259 (median; `benchmarks/llm_file.py`). The
+stamp beside it records the source's and the result's size and mtime, as for Whisper.
+Where the folder cannot be written, the shipped file runs (`llm_file`).
 """
 
 from __future__ import annotations
@@ -60,7 +60,14 @@ from typing import IO, Any
 from .base import LLMError
 from .voice import VoiceModelError
 
-__all__ = ["WHISPER_FILES", "bundled_gguf", "prepare_llm", "prepare_whisper", "whisper_sources"]
+__all__ = [
+    "WHISPER_FILES",
+    "bundled_gguf",
+    "llm_file",
+    "prepare_llm",
+    "prepare_whisper",
+    "whisper_sources",
+]
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +299,19 @@ def bundled_gguf() -> Path:
     return path
 
 
+_PREPARING = threading.Lock()
+
+
+def llm_file(cache_dir: Path, source: Path) -> Path:
+    """The file to run the bundled model from: its Q8_0 conversion (`prepare_llm`), or
+    `source` itself, with a warning, where that cannot be made."""
+    try:
+        return prepare_llm(cache_dir, source)
+    except (OSError, ValueError) as exc:
+        log.warning("the bundled model runs as shipped (Q4_1, slower): %s", exc)
+        return source
+
+
 def prepare_llm(cache_dir: Path, source: Path) -> Path:
     """Return the Q8_0 conversion of the GGUF `source` in `cache_dir`, making it if needed
     (about half a second for the bundled model; later calls check sizes and mtimes).
@@ -299,9 +319,6 @@ def prepare_llm(cache_dir: Path, source: Path) -> Path:
     `source`."""
     with _PREPARING:  # the LLM and the text turn model may both ask at the first start
         return _prepare_llm(cache_dir, source)
-
-
-_PREPARING = threading.Lock()
 
 
 def _prepare_llm(cache_dir: Path, source: Path) -> Path:

@@ -108,16 +108,11 @@ def load_voice(
 def _text_turn_model(models_dir: Path) -> TextTurnModel | None:
     """The bundled LLM as the embedded LLM runs it (prepared in `models_dir`), else as
     shipped; None, with a warning, where it cannot load."""
-    from .models import bundled_gguf, prepare_llm
+    from .models import bundled_gguf, llm_file
     from .text_turn import TextTurn
 
     try:
-        gguf = bundled_gguf()
-        try:
-            gguf = prepare_llm(models_dir, gguf)
-        except (OSError, ValueError) as exc:
-            log.warning("the text turn model runs the bundled model as shipped: %s", exc)
-        return TextTurn(gguf)
+        return TextTurn(llm_file(models_dir, bundled_gguf()))
     except (LLMError, VoiceModelError) as exc:
         log.warning("a learned end of turn reads the words by punctuation alone: %s", exc)
         return None

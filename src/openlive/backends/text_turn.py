@@ -78,7 +78,3 @@ class TextTurn(TextTurnModel):
             scores = logits.astype(np.float64)
         weights = np.exp(scores - scores.max())
         return float(weights[self._endings].sum() / weights.sum())
-
-    def close(self) -> None:
-        with self._lock:
-            self._llama.close()
