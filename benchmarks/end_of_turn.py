@@ -21,7 +21,8 @@ model (`SmartTurn`) on the audio the listener would give it (`turn_end.finished`
 verdict handed to `verdict`. An incomplete utterance is **cut in on** when its turn ends
 before the second half begins. A complete one's **delay** runs from the end of its
 speech (the end of the last 10 ms above -50 dBFS) to the decision: the later of the
-check and the pause's start plus `TRAILING` plus Whisper's time, plus the models' time
+check and the pause's start plus `TRAILING` (or the frame that showed the pause, if
+later) plus Whisper's time, plus the models' time
 where they were asked (as the listener asks it: after the transcript; each time measured
 on each call, on this machine, as it is loaded when it runs); a complete one whose turn
 ends before its speech does (at a breath inside it) is cut in on too, and counted apart,
@@ -208,7 +209,8 @@ def run(
                 b = event.frame * FRAME + TRAILING
                 text, ms = judge.transcript(key, audio, a, b)
                 asr_ms.append(ms)
-                text_ready = b + ms * RATE / 1000
+                # Whisper starts once that audio is in, and the pause is known.
+                text_ready = max(b, (i + 1) * FRAME) + ms * RATE / 1000
             elif isinstance(event, PauseCheck) and judge is not None:
                 # The transcript first; the model only where its words do not decide.
                 said = text if judge.asr else None

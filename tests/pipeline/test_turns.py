@@ -130,6 +130,35 @@ def test_the_speech_starts_where_the_frames_rose_above_the_end_threshold() -> No
     assert run(script)[0] == SpeechStarted(10)
 
 
+def test_the_pause_starts_where_the_frames_fell_below_the_start_threshold() -> None:
+    """Speech that fades (frames between the two thresholds, then silence) ends with its
+    last frame the VAD was sure of: the silence is counted from there, so a turn of
+    500 ms of silence ends 500 ms after it (16 frames), not a frame later."""
+    fading = [0.45]
+    script = SPEECH * 10 + fading + SILENCE * 20
+    assert run(script, TurnSettings(silence_duration_ms=500)) == [
+        SpeechStarted(0),
+        PauseStarted(10),  # announced on the silent frame, 11; the pause starts at 10
+        SpeechEnded(0, 10),
+    ]
+    detector = TurnDetector(TurnSettings(silence_duration_ms=500))
+    for p in SPEECH * 10 + fading + SILENCE * 14:  # 15 frames: 480 ms from the fall
+        detector.push(p)
+    assert detector.unscored(20) == [SpeechEnded(0, 10)]
+    # a dip that rises back above the start threshold is speech, not the fall
+    script = SPEECH * 10 + [0.45, 0.9, 0.45] + SILENCE * 20
+    assert run(script)[1] == PauseStarted(12)
+    # a pause that ends on a fading frame falls from there next time
+    script = SPEECH * 10 + SILENCE * 3 + [0.4] + SILENCE * 20
+    assert run(script)[1:4] == [PauseStarted(10), PauseEnded(13), PauseStarted(13)]
+    # silence no longer than the fade itself ends the turn on the first silent frame
+    script = SPEECH * 10 + fading * 2 + SILENCE * 5
+    assert run(script, TurnSettings(silence_duration_ms=64)) == [
+        SpeechStarted(0),
+        SpeechEnded(0, 10),
+    ]
+
+
 # --- a learned end of turn ---------------------------------------------------------------
 
 LEARNED = TurnSettings.from_live()

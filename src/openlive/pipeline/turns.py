@@ -23,9 +23,14 @@ leaves the pause to run to `silence_duration_ms`, the limit::
 `SpeechStarted` is only announced once the speech has lasted `prefix_padding_ms`, so a
 click or a short cough neither starts a turn nor interrupts the model. The speech it
 reports starts where the frames rose above the end threshold before it (the same
-hysteresis as its end: a soft onset the VAD is not yet sure of is speech). `PauseStarted`
-marks the first silent frame: the moment speculative work may start. `SpeechEnded`
-closes the turn; `PauseEnded` says the speculation was wrong.
+hysteresis as its end: a soft onset the VAD is not yet sure of is speech). The pause,
+likewise, starts where the frames fell below the start threshold before they fell below
+the end one: the silence is counted from the end of the last frame the VAD was sure was
+speech, not from the first it is sure is silence (Silero's score lags the voice by a
+frame about half the time, which would otherwise add 32 ms to every pause).
+`PauseStarted` is announced on that first silent frame, and names the pause's start:
+the moment speculative work may start. `SpeechEnded` closes the turn; `PauseEnded` says
+the speculation was wrong.
 
 Thresholds follow the Live API's sensitivities (`START_SENSITIVITY_HIGH` detects speech
 more readily, `END_SENSITIVITY_HIGH` ends it more readily); the defaults are documented
@@ -123,7 +128,8 @@ class SpeechStarted:
 @dataclass(frozen=True, slots=True)
 class PauseStarted:
     frame: int
-    """The first silent frame: the speech so far may be the whole turn."""
+    """The pause's first frame (the first below the start threshold, of the frames that
+    led to the first silent one): the speech so far may be the whole turn."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +152,7 @@ class PauseEnded:
 class SpeechEnded:
     start: int
     end: int
-    """The first silent frame after the speech (exclusive end of the turn's speech)."""
+    """The pause's first frame (`PauseStarted`): the exclusive end of the turn's speech."""
 
 
 TurnEvent = SpeechStarted | PauseStarted | PauseCheck | PauseEnded | SpeechEnded
@@ -170,6 +176,8 @@ class TurnDetector:
         self._rise: int | None = None
         """QUIET: first frame of the current stretch at or above the end threshold."""
         self._run = 0
+        self._fall: int | None = None
+        """SPEAKING: first frame of the current stretch below the start threshold."""
         self._speech_start = 0
         self._pause_start = 0
         self._asked: int | None = None
@@ -200,18 +208,24 @@ class TurnDetector:
             self._state = _State.SPEAKING
             self._speech_start = self._run_start
             self._run = 0
+            self._fall = None
             return [SpeechStarted(self._speech_start)]
         if self._state is _State.SPEAKING:
+            if probability >= s.start_threshold:
+                self._fall = None
+            elif self._fall is None:
+                self._fall = frame
             if probability >= s.end_threshold:
                 return []
             self._state = _State.PAUSING
-            self._pause_start = frame
-            if s.silence_duration_ms <= FRAME_MS:
+            self._pause_start = frame if self._fall is None else self._fall
+            if (frame - self._pause_start + 1) * FRAME_MS >= s.silence_duration_ms:
                 return self._end()
-            return [PauseStarted(frame)]
+            return [PauseStarted(self._pause_start)]
         # PAUSING
         if probability >= s.end_threshold:
             self._state = _State.SPEAKING
+            self._fall = frame if probability < s.start_threshold else None
             return [PauseEnded(frame)]
         silent_ms = (frame - self._pause_start + 1) * FRAME_MS
         if silent_ms >= s.silence_duration_ms:
