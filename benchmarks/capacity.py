@@ -39,7 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -299,20 +299,6 @@ def cpu_seconds(server: Server) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def python_path(src: str | None):  # type: ignore[no-untyped-def]
-    saved = os.environ.get("PYTHONPATH")
-    if src is not None:
-        os.environ["PYTHONPATH"] = src
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
-
-
 def print_table(title: str, rows: list[dict[str, Any]], keys: list[str]) -> None:
     print(f"\n{title}", file=sys.stderr)
     print(" | ".join(keys), file=sys.stderr)
@@ -330,10 +316,9 @@ async def run(args: argparse.Namespace, data: Path) -> dict[str, Any]:
         if args.baseline_src:
             # Older code may predate admission control, and with it the flag.
             uncapped = (Path(args.baseline_src) / "openlive/server/admission.py").is_file()
-            with python_path(args.baseline_src):
-                servers["baseline"] = start_server(
-                    data, *(("--max-sessions", "0") if uncapped else ())
-                )
+            servers["baseline"] = start_server(
+                data, *(("--max-sessions", "0") if uncapped else ()), src=args.baseline_src
+            )
         voice: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
         text: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
         for n in args.sessions:

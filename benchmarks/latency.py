@@ -29,8 +29,13 @@ time in 20 ms messages, with silence streamed between turns as a microphone woul
 "Voiced" is decided on the recording by the server's own VAD model, run offline: a 32
 ms frame that Silero VAD scores at 0.5 or more.
 
+With `--baseline-src DIR` (the `src` folder of another checkout, e.g. a `git worktree`
+of an earlier commit), each server also runs on that code, as `NAME-before`, in the
+same alternation; `paired` then gives each server less its baseline too.
+
 Usage: .venv/bin/python benchmarks/latency.py [--turns N] [--barge-ins N] [--out PATH]
        [--servers answers recognition plain learned] [--first-turns N]
+       [--baseline-src DIR]
 """
 
 from __future__ import annotations
@@ -91,6 +96,8 @@ SERVERS = {
     "learned": Variant((), None),
 }
 """The servers compared, by name."""
+BEFORE = "-before"
+"""The suffix of a server that runs `--baseline-src`'s code (a variant of the same name)."""
 SPECULATION = {
     "recognitions": "openlive_speculative_recognitions",
     "recognitions_used": "openlive_speculative_recognitions_used",
@@ -322,7 +329,7 @@ async def conversations(servers: dict[str, Server], turns: int) -> list[Turn]:
     async with AsyncExitStack() as stack, asyncio.TaskGroup() as tasks:
         convs: list[Conversation] = []
         for name, server in servers.items():
-            config = voice_config(silence_ms=SERVERS[name].silence_ms)
+            config = voice_config(silence_ms=variant(name).silence_ms)
             connect = client(server).aio.live.connect(model=MODEL, config=config)
             session = await stack.enter_async_context(connect)
             convs.append(Conversation(name, server, session, Microphone(session)))
@@ -463,20 +470,26 @@ def quantile(values: Sequence[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
+def variant(name: str) -> Variant:
+    return SERVERS[name.removesuffix(BEFORE)]
+
+
 def paired(turns: Sequence[Turn], names: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Each server's voice to voice less the first server's, round by round (the same
-    utterance, moments apart, so that load from elsewhere falls on both alike): the
-    median and p95 of the differences."""
-    base = [t for t in turns if t.server == names[0]]
+    """Each server's voice to voice less the first server's, and each server's less its
+    baseline's (`BEFORE`), round by round (the same utterance, moments apart, so that
+    load from elsewhere falls on both alike): the median and p95 of the differences."""
+    comparisons = [(name, names[0]) for name in names[1:] if not name.endswith(BEFORE)]
+    comparisons += [(name, name + BEFORE) for name in names if name + BEFORE in names]
     out = {}
-    for name in names[1:]:
+    for name, other in comparisons:
         mine = [t for t in turns if t.server == name]
+        base = [t for t in turns if t.server == other]
         pairs = zip(mine, base, strict=False)
         diffs = [
             m.voice_to_voice_s - b.voice_to_voice_s for m, b in pairs if not (m.cut_in or b.cut_in)
         ]
         if diffs:
-            out[f"{name} - {names[0]}"] = summary(diffs)
+            out[f"{name} - {other}"] = summary(diffs)
     return out
 
 
@@ -497,10 +510,25 @@ def main() -> int:
     parser.add_argument(
         "--servers", nargs="+", choices=list(SERVERS), default=list(SERVERS), metavar="NAME"
     )
+    parser.add_argument(
+        "--baseline-src",
+        metavar="DIR",
+        help="also run each server on the code in DIR (the src folder of another checkout)",
+    )
     args = parser.parse_args()
+    names = list(args.servers)
+    if args.baseline_src:
+        names += [name + BEFORE for name in args.servers]
     with tempfile.TemporaryDirectory() as tmp:
         # One data folder: the servers use the same certificate, which the client trusts.
-        servers = {name: start_server(Path(tmp), *SERVERS[name].flags) for name in args.servers}
+        servers = {
+            name: start_server(
+                Path(tmp),
+                *variant(name).flags,
+                src=args.baseline_src if name.endswith(BEFORE) else None,
+            )
+            for name in names
+        }
         first = next(iter(servers.values()))
         try:
             os.environ.update(first.env)

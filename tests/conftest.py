@@ -68,10 +68,15 @@ class Server:
 
 
 def start_server(
-    data_dir: Path, *args: str, keys: tuple[str, ...] = (), port: int | None = None
+    data_dir: Path,
+    *args: str,
+    keys: tuple[str, ...] = (),
+    port: int | None = None,
+    src: str | None = None,
 ) -> Server:
     """`openlive serve ARGS` on free ports (or on `port`, to start a node again where a
-    load balancer expects it), once it is healthy."""
+    load balancer expects it), once it is healthy; `src`: the `src` folder of another
+    checkout, whose code it runs (the benchmarks' baselines)."""
     port, tls_port = port or free_port(), free_port()
     common = ["--port", str(port), "--tls-port", str(tls_port), "--data-dir", str(data_dir)]
     for key in keys:
@@ -80,6 +85,8 @@ def start_server(
     # The tests' clients share the two cores with the server: llama.cpp's OpenMP threads
     # must not spin while they wait (docs/configuration.md, "Shared machines").
     env = {**os.environ, "OPENLIVE_API_KEYS": "", "OMP_WAIT_POLICY": "PASSIVE"}
+    if src is not None:
+        env["PYTHONPATH"] = src
     with log.open("wb") as out:
         process = subprocess.Popen(
             [*OPENLIVE, "serve", *common, *args],
