@@ -17,13 +17,13 @@ the cap is decoded again with repetition held back (a penalty of 1.1 on tokens a
 said, no 4-gram twice), and if that loops too, the usual way, on the full window.
 Utterances longer than the window take the usual way directly.
 
-**Threads.** A cut window is decoded on one thread: its steps are small (a token at a
-time, on a few seconds of audio), and two threads waiting on each other made a short
-sentence's transcript about 10 % slower on two cores (83 ms against 93, median), and
-left no core to the VAD and the other models meanwhile. A full window's encoder pass (the
-language's detection, the usual way) keeps `threads`: on one thread it took half as long
-again. CTranslate2 fixes a model's threads when it loads, so the model is loaded twice
-(about 110 MB more).
+**Threads.** A small model (base) decodes a cut window on one thread: its steps are
+small (a token at a time, on a few seconds of audio), and two threads waiting on each
+other made a short sentence's transcript about 10 % slower on two cores (83 ms against
+93, median), and left no core to the VAD and the other models meanwhile. A full
+window's encoder pass (the language's detection, the usual way) keeps `threads`: on
+one thread it took half as long again. CTranslate2 fixes a model's threads when it
+loads, so the model is loaded twice (about 110 MB more).
 
 **The usual way** (`WhisperModel.transcribe`): greedy decoding, a transcript that loops
 decoded again at higher temperatures, timestamps kept (past 30 s, they tell where the
@@ -76,24 +76,26 @@ REPEATED_WORDS = 5
 """A run of this many words said twice marks a cut window's transcript as a loop."""
 TIMESTAMP_SECONDS = 0.02
 """The step of Whisper's timestamp tokens."""
+SMALL_MODEL_BYTES = 256 * 1024 * 1024
+"""A model file up to this size decodes a cut window on one thread (base's is 145 MB)."""
 MAX_TOKENS = 448
 """The longest sequence Whisper's decoder takes, prompt included."""
 PREPENDED = "\"'“¿([{-"
 APPENDED = "\"'.。,，!！?？:：”)]}、"
 """Punctuation that joins the word after it, and the word before it (faster-whisper's)."""
-"""The most text tokens a second of speech is taken to hold, in a cut window."""
 
 
 class WhisperASR(ASR):
     """A CTranslate2 Whisper model folder (such as `prepare_whisper` makes), loaded once.
 
     ``threads`` is CTranslate2's intra-op thread count for a full window, ``short_threads``
-    for a cut one. Calls from several threads run one after the other, in the order
-    they arrive, so that they do not compete for the cores; which utterance goes first
-    is the caller's decision.
+    for a cut one (None: one for a model file of at most `SMALL_MODEL_BYTES`, such as
+    base, whose steps are small; else ``threads``). Calls from several threads run one
+    after the other, in the order they arrive, so that they do not compete for the
+    cores; which utterance goes first is the caller's decision.
     """
 
-    def __init__(self, model_dir: Path, threads: int = 2, short_threads: int = 1) -> None:
+    def __init__(self, model_dir: Path, threads: int = 2, short_threads: int | None = None) -> None:
         self.model_dir = Path(model_dir)
         missing = [name for name in WHISPER_FILES if not (self.model_dir / name).is_file()]
         if missing:
@@ -116,6 +118,9 @@ class WhisperASR(ASR):
                 local_files_only=True,
             )
 
+        if short_threads is None:
+            small = (self.model_dir / "model.bin").stat().st_size <= SMALL_MODEL_BYTES
+            short_threads = 1 if small else threads
         try:
             self._model: Any = load(threads)
             self._short: Any = self._model if short_threads == threads else load(short_threads)
