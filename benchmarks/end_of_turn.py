@@ -22,16 +22,19 @@ verdict handed to `verdict`. An incomplete utterance is **cut in on** when its t
 before the second half begins. A complete one's **delay** runs from the end of its
 speech (the end of the last 10 ms above -50 dBFS) to the decision: the later of the
 check and the pause's start plus `TRAILING` (or the frame that showed the pause, if
-later) plus Whisper's time, plus the models' time
-where they were asked (as the listener asks it: after the transcript; each time measured
-on each call, on this machine, as it is loaded when it runs); a complete one whose turn
-ends before its speech does (at a breath inside it) is cut in on too, and counted apart,
-not as quick. The frames are whole here: the silence of 500 ms ends at the 16th frame
-(512 ms), where the server counts it to the millisecond.
+later) plus Whisper's time, plus the text model's time where it was asked, and the turn
+model's answer where the words do not decide: asked at the check, beside Whisper, as a
+server whose cores have room asks it (the default row), or after the transcript, as it
+is asked when they have none (each time measured on each call, on this machine, as it
+is loaded when it runs; the two models share the VAD's lane, one after the other). A
+complete one whose turn ends before its speech does (at a breath inside it) is cut in
+on too, and counted apart, not as quick. The frames are whole here: the silence of
+500 ms ends at the 16th frame (512 ms), where the server counts it to the millisecond.
 
 Rows: silence alone (500 ms, the default without the model); the model alone (what a
 session gets with `--no-speculative-recognition`); the model with the transcript; the
-model with the transcript and the text turn model (the default). The decisions are
+model with the transcript and the text turn model, asked after the transcript (the
+default where the cores are busy) and beside it (the default). The decisions are
 not random, but the speech is: Piper's synthesis draws its noise afresh each time, so
 sentences made again come out a little differently (a word's end softer, a pause a
 little longer), and the counts move with them. Compare rows of one run, or of runs on
@@ -150,6 +153,9 @@ class Judge:
         self, model: SmartTurn, asr: WhisperASR | None, words: TextTurn | None = None
     ) -> None:
         self.model, self.asr, self.words = model, asr, words
+        self.early = False
+        """The turn model asked at the check, beside Whisper (the cores have room), not
+        after the transcript where the words do not decide."""
         self._p: dict[tuple[int, int, int], tuple[float, float]] = {}
         self._text: dict[tuple[int, int, int], tuple[str, float]] = {}
         self._end: dict[str, tuple[float, float]] = {}
@@ -212,22 +218,28 @@ def run(
                 # Whisper starts once that audio is in, and the pause is known.
                 text_ready = max(b, (i + 1) * FRAME) + ms * RATE / 1000
             elif isinstance(event, PauseCheck) and judge is not None:
-                # The transcript first; the model only where its words do not decide.
+                # The transcript first; the model only where its words do not decide
+                # (or, `early`, from the check on, its answer thrown away where they do).
                 said = text if judge.asr else None
-                at = max(event.end * FRAME, text_ready if judge.asr else 0)
+                check = event.end * FRAME
+                at = max(check, text_ready if judge.asr else 0)
+                a = max(0, event.start * FRAME - LEADING)
+                lane = 0.0  # when the VAD's lane is free again
+                if judge.early and judge.asr:
+                    _, ms = judge.probability(key, audio, a, check)
+                    lane = check + ms * RATE / 1000
                 end = None
                 if judge.words is not None and asks_words(said):
                     assert said is not None
                     end, ms = judge.message_end(said)
                     words_ms.append(ms)
-                    at += ms * RATE / 1000
+                    at = max(at, lane) + ms * RATE / 1000
                 done = words_finished(said, end)
                 p: float | None = None
                 if done is None:
-                    a = max(0, event.start * FRAME - LEADING)
-                    p, ms = judge.probability(key, audio, a, event.end * FRAME)
+                    p, ms = judge.probability(key, audio, a, check)
                     model_ms.append(ms)
-                    at += ms * RATE / 1000
+                    at = max(at, lane) if lane else at + ms * RATE / 1000
                     done = finished(p, said)
                     p = round(p, 3)
                 pending = (at, done)
@@ -369,6 +381,10 @@ def measure(
     }
 
 
+BUSY = "learned: the model, the transcript and the text model, the cores busy"
+"""The default where the cores have no room: the turn model asked after the transcript."""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
@@ -404,6 +420,8 @@ def main() -> int:
         "learned: the model and the transcript": measure(vad, both, learned, complete, incomplete),
     }
     both.words = words  # the same transcripts and probabilities, kept
+    rows[BUSY] = measure(vad, both, learned, complete, incomplete)
+    both.early = True
     rows["learned: the model, the transcript and the text model (default)"] = measure(
         vad, both, learned, complete, incomplete
     )

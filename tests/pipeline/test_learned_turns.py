@@ -8,6 +8,7 @@ probability."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -34,22 +35,30 @@ SENTENCES = {
 
 
 class SentenceASR(DescribingASR):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
     def transcribe(
         self, samples: Samples, language: str | None = None, options: ASROptions | None = None
     ) -> Transcript:
         bursts = int(super().transcribe(samples, language, options).text.split()[0])
+        time.sleep(0.25)  # long enough for the turn model to start beside it, if it may
+        self.log.append("transcript")
         return Transcript(SENTENCES.get(bursts, ""), "en", 1.0, len(samples) / 16_000)
 
 
 class FixedTurnModel(TurnModel):
     name = "fixed"
 
-    def __init__(self, probability: float) -> None:
+    def __init__(self, probability: float, log: list[str]) -> None:
         self.p = probability
         self.calls = 0
+        self.log = log
 
     def probability(self, audio: Samples) -> float:
         self.calls += 1
+        self.log.append("turn model")
         return self.p
 
 
@@ -68,15 +77,21 @@ class FixedTextModel(TextTurnModel):
 
 
 class Ear:
-    def __init__(self, probability: float, message_end: float = 0.5) -> None:
+    def __init__(self, probability: float, message_end: float = 0.5, room: bool = False) -> None:
+        self.log: list[str] = []
+        """The order the recognizer and the turn model answered in."""
         self.vad = LoudnessVAD()
-        self.model = FixedTurnModel(probability)
+        self.model = FixedTurnModel(probability, self.log)
         self.words = FixedTextModel(message_end)
         self.scheduler = Scheduler("test")
         self.events: list[ListenerEvent] = []
         self.fed = 0
         voice = VoiceModels(
-            vad=self.vad, asr=SentenceASR(), tts=SilentTTS(), turn=self.model, words=self.words
+            vad=self.vad,
+            asr=SentenceASR(self.log),
+            tts=SilentTTS(),
+            turn=self.model,
+            words=self.words,
         )
         self.listener = Listener(
             voice,
@@ -85,6 +100,7 @@ class Ear:
             automatic=True,
             language="en",
             emit=self._emit,
+            room=lambda: room,
         )
 
     async def _emit(self, event: ListenerEvent) -> None:
@@ -188,3 +204,26 @@ async def test_a_text_model_that_fails_leaves_the_turn_to_the_turn_model(
     await eventually(lambda: len(ear.spoken) == 1)
     assert ear.words.asked == [SENTENCES[4]] and ear.model.calls == 1
     assert "the text turn model failed" in caplog.text
+
+
+@pytest.mark.parametrize("ear", [(0.99, 0.5, True)], indirect=True)
+async def test_with_room_the_turn_model_is_asked_beside_the_transcript(ear: Ear) -> None:
+    """The cores have room: the turn model answers while Whisper still works, and its
+    answer decides where the words do not."""
+    bursts = [quiet(100), sound(300)] * 3
+    await ear.play(quiet(220), *bursts, quiet(480), real_time=True)
+    assert any(isinstance(e, VoiceEnded) for e in ear.events)  # within the silence sent
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.spoken == [SENTENCES[3]]
+    assert ear.log[-2:] == ["turn model", "transcript"]  # asked before the transcript came
+
+
+@pytest.mark.parametrize("ear", [(0.01, 0.5, True)], indirect=True)
+async def test_with_room_the_words_still_decide_where_they_can(ear: Ear) -> None:
+    """The turn model, asked early, says unfinished; the finished sentence ends the turn
+    all the same, long before the limit."""
+    await ear.play(quiet(320), sound(600), quiet(200), sound(600), quiet(480), real_time=True)
+    assert any(isinstance(e, VoiceEnded) for e in ear.events)
+    await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.spoken == [SENTENCES[2]]
+    assert ear.model.calls >= 1  # asked, and its answer thrown away

@@ -139,6 +139,7 @@ class Listener:
         vad: VADBatcher | None = None,
         translate_into: str | None = None,
         detect_each_turn: bool = False,
+        room: Callable[[], bool] = lambda: False,
     ) -> None:
         """`all_input` (``turnCoverage: TURN_INCLUDES_ALL_INPUT``): a turn's audio starts
         where the previous turn's ended, silence included, rather than just before its
@@ -146,7 +147,8 @@ class Listener:
         batcher shared by the sessions (else one of its own). `language` is the
         recognizer's code of the session's language (None: detected), `options` what
         else the session asks of recognition. `translate_into` and `detect_each_turn`:
-        a translation session's (`Recognition`)."""
+        a translation session's (`Recognition`). `room`: whether the cores have room
+        for the turn model beside Whisper at a learned end of turn's check (`Judge`)."""
         self._detector = detector
         self._voice = voice
         self._scheduler = scheduler
@@ -183,6 +185,7 @@ class Listener:
         """Where the audio after the last turn begins."""
         self._tasks: asyncio.TaskGroup | None = None
         self._judge = Judge(voice.turn, scheduler, self._intake, LEADING, voice.words)
+        self._room = room
         self._judging: asyncio.Task[None] | None = None
         """A learned end of turn: the judgement of the current pause, under way."""
         self._verdict: bool | None = None
@@ -273,8 +276,12 @@ class Listener:
 
     async def _judge_pause(self, start: int, end: int, pause: Utterance | None) -> None:
         """Judge the turn paused at `end`; leave the verdict for the detection loop."""
-        self._verdict = await self._judge.pause(start, end, pause)
-        self._intake.arrived.set()  # wake the detection loop
+
+        def decide(done: bool) -> None:
+            self._verdict = done
+            self._intake.arrived.set()  # wake the detection loop
+
+        await self._judge.pause(start, end, pause, decide, early=self._room())
 
     def _stop_judging(self) -> None:
         if self._judging is not None:

@@ -20,6 +20,7 @@ from .affect import AffectTracker
 from .compression import SlidingWindow
 from .listener import Listener, ListenerEvent
 from .plan import SessionPlan
+from .speculation import has_room
 from .timing import VoiceStats
 from .turns import TurnDetector
 from .vision import Frames
@@ -88,7 +89,7 @@ def equip(
         ),
         window=SlidingWindow(*plan.window, llm.count_tokens) if plan.window else None,
         voice=models,
-        listener=_listener(plan, voice, models, heard) if voice and models else None,
+        listener=_listener(plan, voice, models, heard, llm.stats) if voice and models else None,
         affect=AffectTracker() if plan.features.affective_dialog else None,
         llm_stats=llm.stats,
     )
@@ -99,6 +100,7 @@ def _listener(
     voice: Voice,
     models: VoiceModels,
     heard: Callable[[ListenerEvent], Awaitable[None]],
+    llm_stats: LLMStats,
 ) -> Listener:
     listening = plan.listening
     into = plan.translation.recognizer_target if plan.translation else None
@@ -124,4 +126,5 @@ def _listener(
         vad=voice.vad,
         translate_into=into,
         detect_each_turn=plan.translation is not None,
+        room=lambda: has_room(llm_stats, voice.scheduler),
     )
