@@ -23,7 +23,8 @@ other made a short sentence's transcript about 10 % slower on two cores (83 ms a
 93, median), and left no core to the VAD and the other models meanwhile. A full
 window's encoder pass (the language's detection, the usual way) keeps `threads`: on
 one thread it took half as long again. CTranslate2 fixes a model's threads when it
-loads, so the model is loaded twice (about 110 MB more).
+loads, so the model is loaded twice (a server's resident memory: about 90 MB more, of
+1.4 GB).
 
 **The usual way** (`WhisperModel.transcribe`): greedy decoding, a transcript that loops
 decoded again at higher temperatures, timestamps kept (past 30 s, they tell where the
