@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,13 +285,25 @@ def test_piper_round_trip_through_whisper(tts: PiperTTS, asr: WhisperASR) -> Non
 # --- Model preparation -----------------------------------------------------------------
 
 
-def test_prepare_whisper_is_idempotent(whisper_dir: Path) -> None:
+def test_prepare_whisper_is_idempotent(whisper_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = {p.name: p.stat().st_mtime_ns for p in whisper_dir.iterdir()}
-    start = time.perf_counter()
+    hashed: list[Path] = []
+    hash_file = models._hash_file
+
+    def counted(path: Path) -> str:
+        hashed.append(path)
+        return hash_file(path)
+
+    def no_build(*_: object) -> None:
+        raise AssertionError("prepared again")
+
+    monkeypatch.setattr(models, "_hash_file", counted)
+    monkeypatch.setattr(models, "_build", no_build)
     assert prepare_whisper(whisper_dir.parent) == whisper_dir
-    assert time.perf_counter() - start < 0.1  # a few stats, no copy and no hashing
+    assert hashed == []  # a few stats: no copy and no hashing
     assert {p.name: p.stat().st_mtime_ns for p in whisper_dir.iterdir()} == before
     assert prepare_whisper(whisper_dir.parent, verify=True) == whisper_dir
+    assert hashed, "verify=True hashes the files again"
 
 
 def test_prepare_whisper_repairs_a_truncated_model(tmp_path: Path) -> None:

@@ -44,9 +44,12 @@ async def test_silent_connections_are_closed_and_give_their_slots_back(small: Se
     config = {"response_modalities": ["TEXT"], "max_output_tokens": 8}
     async with client(small).aio.live.connect(model=MODEL, config=config) as session:
         await session.send_client_content(turns={"role": "user", "parts": [{"text": "Hi"}]})
+        answered = False
         async for message in session.receive():
             if message.server_content and message.server_content.turn_complete:
+                answered = True
                 break
+    assert answered
 
 
 @pytest.fixture(scope="module")

@@ -189,9 +189,18 @@ async def test_what_a_class_does_not_support_closes_with_1007(
 
 @pytest.mark.usefixtures("sdk_env")
 async def test_native_dialog_fields_are_accepted_on_v1alpha(server: Server) -> None:
-    config = {"enable_affective_dialog": True, "proactivity": {"proactive_audio": True}}
-    async with client(server, version="v1alpha").aio.live.connect(model=NATIVE, config=config):
-        pass
+    config = {
+        "enable_affective_dialog": True,
+        "proactivity": {"proactive_audio": True},
+        "max_output_tokens": 16,
+    }
+    async with client(server, version="v1alpha").aio.live.connect(
+        model=NATIVE, config=config
+    ) as session:
+        # nothing to judge relevance against (no instruction, no history): answered
+        await session.send_client_content(turns={"role": "user", "parts": [{"text": "Hi!"}]})
+        turn = await spoken_turn(session)
+    assert turn.audio > 0
 
 
 @pytest.mark.usefixtures("sdk_env")

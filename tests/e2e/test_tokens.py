@@ -129,8 +129,10 @@ async def test_two_racing_sessions_one_use_one_winner(keyed_server: Server) -> N
 async def test_uses_zero_means_no_limit(keyed_server: Server) -> None:
     token = create(keyed_server, uses=0)
     for _ in range(3):
-        async with holder(keyed_server, token).aio.live.connect(model=MODEL, config=TEXT):
-            pass
+        async with holder(keyed_server, token).aio.live.connect(
+            model=MODEL, config=TEXT
+        ) as session:
+            assert (await ask(session, "Hi")).text
 
 
 # --- time ----------------------------------------------------------------------------------

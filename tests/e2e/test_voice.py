@@ -337,10 +337,15 @@ async def test_voice_names(server: Server, model: str, voice: str, ok: bool) -> 
     config = {
         "response_modalities": ["AUDIO"],
         "speech_config": {"voice_config": {"prebuilt_voice_config": {"voice_name": voice}}},
+        "max_output_tokens": 8,
     }
     if ok:
+        audio = 0
         async with client(server).aio.live.connect(model=model, config=config) as session:
-            assert session is not None
+            await session.send_client_content(turns={"role": "user", "parts": [{"text": "Hi"}]})
+            async for message in session.receive():
+                audio += len(message.data or b"")
+        assert audio > 0, f"{voice} said nothing"
         return
     with pytest.raises(errors.APIError) as info:
         async with client(server).aio.live.connect(model=model, config=config):

@@ -346,6 +346,8 @@ async def test_redis_holds_no_token_or_handle(redis_server: RedisServer) -> None
         await store.add_token(NAME, record())
         await store.put_handle("secret-handle", "{}", NOW + 60, NOW)
         keys = await store._redis.keys("*")
+        kinds = {key.split(":")[1] for key in keys if key.startswith("openlive:")}
+        assert {"token", "handle"} <= kinds, keys  # both stored, under their digests
         values = [await store._redis.hgetall(k) for k in keys]
         dump = repr((keys, values))
         assert NAME not in dump and NAME.removeprefix("auth_tokens/") not in dump
