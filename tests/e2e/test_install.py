@@ -17,6 +17,15 @@ from tests.conftest import ROOT, free_port, wait_healthy
 pytestmark = pytest.mark.e2e
 
 LIVE = "ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+PROSODY = """
+import numpy as np
+from openlive.pipeline.affect import measure
+from openlive.pipeline.replica import traits
+t = np.arange(16000) / 16000
+voice = (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 4 * t) > 0)).astype(np.float32)
+assert 120 < measure(voice).pitch < 180, measure(voice)
+assert traits(voice).voiced > 0.2, traits(voice)
+"""
 
 
 def run(*command: str | Path, cwd: Path = ROOT) -> None:
@@ -30,6 +39,9 @@ def test_a_wheel_installed_with_pip_alone_serves_the_embedded_models(tmp_path: P
     (wheel,) = wheels.glob("openlive-*.whl")
     run(sys.executable, "-m", "venv", venv)
     run(venv / "bin" / "pip", "install", "--quiet", wheel, cwd=tmp_path)
+    # what only some sessions import, when they need it (affective dialog, a voice from
+    # a sample), is installed too
+    run(venv / "bin" / "python", "-c", PROSODY, cwd=tmp_path)
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
