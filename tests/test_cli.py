@@ -73,3 +73,14 @@ def test_serve_reports_a_bad_setting_without_a_traceback(tmp_path: Path) -> None
     result = run("serve", "--llm", "openai", "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.startswith("openlive: an openai llm needs base_url and model")
+
+
+def test_serve_refuses_an_end_of_turn_from_the_environment_it_does_not_know(
+    tmp_path: Path,
+) -> None:
+    # argparse checks --end-of-turn's choices, but not a default the environment gave
+    result = run("serve", "--data-dir", str(tmp_path), env={"OPENLIVE_END_OF_TURN": "silent"})
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "openlive: --end-of-turn (or OPENLIVE_END_OF_TURN) must be learned or silence, not 'silent'"
+    )

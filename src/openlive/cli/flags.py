@@ -17,7 +17,10 @@ from ..config import (
     DEFAULT_TLS_PORT,
 )
 
-__all__ = ["build_parser"]
+__all__ = ["END_OF_TURN", "build_parser"]
+
+END_OF_TURN = ("learned", "silence")
+"""The values of --end-of-turn."""
 
 
 def _listener_flags(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +44,7 @@ def _listener_flags(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="where certificates and state live (default $OPENLIVE_DATA_DIR, "
-        "else ~/.local/share/openlive)",
+        "else $XDG_DATA_HOME/openlive, else ~/.local/share/openlive)",
     )
     parser.add_argument(
         "--api-key",
@@ -74,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--llm",
         choices=["embedded", "openai"],
         default=None,
-        help="the default LLM backend (default embedded)",
+        help="the default LLM backend (default embedded; openai where --llm-url is given)",
     )
     serve.add_argument(
         "--gguf",
@@ -176,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--end-of-turn",
-        choices=("learned", "silence"),
+        choices=END_OF_TURN,
         default=os.environ.get("OPENLIVE_END_OF_TURN") or "learned",
         help="how a turn ends where the session sets no silenceDurationMs: 'learned', when"
         " it sounds finished (a turn model, Smart Turn v3, on the audio, and the words"

@@ -18,7 +18,7 @@ from ..config import (
     is_loopback,
 )
 from ..config_file import load_toml, load_voices
-from .flags import build_parser
+from .flags import END_OF_TURN, build_parser
 
 __all__ = ["main"]
 
@@ -62,7 +62,7 @@ def _config(args: argparse.Namespace) -> ServerConfig:
         warm_up=args.warm_up,
         speculative_recognition=args.speculative_recognition,
         speculative_answers=args.speculative_answers,
-        learned_end_of_turn=args.end_of_turn == "learned",
+        learned_end_of_turn=_end_of_turn(args.end_of_turn) == "learned",
         allowed_origins=_origins(args),
         whisper=args.whisper,
         llm=llm,
@@ -86,6 +86,16 @@ def _state_url(url: str | None) -> str | None:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(f"--state-url must be a redis://, rediss:// or unix:// URL, not {url!r}")
     return url
+
+
+def _end_of_turn(value: str) -> str:
+    """--end-of-turn, checked (argparse checks a flag's value, not a default from
+    OPENLIVE_END_OF_TURN)."""
+    if value not in END_OF_TURN:
+        raise ValueError(
+            f"--end-of-turn (or OPENLIVE_END_OF_TURN) must be learned or silence, not {value!r}"
+        )
+    return value
 
 
 def _origins(args: argparse.Namespace) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ language is detected while the user speaks (`hearing`): once the turn holds
 more, on the speech so far, at the lowest priority; the turn's transcript (or its
 guess) then waits only for what is left of the latest detection, and is made in its
 language if that is that sure or was detected on nearly the whole turn, instead of
-detecting it on a full window after the turn has ended (about 1.3 s on two cores).
+detecting it on a full window after the turn has ended (0.65 to 1.3 s on two cores).
 
 A transcript's words, when the session asked for their times, are given in seconds of
 the session's input audio, fitted to the runs of speech the VAD heard in the turn

@@ -7,8 +7,9 @@ first spoken turn about half a second slower than the next. `warm_up` runs a spo
 turn through the models, off the event loop: a sentence synthesized, its audio
 resampled to 16 kHz, scored by the VAD (one stream and two at once), recognized and
 judged by the turn model, and a short reply from each embedded LLM (alone, then two
-side by side). Language detection is left out: it costs its 1.2 s on every first turn
-without `languageCode`, not only the first after a start, and would double the warm-up.
+side by side). Language detection is left out: it costs its 0.65 to 1.3 s on every
+first turn without `languageCode`, not only the first after a start, and would double
+the warm-up.
 """
 
 from __future__ import annotations
