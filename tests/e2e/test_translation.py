@@ -121,11 +121,6 @@ def translating(target: str, echo: bool | None = None) -> dict[str, Any]:
         "input_audio_transcription": {},
         "output_audio_transcription": {},
         "translation_config": translation,
-        # One turn for the whole recording: it pauses 0.4 s after "Buenos días.", which
-        # the learned end of turn may rightly take for the end of a turn (or not, as the
-        # audio, sent faster than real time, outruns the models), and the turn after it
-        # would be translated on its own.
-        "realtime_input_config": {"automatic_activity_detection": {"silence_duration_ms": 800}},
     }
 
 

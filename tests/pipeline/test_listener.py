@@ -8,6 +8,8 @@ test can say exactly which audio each transcript came from. The scheduler is rea
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
@@ -65,6 +67,30 @@ class LoudnessVAD(VAD):
         return Stream()
 
 
+class StallingVAD(LoudnessVAD):
+    """Holds its `at`-th frame (counting from 1) until `go_on` is set."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+        self.stalled, self.go_on = threading.Event(), threading.Event()
+
+    def stream(self) -> VADStream:
+        inner, vad = super().stream(), self
+
+        class Stream(VADStream):
+            def probability(self, frame: Samples) -> float:
+                if vad.frames + 1 == vad.at:
+                    vad.stalled.set()
+                    vad.go_on.wait(10)
+                return inner.probability(frame)
+
+            def reset(self) -> None:
+                inner.reset()
+
+        return Stream()
+
+
 class DescribingASR(ASR):
     """Transcribes audio as "<bursts> bursts", where a burst is a run of loud frames."""
 
@@ -110,8 +136,9 @@ class Ear:
         all_input: bool = False,
         asr: DescribingASR | None = None,
         language: str | None = "en",
+        vad: LoudnessVAD | None = None,
     ) -> None:
-        self.vad = LoudnessVAD()
+        self.vad = vad or LoudnessVAD()
         self.asr = asr or DescribingASR()
         self.scheduler = Scheduler("test")
         self.stats = VoiceStats()
@@ -187,6 +214,24 @@ async def test_speech_after_a_short_pause_drops_the_speculation(ear: Ear) -> Non
     assert [e for e in ear.events if isinstance(e, VoiceStarted)] == [VoiceStarted(0.32)]
     assert ear.asr.calls[0] < ear.asr.calls[-1]
     assert (ear.stats.speculations, ear.stats.speculations_used) == (2, 1)
+
+
+async def test_audio_that_outruns_the_vad_is_not_taken_for_silence() -> None:
+    """The VAD stalls inside a short pause while the rest of the turn arrives (a
+    recording sent faster than real time, a loaded node): that audio is scored when
+    the VAD is back, not counted as silence that ends the turn at the pause."""
+    vad = StallingVAD(at=32)  # the 3rd frame of a 224 ms pause (the turn ends at 480)
+    ear = Ear(speculate=True, vad=vad)
+    async with running(ear.listener.run, ear.scheduler):
+        await ear.play(quiet(320), sound(608), quiet(64))  # frames 1 to 31
+        rest = np.concatenate([quiet(160), sound(608), quiet(800)])
+        ear.listener.feed(Blob(mime_type="audio/pcm;rate=16000", data=float_to_pcm16(rest[:8000])))
+        assert await asyncio.to_thread(vad.stalled.wait, 10)
+        ear.listener.feed(Blob(mime_type="audio/pcm;rate=16000", data=float_to_pcm16(rest[8000:])))
+        await asyncio.sleep(0.05)  # all of it in the ring, behind the stalled frame
+        vad.go_on.set()
+        await eventually(lambda: len(ear.spoken) == 1)
+    assert ear.spoken[0].transcript.text == "2 bursts"
 
 
 async def test_speculative_and_plain_recognition_hear_the_same_audio(ear: Ear) -> None:

@@ -56,6 +56,19 @@ def test_the_silence_is_counted_to_the_millisecond() -> None:
     assert detector.unscored(31) == []  # ended once
 
 
+def test_audio_waiting_to_be_scored_is_not_silence() -> None:
+    # Audio that came faster than the VAD scored it (a recording sent at once, a loaded
+    # node): a second of it behind a short pause must not end the turn there.
+    detector = TurnDetector(TurnSettings(silence_duration_ms=800))
+    for p in SPEECH * 20 + SILENCE * 3:  # 96 ms of silence scored
+        detector.push(p)
+    assert detector.unscored(1010) == []
+    assert detector.unscored(32) == []  # a whole frame: scored next, not counted
+    for p in SPEECH * 5:  # the speech it held goes on
+        assert SpeechEnded not in map(type, detector.push(p))
+    assert detector.flush() == [SpeechEnded(0, 28)]
+
+
 def test_audio_too_short_to_score_ends_no_turn_while_speaking() -> None:
     detector = TurnDetector(TurnSettings(silence_duration_ms=500))
     for p in SPEECH * 20:

@@ -238,8 +238,11 @@ class TurnDetector:
     def unscored(self, ms: float) -> list[TurnEvent]:
         """`ms` of audio (less than a frame) came after the last frame pushed, too little
         to score yet. Counted as silence, it may make the pause `silence_duration_ms`
-        long: then the turn ends now, not at the end of the frame (up to 31 ms later)."""
-        if self._state is not _State.PAUSING:
+        long: then the turn ends now, not at the end of the frame (up to 31 ms later).
+        A frame or more is audio waiting to be scored, not silence, and counts for
+        nothing (audio that came faster than the VAD scored it must not end a turn at
+        a short pause)."""
+        if self._state is not _State.PAUSING or ms >= FRAME_MS:
             return []
         silent_ms = (self._frame - self._pause_start + 1) * FRAME_MS + ms
         if silent_ms >= self.settings.silence_duration_ms:
