@@ -300,9 +300,7 @@ class Listener:
         count = (ring.end - self._scored) // FRAME
         if count:
             await self._score_frames(self._scored, count)
-        # Audio that came while those frames were scored is scored next time round.
-        if (left := ring.end - self._scored) < FRAME:
-            await self._events(self._detector.unscored(left * 1000 / RATE))
+        await self._events(self._detector.unscored((ring.end - self._scored) * 1000 / RATE))
 
     async def _score_frames(self, start: int, count: int) -> None:
         """Score `count` frames from sample `start`, and act on what they say."""
